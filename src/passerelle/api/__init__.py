@@ -1,0 +1,1 @@
+"""HTTP front doors: the legacy /client/api, health and metrics."""

@@ -1,0 +1,91 @@
+"""The ASGI application: legacy API on the hot path, Starlette for everything else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from passerelle.api.legacy import LegacyApi, is_legacy_path
+from passerelle.api.metrics import Metrics
+from passerelle.service import Gateway
+from passerelle.settings import Settings
+from passerelle.store.base import Store, open_store
+from passerelle.store.sqlite import SqliteStore
+
+log = logging.getLogger("passerelle")
+
+
+class App:
+    """Routes ``/client/api*`` to the legacy handler and the rest to Starlette."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or open_store(
+            settings.database_url, settings.sqlite_synchronous, settings.group_commit_max_batch
+        )
+        self.metrics = Metrics()
+        if isinstance(self.store, SqliteStore):
+            writer = self.store.writer
+            self.metrics.watch_writer(lambda: (writer.batches, writer.operations))
+        self.gateway = Gateway(self.store, settings)
+        self.legacy = LegacyApi(self.gateway, self.metrics)
+        self.web = Starlette(
+            routes=[
+                Route("/healthz", self.healthz),
+                Route("/readyz", self.readyz),
+                Route("/metrics", self.prometheus),
+            ],
+            lifespan=self.lifespan,
+        )
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and is_legacy_path(scope["path"]):
+            await self.legacy(scope, receive, send)
+        else:
+            await self.web(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        """Open the store at start; at shutdown, finish queued writes, then close."""
+        await self.store.open()
+        log.info("ready", extra={"database": _safe_url(self.settings.database_url)})
+        try:
+            yield
+        finally:
+            await self.store.close()
+            log.info("stopped: every accepted write is committed")
+
+    async def healthz(self, _request: Request) -> Response:
+        """Alive: the process answers."""
+        return PlainTextResponse("ok")
+
+    async def readyz(self, _request: Request) -> Response:
+        """Ready: the database answers (connectors join in with SMPP delivery)."""
+        if await self.store.ping():
+            return PlainTextResponse("ready")
+        return PlainTextResponse("database unreachable", status_code=503)
+
+    async def prometheus(self, _request: Request) -> Response:
+        """Prometheus exposition of this process's metrics."""
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> App:
+    """The application for `settings` (read from the environment when not given)."""
+    return App(settings or Settings.load(), store)

@@ -1,0 +1,104 @@
+"""API credentials: argon2 hashing, the verification cache, and the account snapshot cache.
+
+Verifying argon2 on every call would cap throughput (one verification costs tens of
+milliseconds by design), so successful verifications are remembered for a short time,
+keyed by an HMAC of (login, password) under a per-process random key: the password
+itself is never kept. An entry is valid only while the account's stored hash is the one
+it was verified against, so a password change (from any process) drops it as soon as
+the account snapshot is refreshed (every `account_cache_ttl_s`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from passerelle.store.base import Account
+
+MAX_ENTRIES = 100_000
+_HASHER = PasswordHasher()
+# Verified against when the login is unknown, so that the answer takes as long.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password` (argon2-cffi's default parameters)."""
+    return _HASHER.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """True when `password` matches `stored_hash` (constant-time inside argon2)."""
+    try:
+        return _HASHER.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    hash: str
+    until: float
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    account: Account | None
+    until: float
+
+
+class Credentials:
+    """Checks (login, API password) pairs with caches in front of argon2."""
+
+    def __init__(
+        self,
+        load: Callable[[str], Awaitable[Account | None]],
+        verified_ttl: float,
+        account_ttl: float,
+    ) -> None:
+        self._load = load
+        self._verified_ttl = verified_ttl
+        self._account_ttl = account_ttl
+        self._key = secrets.token_bytes(32)
+        self._verified: dict[bytes, _Verified] = {}
+        self._accounts: dict[str, _Snapshot] = {}
+
+    async def account(self, login: str, now: float) -> Account | None:
+        """The account snapshot for `login` (at most `account_ttl` old)."""
+        snap = self._accounts.get(login)
+        if snap is None or snap.until <= now:
+            account = await self._load(login)
+            if len(self._accounts) >= MAX_ENTRIES:
+                self._accounts.clear()
+            snap = _Snapshot(account, now + self._account_ttl)
+            self._accounts[login] = snap
+        return snap.account
+
+    async def check(self, account: Account | None, login: str, password: str, now: float) -> bool:
+        """True when `password` is the API password of `account` (None: unknown login)."""
+        digest = hmac.new(
+            self._key, login.encode() + b"\0" + password.encode(), hashlib.sha256
+        ).digest()
+        if account is not None:
+            hit = self._verified.get(digest)
+            if hit is not None and hit.until > now and hit.hash == account.api_password_hash:
+                return True
+        stored = account.api_password_hash if account is not None else _DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, stored, password)
+        if ok and account is not None:
+            if len(self._verified) >= MAX_ENTRIES:
+                self._verified.clear()
+            self._verified[digest] = _Verified(account.api_password_hash, now + self._verified_ttl)
+            return True
+        return False
+
+    def forget(self, login: str) -> None:
+        """Drop the cached snapshot of `login` (after a change made in this process)."""
+        self._accounts.pop(login, None)
+        self._verified.clear()

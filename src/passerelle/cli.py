@@ -1,0 +1,251 @@
+"""The `passerelle` command: serve, db, account (DESIGN section 8)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from passerelle import __version__
+from passerelle.core.states import statut_of_message
+from passerelle.exceptions import AdminError, ConfigError, StoreError
+from passerelle.logs import setup_logging
+from passerelle.service import Gateway
+from passerelle.settings import Settings
+from passerelle.store import migrate
+from passerelle.store.base import open_store
+
+T = TypeVar("T")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.load(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as error:
+        err.print(f"[red]error:[/red] {error}")
+        sys.exit(2)
+
+
+def _prepare(settings: Settings) -> None:
+    """Apply migrations (unless PASSERELLE_MIGRATE_ON_START=false) for sqlite URLs."""
+    if settings.migrate_on_start and settings.database_url.startswith("sqlite:///"):
+        migrate.upgrade(settings.database_url)
+
+
+def _with_gateway(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = open_store(settings.database_url, settings.sqlite_synchronous)
+        await store.open()
+        try:
+            return await work(Gateway(store, settings))
+        finally:
+            await store.close()
+
+    try:
+        _prepare(settings)
+        return asyncio.run(run())
+    except AdminError as error:
+        err.print(f"[red]error:[/red] {type(error).__name__}: {error}")
+        sys.exit(1)
+    except (ConfigError, StoreError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        sys.exit(3)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="passerelle")
+def main() -> None:
+    """Passerelle: the Connect-Mobile HTTP SMS API, delivered over SMPP.
+
+    Settings come from PASSERELLE_* environment variables (see the README).
+    """
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (PASSERELLE_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on, 0 for any (PASSERELLE_PORT, 8080).")
+@click.option(
+    "--port-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the port actually bound to this file (useful with --port 0).",
+)
+def serve(host: str | None, port: int | None, port_file: Path | None) -> None:
+    """Run the gateway: legacy API, health and metrics, in one process."""
+    import uvicorn
+
+    from passerelle.api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    setup_logging(settings.log_level, settings.log_format)
+    log = logging.getLogger("passerelle")
+    try:
+        _prepare(settings)
+        app = create_app(settings)
+    except (ConfigError, StoreError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        sys.exit(3)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as error:
+        err.print(f"[red]error:[/red] cannot listen on {settings.host}:{settings.port}: {error}")
+        sys.exit(3)
+    sock.listen(4096)
+    bound = sock.getsockname()[1]
+    if port_file is not None:
+        port_file.write_text(str(bound))
+    log.info("listening", extra={"url": f"http://{settings.host}:{bound}", "port": bound})
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        backlog=4096,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to PASSERELLE_DATABASE_URL."""
+    settings = _settings()
+    try:
+        migrate.upgrade(settings.database_url)
+    except Exception as error:
+        err.print(f"[red]error:[/red] migration failed: {error}")
+        sys.exit(3)
+    out.print(f"database at {settings.database_url} is up to date")
+
+
+@main.group()
+def account() -> None:
+    """Customer accounts and credits."""
+
+
+@account.command("create")
+@click.argument("login")
+@click.option("--email", required=True, help="Contact e-mail of the account.")
+@click.option(
+    "--api-password", help="API password (apipasse); generated and shown once if omitted."
+)
+@click.option("--credits", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--callback-url", help="URL that receives delivery receipts.")
+@click.option("--rate-limit", type=click.FloatRange(min=0), help="Requests/s (0 = unlimited).")
+def account_create(
+    login: str,
+    email: str,
+    api_password: str | None,
+    credits: int,
+    callback_url: str | None,
+    rate_limit: float | None,
+) -> None:
+    """Create an activated account, gateway option on."""
+    settings = _settings()
+    password = api_password or secrets.token_urlsafe(12)
+    created = _with_gateway(
+        settings,
+        lambda g: g.create_account(login, email, password, credits, callback_url, rate_limit),
+    )
+    out.print(f"account {created.login} created, {created.credits} credits")
+    if api_password is None:
+        out.print(f"API password (shown once): {password}")
+
+
+@account.command("credit")
+@click.argument("login")
+@click.argument("amount", type=int)
+@click.option("--reason", default="", help="Why (recorded in the ledger).")
+def account_credit(login: str, amount: int, reason: str) -> None:
+    """Add AMOUNT credits (a negative AMOUNT removes them, never below zero)."""
+    settings = _settings()
+    balance = _with_gateway(settings, lambda g: g.credit(login, amount, reason=reason))
+    out.print(f"{login}: {balance} credits")
+
+
+@account.command("set")
+@click.argument("login")
+@click.option("--email")
+@click.option("--api-password", help="New API password.")
+@click.option("--activated/--not-activated", default=None)
+@click.option("--gateway/--no-gateway", default=None, help="The Gateway SMS option.")
+@click.option("--suspended/--not-suspended", default=None)
+@click.option("--rate-limit", type=click.FloatRange(min=0))
+@click.option("--callback-url")
+@click.option("--callback-method", type=click.Choice(["POST", "GET"]))
+def account_set(login: str, **options: Any) -> None:
+    """Change account settings."""
+    names = {"gateway": "gateway_enabled"}
+    changes = {names.get(k, k): v for k, v in options.items() if v is not None}
+    if not changes:
+        err.print("[red]error:[/red] nothing to change (see --help)")
+        sys.exit(2)
+    settings = _settings()
+    _with_gateway(settings, lambda g: g.update_account(login, changes))
+    out.print(f"account {login} updated: {', '.join(sorted(changes))}")
+
+
+@account.command("show")
+@click.argument("login")
+@click.option("--messages", type=click.IntRange(min=0), default=10, show_default=True)
+def account_show(login: str, messages: int) -> None:
+    """Balance, state, callback settings and last messages of an account."""
+    settings = _settings()
+    view = _with_gateway(settings, lambda g: g.show_account(login, messages))
+    a = view.account
+    state = "usable" if a.usable else "blocked (14)"
+    out.print(f"[bold]{a.login}[/bold] <{a.email}>  state: {state}")
+    out.print(f"  activated: {a.activated}  gateway: {a.gateway_enabled}  suspended: {a.suspended}")
+    out.print(f"  balance: {view.balance} SMS  (ledger sum {view.ledger_sum})")
+    out.print(f"  rate limit: {a.rate_limit if a.rate_limit is not None else 'default'}")
+    out.print(f"  callback: {a.callback_method} {a.callback_url or '-'}")
+    out.print(f"  callback secret: {a.callback_secret}")
+    out.print(f"  messages: {view.message_count}  created: {_when(a.created_at)}")
+    if view.messages:
+        table = Table("msgid", "date", "sender", "recipients", "cost", "statut", "text")
+        for m in view.messages:
+            table.add_row(
+                str(m.msgid),
+                _when(m.created_at),
+                m.sender,
+                str(len(m.recipients)),
+                str(m.cost),
+                str(statut_of_message(r.state for r in m.recipients)),
+                m.text[:40],
+            )
+        out.print(table)
+    if view.ledger:
+        table = Table("date", "delta", "kind", "actor", "reason", "msgid")
+        for e in view.ledger:
+            table.add_row(
+                _when(e.at), f"{e.delta:+d}", e.kind, e.actor, e.reason, str(e.msgid or "-")
+            )
+        out.print(table)

@@ -1,0 +1,79 @@
+"""Recipient numbers: splitting `dest`, normalising, and the 05/06/07 checks."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+CALLING_CODES: frozenset[str] = frozenset(str(code) for code in COUNTRY_CODE_TO_REGION_CODE)
+MIN_DIGITS = 10
+MAX_DIGITS = 15  # E.164
+
+
+class NumberFault(enum.Enum):
+    """Why a recipient number is refused, in the manual's order of checks."""
+
+    NOT_NUMERIC = 5
+    TOO_SHORT = 6
+    BAD_PREFIX = 7
+
+
+def split_dest(dest: str) -> list[str]:
+    """Split `dest` on commas, trim blanks, drop empty items, strip a leading + or 00."""
+    out: list[str] = []
+    for item in dest.split(","):
+        number = item.strip(" \t\r\n")
+        if not number:
+            continue
+        if number.startswith("+"):
+            number = number[1:]
+        elif number.startswith("00"):
+            number = number[2:]
+        out.append(number)
+    return out
+
+
+def normalise_one(number: str) -> str:
+    """Normalise a single number as `split_dest` does (used by `statut&dest=`)."""
+    items = split_dest(number.replace(",", ""))
+    return items[0] if items else ""
+
+
+def has_calling_code(number: str) -> bool:
+    """True when the leading 1 to 3 digits are an ITU country calling code."""
+    return any(number[:n] in CALLING_CODES for n in (1, 2, 3))
+
+
+def number_fault(number: str) -> NumberFault | None:
+    """The first fault of one normalised number, or None when it is acceptable.
+
+    Fewer than 10 or more than 15 digits both answer 06 (the manual's label for
+    both 05 and 06 is "Le numéro du destinataire est invalide").
+    """
+    if not number.isascii() or not number.isdigit():
+        return NumberFault.NOT_NUMERIC
+    if not MIN_DIGITS <= len(number) <= MAX_DIGITS:
+        return NumberFault.TOO_SHORT
+    if not has_calling_code(number):
+        return NumberFault.BAD_PREFIX
+    return None
+
+
+def first_fault(numbers: Sequence[str]) -> NumberFault | None:
+    """The first failing check over all numbers, checks taken in the manual's order.
+
+    All numbers are checked for 05 first, then all for 06, then all for 07, so the
+    answer does not depend on the order of the list.
+    """
+    faults = {number_fault(n) for n in numbers}
+    for fault in NumberFault:
+        if fault in faults:
+            return fault
+    return None
+
+
+def unique(numbers: Sequence[str]) -> list[str]:
+    """Numbers in their first-seen order, each once (duplicates sent and charged once)."""
+    return list(dict.fromkeys(numbers))

@@ -1,0 +1,136 @@
+"""Parameters of the legacy API: raw bytes from path, query and body to named values.
+
+Pure functions, no I/O. Rules (DESIGN 1.1, docs/api.md):
+- ``name=value`` pairs split on ``&``; ``+`` is a space; percent-decoding to bytes,
+  then UTF-8 if valid, else Windows-1252; a name repeated in one place: last wins.
+- path style ``/client/api/name/value/...`` parsed from the raw path, so ``%2F`` stays
+  inside its value; an odd trailing segment is ignored.
+- precedence path < query < body; a canonical name wins over its alias.
+- values are trimmed of blanks, except ``msg``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import unquote_to_bytes
+
+from passerelle.core.charset import decode_bytes
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "action": (),
+    "login": ("u",),
+    "apipasse": ("apipass",),
+    "dest": ("dm",),
+    "origine": ("src",),
+    "msg": (),
+    "sendertype": ("source",),
+    "type": ("dc",),
+    "callback": ("dr",),
+    "msgid": (),
+}
+BLANKS = " \t\r\n"
+SECRET_NAMES = frozenset({"apipasse", "apipass", "password", "passwd", "pwd"})
+
+
+def _unquote(raw: bytes) -> str:
+    if b"+" in raw:
+        raw = raw.replace(b"+", b" ")
+    if b"%" in raw:
+        raw = unquote_to_bytes(raw)
+    return decode_bytes(raw)
+
+
+def parse_urlencoded(raw: bytes) -> dict[str, str]:
+    """Parse an ``application/x-www-form-urlencoded`` string (query or body)."""
+    out: dict[str, str] = {}
+    if not raw:
+        return out
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        out[_unquote(name)] = _unquote(value)
+    return out
+
+
+def parse_path(raw_path: bytes, prefix: bytes) -> dict[str, str]:
+    """Parse path-style pairs after `prefix` (``/client/api``) from the raw path."""
+    rest = raw_path[len(prefix) :].strip(b"/")
+    out: dict[str, str] = {}
+    if not rest:
+        return out
+    segments = rest.split(b"/")
+    for i in range(0, len(segments) - 1, 2):
+        out[_unquote(segments[i])] = _unquote(segments[i + 1])
+    return out
+
+
+def parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
+    """Parse a ``multipart/form-data`` body; a part's explicit charset is used."""
+    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    out: dict[str, str] = {}
+    if not message.is_multipart():
+        return out
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename():
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        charset = part.get_content_charset()
+        if charset:
+            try:
+                out[name] = payload.decode(charset, errors="replace")
+                continue
+            except LookupError:
+                pass
+        out[name] = decode_bytes(payload)
+    return out
+
+
+def merge(places: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """Merge places given from lowest to highest precedence (path, query, body)."""
+    out: dict[str, str] = {}
+    for place in places:
+        out.update(place)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyParams:
+    """The named values of one legacy request, aliases resolved, blanks trimmed.
+
+    A field is None when the parameter was absent (which the checks treat like empty).
+    """
+
+    action: str | None = None
+    login: str | None = None
+    apipasse: str | None = None
+    dest: str | None = None
+    origine: str | None = None
+    msg: str | None = None
+    sendertype: str | None = None
+    type: str | None = None
+    callback: str | None = None
+    msgid: str | None = None
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, str]) -> LegacyParams:
+        """Resolve canonical names and aliases (canonical wins) and trim values."""
+        values: dict[str, str | None] = {}
+        for canonical, aliases in ALIASES.items():
+            value = raw.get(canonical)
+            if value is None:
+                for alias in aliases:
+                    value = raw.get(alias)
+                    if value is not None:
+                        break
+            if value is not None and canonical != "msg":
+                value = value.strip(BLANKS)
+            values[canonical] = value
+        return cls(**values)

@@ -1,0 +1,153 @@
+"""The one error tree of Passerelle.
+
+::
+
+    PasserelleError
+    ├── ApiError                    a request refused with a legacy return code
+    │   ├── UnknownAction           11
+    │   ├── RateLimited             16
+    │   ├── BadCredentials          01
+    │   ├── GatewayDisabled         14
+    │   ├── DestMissing             03
+    │   ├── SenderMissing           04
+    │   ├── DestNotNumeric          05
+    │   ├── DestTooShort            06
+    │   ├── BadPrefix               07
+    │   ├── MessageMissing          08
+    │   ├── MessageTooLong          12
+    │   ├── SenderInvalid           13
+    │   ├── TooManyRecipients       15
+    │   ├── InvalidParameter        17 (names the parameter)
+    │   ├── NoCredit                02
+    │   ├── MsgidMissing            09
+    │   └── MsgidInvalid            10
+    ├── AdminError                  an operator command that cannot be done
+    │   ├── AccountExists
+    │   ├── AccountNotFound
+    │   └── InvalidValue
+    ├── ConfigError                 settings that cannot be used
+    └── StoreError                  the storage failed (answered 99, request had no effect)
+
+Front doors translate: `api/errors.py` turns an ApiError into ``<code>|<label>`` and
+anything else into ``99|Erreur interne`` with a logged reference; the CLI prints an
+AdminError's message and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from passerelle.core.codes import LegacyCode
+
+
+class PasserelleError(Exception):
+    """Base of every error Passerelle raises on purpose."""
+
+
+class ApiError(PasserelleError):
+    """A request refused with a legacy return code; nothing was stored or charged."""
+
+    code: ClassVar[LegacyCode] = LegacyCode.INTERNAL
+
+    def answer(self) -> str:
+        """The response line, ``<code>|<label>``."""
+        return f"{self.code.number}|{self.code.label}"
+
+
+class UnknownAction(ApiError):
+    code = LegacyCode.UNKNOWN_ACTION
+
+
+class RateLimited(ApiError):
+    code = LegacyCode.RATE_LIMITED
+
+
+class BadCredentials(ApiError):
+    code = LegacyCode.BAD_CREDENTIALS
+
+
+class GatewayDisabled(ApiError):
+    code = LegacyCode.GATEWAY_DISABLED
+
+
+class DestMissing(ApiError):
+    code = LegacyCode.DEST_MISSING
+
+
+class SenderMissing(ApiError):
+    code = LegacyCode.SENDER_MISSING
+
+
+class DestNotNumeric(ApiError):
+    code = LegacyCode.DEST_NOT_NUMERIC
+
+
+class DestTooShort(ApiError):
+    code = LegacyCode.DEST_TOO_SHORT
+
+
+class BadPrefix(ApiError):
+    code = LegacyCode.BAD_PREFIX
+
+
+class MessageMissing(ApiError):
+    code = LegacyCode.MSG_MISSING
+
+
+class MessageTooLong(ApiError):
+    code = LegacyCode.MSG_TOO_LONG
+
+
+class SenderInvalid(ApiError):
+    code = LegacyCode.SENDER_INVALID
+
+
+class TooManyRecipients(ApiError):
+    code = LegacyCode.TOO_MANY_RECIPIENTS
+
+
+class InvalidParameter(ApiError):
+    code = LegacyCode.INVALID_PARAMETER
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def answer(self) -> str:
+        return f"{self.code.number}|{self.code.label} : {self.name}"
+
+
+class NoCredit(ApiError):
+    code = LegacyCode.NO_CREDIT
+
+
+class MsgidMissing(ApiError):
+    code = LegacyCode.MSGID_MISSING
+
+
+class MsgidInvalid(ApiError):
+    code = LegacyCode.MSGID_INVALID
+
+
+class AdminError(PasserelleError):
+    """An operator command (CLI, console) that cannot be carried out."""
+
+
+class AccountExists(AdminError):
+    """The login is taken."""
+
+
+class AccountNotFound(AdminError):
+    """No account has this login."""
+
+
+class InvalidValue(AdminError):
+    """A value given to an operator command is not acceptable."""
+
+
+class ConfigError(PasserelleError):
+    """Settings that cannot be used; the message says which and why."""
+
+
+class StoreError(PasserelleError):
+    """The storage failed; the operation had no effect."""

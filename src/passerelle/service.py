@@ -1,0 +1,205 @@
+"""Use cases: the only thing front doors (legacy API, CLI, later JSON API and console) call.
+
+`Gateway` holds the store, the settings, the clocks and the caches; every decision
+is made by `core/` rules.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from passerelle import exceptions as exc
+from passerelle.auth import Credentials, hash_password
+from passerelle.core import numbers
+from passerelle.core.message import Outgoing
+from passerelle.core.ratelimit import FailureLimiter, RequestLimiter
+from passerelle.core.states import statut_of_message
+from passerelle.settings import Settings
+from passerelle.store.base import (
+    CALLBACK_METHODS,
+    Account,
+    LedgerEntry,
+    MessageSummary,
+    NewAccount,
+    NewMessage,
+    Store,
+)
+
+MAX_MSGID_DIGITS = 18
+LOGIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """What `account show` prints."""
+
+    account: Account
+    balance: int
+    ledger_sum: int
+    message_count: int
+    messages: list[MessageSummary] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+
+class Gateway:
+    """The service layer."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._clock = clock
+        self._monotonic = monotonic
+        self._credentials = Credentials(
+            store.find_account, settings.auth_cache_ttl_s, settings.account_cache_ttl_s
+        )
+        self._requests = RequestLimiter()
+        window = settings.login_failure_window_s
+        self._failed_logins = FailureLimiter(settings.login_failures_per_login, window)
+        self._failed_addresses = FailureLimiter(settings.login_failures_per_address, window)
+
+    # --- legacy API use cases -------------------------------------------------------
+
+    async def authenticate(self, login: str | None, password: str | None, address: str) -> Account:
+        """Rate limits (16), then credentials (01), then account state (14)."""
+        now = self._monotonic()
+        login = login or ""
+        if self._failed_addresses.blocked(address, now) or (
+            login and self._failed_logins.blocked(login, now)
+        ):
+            raise exc.RateLimited()
+        account = await self._credentials.account(login, now) if login else None
+        rate = self.settings.account_rate_limit
+        if account is not None and account.rate_limit is not None:
+            rate = account.rate_limit
+        if login and not self._requests.allow(login, rate, now):
+            raise exc.RateLimited()
+        if not login or not password:
+            raise exc.BadCredentials()
+        if not await self._credentials.check(account, login, password, now):
+            self._failed_logins.record(login, now)
+            self._failed_addresses.record(address, now)
+            raise exc.BadCredentials()
+        assert account is not None
+        if not account.usable:
+            raise exc.GatewayDisabled()
+        return account
+
+    async def send(self, account: Account, outgoing: Outgoing) -> int:
+        """Charge and store a validated message; its msgid (NoCredit: nothing stored)."""
+        return await self.store.accept_message(
+            NewMessage(
+                account_id=account.id,
+                created_at=self._clock(),
+                sender=outgoing.sender,
+                sender_type=outgoing.sender_type,
+                text=outgoing.text,
+                flash=outgoing.flash,
+                callback=outgoing.callback,
+                recipients=outgoing.recipients,
+                cost=outgoing.cost,
+            )
+        )
+
+    async def status(self, account: Account, msgid: str | None, dest: str | None) -> int:
+        """The `statut` of a message (or of one of its recipients): 0, 1 or 2."""
+        if not msgid:
+            raise exc.MsgidMissing()
+        if not (msgid.isascii() and msgid.isdigit()) or len(msgid) > MAX_MSGID_DIGITS:
+            raise exc.MsgidInvalid()
+        only = numbers.normalise_one(dest) if dest else None
+        states = await self.store.message_states(account.id, int(msgid), only)
+        if not states:
+            raise exc.MsgidInvalid()
+        return statut_of_message(s.state for s in states)
+
+    async def balance(self, account: Account) -> int:
+        """Credits left."""
+        return await self.store.balance(account.id)
+
+    # --- operator use cases ---------------------------------------------------------
+
+    async def create_account(
+        self,
+        login: str,
+        email: str,
+        api_password: str,
+        credits: int = 0,
+        callback_url: str | None = None,
+        rate_limit: float | None = None,
+    ) -> Account:
+        """Create an activated account with the gateway option on."""
+        if not login or len(login) > 64 or not set(login) <= LOGIN_CHARS:
+            raise exc.InvalidValue("login: 1 to 64 characters among letters, digits and . _ - @")
+        if "@" not in email or len(email) > 254:
+            raise exc.InvalidValue("email: not an e-mail address")
+        if len(api_password) < 8:
+            raise exc.InvalidValue("api password: at least 8 characters")
+        if credits < 0:
+            raise exc.InvalidValue("credits: must not be negative")
+        if callback_url is not None:
+            check_callback_url(callback_url)
+        return await self.store.create_account(
+            NewAccount(
+                login=login,
+                email=email,
+                api_password_hash=hash_password(api_password),
+                callback_secret=secrets.token_hex(32),
+                created_at=self._clock(),
+                credits=credits,
+                callback_url=callback_url,
+                rate_limit=rate_limit,
+            )
+        )
+
+    async def credit(self, login: str, amount: int, actor: str = "cli", reason: str = "") -> int:
+        """Add credits (negative removes, never below zero); the new balance."""
+        kind = "grant" if amount >= 0 else "adjustment"
+        return await self.store.adjust_credits(
+            login, amount, kind=kind, actor=actor, reason=reason or kind, at=self._clock()
+        )
+
+    async def update_account(self, login: str, changes: dict[str, object]) -> Account:
+        """Change account fields; password changes are hashed here."""
+        changes = dict(changes)
+        if "api_password" in changes:
+            password = str(changes.pop("api_password"))
+            if len(password) < 8:
+                raise exc.InvalidValue("api password: at least 8 characters")
+            changes["api_password_hash"] = hash_password(password)
+        if changes.get("callback_url"):
+            check_callback_url(str(changes["callback_url"]))
+        method = changes.get("callback_method")
+        if method is not None and method not in CALLBACK_METHODS:
+            raise exc.InvalidValue("callback method: POST or GET")
+        account = await self.store.update_account(login, changes, self._clock())
+        self._credentials.forget(login)
+        return account
+
+    async def show_account(self, login: str, messages: int = 10) -> AccountView:
+        """Balance, state and last messages of an account."""
+        account = await self.store.find_account(login)
+        if account is None:
+            raise exc.AccountNotFound(login)
+        return AccountView(
+            account=account,
+            balance=await self.store.balance(account.id),
+            ledger_sum=await self.store.ledger_sum(account.id),
+            message_count=await self.store.count_messages(account.id),
+            messages=await self.store.recent_messages(account.id, messages),
+            ledger=await self.store.ledger(account.id, 10),
+        )
+
+
+def check_callback_url(url: str) -> None:
+    """A callback URL must be absolute http(s) (the SSRF guard runs at send time)."""
+    if not (url.startswith("http://") or url.startswith("https://")) or len(url) > 2000:
+        raise exc.InvalidValue("callback url: an absolute http:// or https:// URL")

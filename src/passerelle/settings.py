@@ -1,0 +1,60 @@
+"""Typed settings from ``PASSERELLE_*`` environment variables (and an optional .env).
+
+Read once at start (`Settings.load()`), validated with a clear message, and passed
+down; no module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from passerelle.exceptions import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every setting, its default serving a laptop. See README "Configuration"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PASSERELLE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///./passerelle.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = True
+    legacy_charset: Literal["utf-8", "iso-8859-1"] = "utf-8"
+
+    max_recipients_get: int = Field(default=500, ge=1)
+    max_recipients_post: int = Field(default=50_000, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    account_rate_limit: float = Field(default=0.0, ge=0)  # requests/s; 0 = unlimited
+    login_failures_per_login: int = Field(default=10, ge=0)
+    login_failures_per_address: int = Field(default=30, ge=0)
+    login_failure_window_s: float = Field(default=300.0, gt=0)
+
+    auth_cache_ttl_s: float = Field(default=60.0, ge=0)
+    account_cache_ttl_s: float = Field(default=2.0, ge=0)
+
+    group_commit_max_batch: int = Field(default=512, ge=1)
+    sqlite_synchronous: Literal["FULL", "EXTRA"] = "FULL"
+    migrate_on_start: bool = True
+    retention_days: int = Field(default=180, ge=1)
+    shutdown_grace_s: float = Field(default=15.0, ge=0)
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Read the environment once; raise ConfigError naming each bad setting."""
+        try:
+            return cls(**overrides)  # type: ignore[arg-type]
+        except ValidationError as error:
+            lines = [
+                f"PASSERELLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in error.errors()
+            ]
+            raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,215 @@
+"""The store protocol: intent-named operations every backend implements.
+
+Backends: `memory.MemoryStore` (twin for unit tests), `sqlite.SqliteStore`. All pass
+`tests/integration/test_store_contract.py`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from passerelle.core.states import RecipientState
+from passerelle.exceptions import ConfigError
+
+MSGID_LOW = 100_000_000
+MSGID_HIGH = 999_999_999
+CALLBACK_METHODS = ("POST", "GET")
+ACCOUNT_FIELDS = frozenset(
+    {
+        "email",
+        "api_password_hash",
+        "console_password_hash",
+        "activated",
+        "gateway_enabled",
+        "suspended",
+        "rate_limit",
+        "callback_url",
+        "callback_method",
+        "callback_secret",
+    }
+)
+
+
+def new_msgid() -> int:
+    """A random nine-digit msgid from the CSPRNG (DESIGN 1.5)."""
+    return MSGID_LOW + secrets.randbelow(MSGID_HIGH - MSGID_LOW + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One customer account as stored."""
+
+    id: int
+    login: str
+    email: str
+    api_password_hash: str
+    console_password_hash: str | None
+    activated: bool
+    gateway_enabled: bool
+    suspended: bool
+    credits: int
+    rate_limit: float | None
+    callback_url: str | None
+    callback_method: str
+    callback_secret: str
+    created_at: float
+    updated_at: float
+
+    @property
+    def usable(self) -> bool:
+        """True when the account may use the API (else code 14)."""
+        return self.activated and self.gateway_enabled and not self.suspended
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """What creating an account needs."""
+
+    login: str
+    email: str
+    api_password_hash: str
+    callback_secret: str
+    created_at: float
+    credits: int = 0
+    activated: bool = True
+    gateway_enabled: bool = True
+    callback_url: str | None = None
+    callback_method: str = "POST"
+    rate_limit: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A validated, priced message to store and charge in one transaction."""
+
+    account_id: int
+    created_at: float
+    sender: str
+    sender_type: int
+    text: str
+    flash: bool
+    callback: bool
+    recipients: tuple[str, ...]
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientStatus:
+    """One recipient of a stored message."""
+
+    dest: str
+    state: RecipientState
+    stat: str | None
+    updated_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A stored message with its recipients' states, for `account show` and the console."""
+
+    msgid: int
+    created_at: float
+    sender: str
+    text: str
+    cost: int
+    recipients: tuple[RecipientStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One movement of credits."""
+
+    id: int
+    account_id: int
+    at: float
+    delta: int
+    kind: str
+    actor: str
+    reason: str
+    msgid: int | None
+
+
+class Store(Protocol):
+    """Storage operations. Every write is durable when the awaitable returns."""
+
+    async def open(self) -> None:
+        """Connect (and start the writer, where there is one)."""
+
+    async def close(self) -> None:
+        """Finish pending writes, then disconnect."""
+
+    async def create_account(self, new: NewAccount) -> Account:
+        """Create an account (AccountExists if the login is taken); grants go to the ledger."""
+
+    async def find_account(self, login: str) -> Account | None:
+        """The account with this login, or None."""
+
+    async def update_account(self, login: str, changes: dict[str, object], at: float) -> Account:
+        """Change the fields named in `changes` (names in ACCOUNT_FIELDS)."""
+
+    async def adjust_credits(
+        self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
+    ) -> int:
+        """Add (or remove, never below zero) credits with a ledger entry; the new balance."""
+
+    async def accept_message(self, message: NewMessage) -> int:
+        """Store a message, its recipients and its debit in one transaction; its msgid.
+
+        Raises NoCredit (nothing stored) when the balance is below the cost.
+        """
+
+    async def message_states(
+        self, account_id: int, msgid: int, dest: str | None = None
+    ) -> list[RecipientStatus]:
+        """Recipients of `msgid` if it belongs to the account (only `dest` if given)."""
+
+    async def balance(self, account_id: int) -> int:
+        """The account's credits."""
+
+    async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerEntry]:
+        """The newest ledger entries first."""
+
+    async def ledger_sum(self, account_id: int) -> int:
+        """The sum of all the account's ledger deltas (equals the balance)."""
+
+    async def recent_messages(self, account_id: int, limit: int = 10) -> list[MessageSummary]:
+        """The newest messages first, with their recipients."""
+
+    async def count_messages(self, account_id: int) -> int:
+        """How many messages the account has stored."""
+
+    async def ping(self) -> bool:
+        """True when the storage answers."""
+
+
+def check_changes(changes: dict[str, object]) -> None:
+    """Refuse unknown account fields (a programming error, not client input)."""
+    unknown = set(changes) - ACCOUNT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown account fields: {sorted(unknown)}")
+
+
+def recipients_of(rows: Sequence[RecipientStatus], dest: str | None) -> list[RecipientStatus]:
+    """Filter recipients to `dest` when given."""
+    return [r for r in rows if dest is None or r.dest == dest]
+
+
+def open_store(database_url: str, synchronous: str = "FULL", max_batch: int = 512) -> Store:
+    """The backend for `database_url` (``sqlite:///path`` or ``memory://``)."""
+    if database_url.startswith("sqlite:///"):
+        from passerelle.store.sqlite import SqliteStore
+
+        return SqliteStore(
+            database_url.removeprefix("sqlite:///"), synchronous=synchronous, max_batch=max_batch
+        )
+    if database_url.startswith("memory://"):
+        from passerelle.store.memory import MemoryStore
+
+        return MemoryStore()
+    raise ConfigError(
+        f"PASSERELLE_DATABASE_URL: unsupported database {database_url.split(':', 1)[0]!r} "
+        "(use sqlite:///path/to/file.db)"
+    )

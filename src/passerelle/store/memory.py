@@ -1,0 +1,161 @@
+"""In-memory twin of the store, for unit tests and `memory://` (nothing is durable)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from passerelle.core.states import RecipientState
+from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
+from passerelle.store.base import (
+    Account,
+    LedgerEntry,
+    MessageSummary,
+    NewAccount,
+    NewMessage,
+    RecipientStatus,
+    check_changes,
+    new_msgid,
+    recipients_of,
+)
+
+
+@dataclass
+class _Message:
+    account_id: int
+    summary: MessageSummary
+
+
+@dataclass
+class MemoryStore:
+    """Dicts behind the `Store` protocol; single event loop, no locking needed."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    messages: dict[int, _Message] = field(default_factory=dict)
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _ledger(
+        self,
+        account_id: int,
+        at: float,
+        delta: int,
+        kind: str,
+        actor: str,
+        reason: str,
+        msgid: int | None = None,
+    ) -> None:
+        self.entries.append(
+            LedgerEntry(len(self.entries) + 1, account_id, at, delta, kind, actor, reason, msgid)
+        )
+
+    async def create_account(self, new: NewAccount) -> Account:
+        if new.login in self.accounts:
+            raise AccountExists(new.login)
+        account = Account(
+            id=len(self.accounts) + 1,
+            login=new.login,
+            email=new.email,
+            api_password_hash=new.api_password_hash,
+            console_password_hash=None,
+            activated=new.activated,
+            gateway_enabled=new.gateway_enabled,
+            suspended=False,
+            credits=new.credits,
+            rate_limit=new.rate_limit,
+            callback_url=new.callback_url,
+            callback_method=new.callback_method,
+            callback_secret=new.callback_secret,
+            created_at=new.created_at,
+            updated_at=new.created_at,
+        )
+        self.accounts[new.login] = account
+        if new.credits:
+            self._ledger(account.id, new.created_at, new.credits, "grant", "cli", "initial credits")
+        return account
+
+    async def find_account(self, login: str) -> Account | None:
+        return self.accounts.get(login)
+
+    def _by_id(self, account_id: int) -> Account:
+        for account in self.accounts.values():
+            if account.id == account_id:
+                return account
+        raise AccountNotFound(str(account_id))
+
+    async def update_account(self, login: str, changes: dict[str, object], at: float) -> Account:
+        check_changes(changes)
+        account = self.accounts.get(login)
+        if account is None:
+            raise AccountNotFound(login)
+        account = dataclasses.replace(account, updated_at=at, **changes)  # type: ignore[arg-type]
+        self.accounts[login] = account
+        return account
+
+    async def adjust_credits(
+        self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
+    ) -> int:
+        account = self.accounts.get(login)
+        if account is None:
+            raise AccountNotFound(login)
+        applied = max(delta, -account.credits)
+        self.accounts[login] = dataclasses.replace(account, credits=account.credits + applied)
+        if applied:
+            self._ledger(account.id, at, applied, kind, actor, reason)
+        return account.credits + applied
+
+    async def accept_message(self, message: NewMessage) -> int:
+        account = self._by_id(message.account_id)
+        if account.credits < message.cost:
+            raise NoCredit()
+        msgid = new_msgid()
+        while msgid in self.messages:
+            msgid = new_msgid()
+        self.accounts[account.login] = dataclasses.replace(
+            account, credits=account.credits - message.cost
+        )
+        recipients = tuple(
+            RecipientStatus(dest, RecipientState.QUEUED, None, None) for dest in message.recipients
+        )
+        self.messages[msgid] = _Message(
+            message.account_id,
+            MessageSummary(
+                msgid, message.created_at, message.sender, message.text, message.cost, recipients
+            ),
+        )
+        self._ledger(account.id, message.created_at, -message.cost, "debit", "api", "envoi", msgid)
+        return msgid
+
+    async def message_states(
+        self, account_id: int, msgid: int, dest: str | None = None
+    ) -> list[RecipientStatus]:
+        message = self.messages.get(msgid)
+        if message is None or message.account_id != account_id:
+            return []
+        return recipients_of(message.summary.recipients, dest)
+
+    async def balance(self, account_id: int) -> int:
+        return self._by_id(account_id).credits
+
+    async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerEntry]:
+        rows = [e for e in self.entries if e.account_id == account_id]
+        return list(reversed(rows))[:limit]
+
+    async def ledger_sum(self, account_id: int) -> int:
+        return sum(e.delta for e in self.entries if e.account_id == account_id)
+
+    async def recent_messages(self, account_id: int, limit: int = 10) -> list[MessageSummary]:
+        rows = [m.summary for m in self.messages.values() if m.account_id == account_id]
+        rows.sort(key=lambda s: s.created_at, reverse=True)
+        return rows[:limit]
+
+    async def count_messages(self, account_id: int) -> int:
+        return sum(1 for m in self.messages.values() if m.account_id == account_id)
+
+    async def ping(self) -> bool:
+        return True

@@ -1,0 +1,97 @@
+"""The schema, described with SQLAlchemy Core (migrations in `migrations/`).
+
+Times are unix epoch seconds (float) on every backend. Money is whole credits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(64), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("api_password_hash", Text, nullable=False),
+    Column("console_password_hash", Text, nullable=True),
+    Column("activated", Boolean, nullable=False),
+    Column("gateway_enabled", Boolean, nullable=False),
+    Column("suspended", Boolean, nullable=False),
+    Column("credits", BigInteger, nullable=False),
+    Column("rate_limit", Float, nullable=True),
+    Column("callback_url", Text, nullable=True),
+    Column("callback_method", String(4), nullable=False),
+    Column("callback_secret", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    CheckConstraint("credits >= 0", name="credits_not_negative"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("msgid", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("sender", String(15), nullable=False),
+    Column("sender_type", SmallInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("flash", Boolean, nullable=False),
+    Column("callback", Boolean, nullable=False),
+    Column("recipient_count", Integer, nullable=False),
+    Column("cost", Integer, nullable=False),
+    Index("messages_account_created", "account_id", "created_at"),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("msgid", BigInteger, ForeignKey("messages.msgid"), nullable=False),
+    Column("dest", String(15), nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=True),
+    Column("connector", String(64), nullable=True),
+    Column("smsc_id", String(64), nullable=True),
+    Column("submitted_at", Float, nullable=True),
+    Column("final_at", Float, nullable=True),
+    Column("stat", String(16), nullable=True),
+    Column("err", String(16), nullable=True),
+    UniqueConstraint("msgid", "dest", name="recipients_msgid_dest"),
+    Index("recipients_due", "state", "next_attempt_at"),
+    Index("recipients_smsc_id", "smsc_id"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("msgid", BigInteger, nullable=True),
+    Index("ledger_account", "account_id", "id"),
+)

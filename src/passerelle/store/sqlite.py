@@ -1,0 +1,324 @@
+"""SQLite backend: WAL, ``synchronous=FULL``, writes through the group-commit writer.
+
+Reads run on a separate connection in the caller's thread (WAL readers never wait
+for the writer; each read is one indexed lookup of a few microseconds).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from passerelle.core.states import RecipientState
+from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit, StoreError
+from passerelle.store.base import (
+    Account,
+    LedgerEntry,
+    MessageSummary,
+    NewAccount,
+    NewMessage,
+    RecipientStatus,
+    check_changes,
+    new_msgid,
+)
+from passerelle.store.writer import Writer
+
+_ACCOUNT_COLUMNS = (
+    "id, login, email, api_password_hash, console_password_hash, activated, gateway_enabled,"
+    " suspended, credits, rate_limit, callback_url, callback_method, callback_secret,"
+    " created_at, updated_at"
+)
+_MSGID_TRIES = 50
+
+
+def _account(row: tuple[Any, ...]) -> Account:
+    return Account(
+        id=row[0],
+        login=row[1],
+        email=row[2],
+        api_password_hash=row[3],
+        console_password_hash=row[4],
+        activated=bool(row[5]),
+        gateway_enabled=bool(row[6]),
+        suspended=bool(row[7]),
+        credits=row[8],
+        rate_limit=row[9],
+        callback_url=row[10],
+        callback_method=row[11],
+        callback_secret=row[12],
+        created_at=row[13],
+        updated_at=row[14],
+    )
+
+
+def _ledger_row(
+    conn: sqlite3.Connection,
+    account_id: int,
+    at: float,
+    delta: int,
+    kind: str,
+    actor: str,
+    reason: str,
+    msgid: int | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (account_id, at, delta, kind, actor, reason, msgid),
+    )
+
+
+class SqliteStore:
+    """The embedded default store (one file)."""
+
+    def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._writer = Writer(self._connect_writer, max_batch)
+        self._reader: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        return conn
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"cannot use WAL journal mode on {self.path} (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    async def open(self) -> None:
+        parent = Path(self.path).parent
+        if not parent.exists():
+            raise StoreError(f"folder {parent} does not exist")
+        self._writer.start()
+        self._reader = self._connect()
+
+    async def close(self) -> None:
+        self._writer.stop()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @property
+    def writer(self) -> Writer:
+        """The group-commit writer (its counters are exported as metrics)."""
+        return self._writer
+
+    def _read(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise StoreError("the store is closed")
+        return self._reader
+
+    async def create_account(self, new: NewAccount) -> Account:
+        def op(conn: sqlite3.Connection) -> int:
+            try:
+                cur = conn.execute(
+                    "INSERT INTO accounts (login, email, api_password_hash, activated,"
+                    " gateway_enabled, suspended, credits, rate_limit, callback_url,"
+                    " callback_method, callback_secret, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        new.login,
+                        new.email,
+                        new.api_password_hash,
+                        new.activated,
+                        new.gateway_enabled,
+                        new.credits,
+                        new.rate_limit,
+                        new.callback_url,
+                        new.callback_method,
+                        new.callback_secret,
+                        new.created_at,
+                        new.created_at,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise AccountExists(new.login) from None
+            account_id = int(cur.lastrowid or 0)
+            if new.credits:
+                _ledger_row(
+                    conn, account_id, new.created_at, new.credits, "grant", "cli", "initial credits"
+                )
+            return account_id
+
+        await self._writer.submit(op)
+        account = await self.find_account(new.login)
+        assert account is not None
+        return account
+
+    async def find_account(self, login: str) -> Account | None:
+        row = (
+            self._read()
+            .execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE login = ?",  # noqa: S608
+                (login,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _account(row)
+
+    async def update_account(self, login: str, changes: dict[str, object], at: float) -> Account:
+        check_changes(changes)
+
+        def op(conn: sqlite3.Connection) -> None:
+            names = sorted(changes)
+            assignments = ", ".join(f"{name} = ?" for name in names)
+            cur = conn.execute(
+                f"UPDATE accounts SET {assignments}, updated_at = ? WHERE login = ?",  # noqa: S608
+                (*(changes[n] for n in names), at, login),
+            )
+            if cur.rowcount != 1:
+                raise AccountNotFound(login)
+
+        await self._writer.submit(op)
+        account = await self.find_account(login)
+        assert account is not None
+        return account
+
+    async def adjust_credits(
+        self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
+    ) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT id, credits FROM accounts WHERE login = ?", (login,)
+            ).fetchone()
+            if row is None:
+                raise AccountNotFound(login)
+            account_id, credits = row
+            applied = max(delta, -credits)
+            if applied:
+                conn.execute(
+                    "UPDATE accounts SET credits = credits + ?, updated_at = ? WHERE id = ?",
+                    (applied, at, account_id),
+                )
+                _ledger_row(conn, account_id, at, applied, kind, actor, reason)
+            return int(credits + applied)
+
+        result: int = await self._writer.submit(op)
+        return result
+
+    async def accept_message(self, message: NewMessage) -> int:
+        m = message
+
+        def op(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE accounts SET credits = credits - ? WHERE id = ? AND credits >= ?",
+                (m.cost, m.account_id, m.cost),
+            )
+            if cur.rowcount != 1:
+                raise NoCredit()
+            for _ in range(_MSGID_TRIES):
+                msgid = new_msgid()
+                try:
+                    conn.execute(
+                        "INSERT INTO messages (msgid, account_id, created_at, sender, sender_type,"
+                        " text, flash, callback, recipient_count, cost)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            msgid,
+                            m.account_id,
+                            m.created_at,
+                            m.sender,
+                            m.sender_type,
+                            m.text,
+                            m.flash,
+                            m.callback,
+                            len(m.recipients),
+                            m.cost,
+                        ),
+                    )
+                    break
+                except sqlite3.IntegrityError:
+                    continue
+            else:
+                raise StoreError("no free msgid found")
+            conn.executemany(
+                "INSERT INTO recipients (msgid, dest, state, attempts, next_attempt_at)"
+                " VALUES (?, ?, 0, 0, ?)",
+                [(msgid, dest, m.created_at) for dest in m.recipients],
+            )
+            _ledger_row(conn, m.account_id, m.created_at, -m.cost, "debit", "api", "envoi", msgid)
+            return msgid
+
+        msgid: int = await self._writer.submit(op)
+        return msgid
+
+    async def message_states(
+        self, account_id: int, msgid: int, dest: str | None = None
+    ) -> list[RecipientStatus]:
+        sql = (
+            "SELECT r.dest, r.state, r.stat, coalesce(r.final_at, r.submitted_at)"
+            " FROM recipients r JOIN messages m ON m.msgid = r.msgid"
+            " WHERE r.msgid = ? AND m.account_id = ?"
+        )
+        args: tuple[Any, ...] = (msgid, account_id)
+        if dest is not None:
+            sql += " AND r.dest = ?"
+            args = (*args, dest)
+        rows = self._read().execute(sql + " ORDER BY r.id", args).fetchall()
+        return [RecipientStatus(r[0], RecipientState(r[1]), r[2], r[3]) for r in rows]
+
+    async def balance(self, account_id: int) -> int:
+        row = (
+            self._read()
+            .execute("SELECT credits FROM accounts WHERE id = ?", (account_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise AccountNotFound(str(account_id))
+        return int(row[0])
+
+    async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerEntry]:
+        rows = (
+            self._read()
+            .execute(
+                "SELECT id, account_id, at, delta, kind, actor, reason, msgid FROM ledger"
+                " WHERE account_id = ? ORDER BY id DESC LIMIT ?",
+                (account_id, limit),
+            )
+            .fetchall()
+        )
+        return [LedgerEntry(*row) for row in rows]
+
+    async def ledger_sum(self, account_id: int) -> int:
+        row = (
+            self._read()
+            .execute(
+                "SELECT coalesce(sum(delta), 0) FROM ledger WHERE account_id = ?", (account_id,)
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    async def recent_messages(self, account_id: int, limit: int = 10) -> list[MessageSummary]:
+        conn = self._read()
+        rows = conn.execute(
+            "SELECT msgid, created_at, sender, text, cost FROM messages WHERE account_id = ?"
+            " ORDER BY created_at DESC LIMIT ?",
+            (account_id, limit),
+        ).fetchall()
+        out = []
+        for msgid, created_at, sender, text, cost in rows:
+            states = await self.message_states(account_id, msgid)
+            out.append(MessageSummary(msgid, created_at, sender, text, cost, tuple(states)))
+        return out
+
+    async def count_messages(self, account_id: int) -> int:
+        row = (
+            self._read()
+            .execute("SELECT count(*) FROM messages WHERE account_id = ?", (account_id,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    async def ping(self) -> bool:
+        try:
+            self._read().execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True

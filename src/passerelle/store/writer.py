@@ -1,0 +1,149 @@
+"""Group commit: one writer thread applies queued operations in shared transactions.
+
+Each operation is a function of an open sqlite3 connection, run inside the batch's
+transaction. Its awaitable resolves only after the transaction that contains it has
+committed (with ``synchronous=FULL``, after the fsync), so an answer is never sent
+before its write is on disk, and N requests share one fsync.
+
+An operation refuses cleanly by raising an ApiError or AdminError *before* writing
+anything; its neighbours are unaffected. Any other exception rolls the whole batch
+back, and its operations are then retried one transaction each, so only the faulty
+one fails (with StoreError).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from passerelle.exceptions import AdminError, ApiError, StoreError
+
+log = logging.getLogger("passerelle.store")
+
+Operation = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass(slots=True)
+class _Job:
+    op: Operation
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(jobs: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+    for job, (ok, value) in zip(jobs, outcomes, strict=True):
+        if job.future.done():
+            continue
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+
+class Writer:
+    """The single writer thread of one SQLite database."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int) -> None:
+        self._connect = connect
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.batches = 0
+        self.operations = 0
+
+    def start(self) -> None:
+        """Start the thread and open its connection; raise if the database cannot open."""
+        self._thread = threading.Thread(target=self._main, name="passerelle-writer", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise StoreError(f"cannot open the database: {self._error}") from self._error
+
+    def stop(self) -> None:
+        """Apply every queued operation, then close the connection and end the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def submit(self, op: Operation) -> asyncio.Future[Any]:
+        """Queue `op`; the future resolves after the commit that contains it."""
+        if self._thread is None:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(op, future, loop))
+        return future
+
+    def _main(self) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as error:  # reported to start()
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop(conn)
+        finally:
+            conn.close()
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            outcomes = self._apply(conn, batch)
+            self.batches += 1
+            self.operations += len(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, tuple[list[_Job], list[tuple[bool, Any]]]]
+            by_loop = {}
+            for job, outcome in zip(batch, outcomes, strict=True):
+                jobs, outs = by_loop.setdefault(job.loop, ([], []))
+                jobs.append(job)
+                outs.append(outcome)
+            for loop, (jobs, outs) in by_loop.items():
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_settle, jobs, outs)
+
+    def _apply(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                try:
+                    outcomes.append((True, job.op(conn)))
+                except (ApiError, AdminError) as refusal:
+                    outcomes.append((False, refusal))
+            conn.execute("COMMIT")
+            return outcomes
+        except Exception as error:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback failed")
+            if len(batch) > 1:
+                return [self._apply(conn, [job])[0] for job in batch]
+            log.exception("write failed and was rolled back")
+            return [(False, StoreError(str(error)))]
