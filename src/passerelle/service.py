@@ -141,8 +141,7 @@ class Gateway:
             raise exc.InvalidValue("login: 1 to 64 characters among letters, digits and . _ - @")
         if "@" not in email or len(email) > 254:
             raise exc.InvalidValue("email: not an e-mail address")
-        if len(api_password) < 8:
-            raise exc.InvalidValue("api password: at least 8 characters")
+        self._check_password(api_password)
         if credits < 0:
             raise exc.InvalidValue("credits: must not be negative")
         if callback_url is not None:
@@ -160,6 +159,13 @@ class Gateway:
             )
         )
 
+    def _check_password(self, password: str) -> None:
+        minimum = self.settings.min_api_password_length
+        if len(password) < minimum:
+            raise exc.InvalidValue(
+                f"api password: at least {minimum} characters (PASSERELLE_MIN_API_PASSWORD_LENGTH)"
+            )
+
     async def credit(self, login: str, amount: int, actor: str = "cli", reason: str = "") -> int:
         """Add credits (negative removes, never below zero); the new balance."""
         kind = "grant" if amount >= 0 else "adjustment"
@@ -172,8 +178,7 @@ class Gateway:
         changes = dict(changes)
         if "api_password" in changes:
             password = str(changes.pop("api_password"))
-            if len(password) < 8:
-                raise exc.InvalidValue("api password: at least 8 characters")
+            self._check_password(password)
             changes["api_password_hash"] = hash_password(password)
         if changes.get("callback_url"):
             check_callback_url(str(changes["callback_url"]))

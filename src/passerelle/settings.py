@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(default=30, ge=0)
     login_failure_window_s: float = Field(default=300.0, gt=0)
 
+    min_api_password_length: int = Field(default=8, ge=1)
     auth_cache_ttl_s: float = Field(default=60.0, ge=0)
     account_cache_ttl_s: float = Field(default=2.0, ge=0)
 
