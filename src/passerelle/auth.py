@@ -68,6 +68,7 @@ class Credentials:
         self._key = secrets.token_bytes(32)
         self._verified: dict[bytes, _Verified] = {}
         self._accounts: dict[str, _Snapshot] = {}
+        self._pending: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
 
     async def account(self, login: str, now: float) -> Account | None:
         """The account snapshot for `login` (at most `account_ttl` old)."""
@@ -90,13 +91,29 @@ class Credentials:
             if hit is not None and hit.until > now and hit.hash == account.api_password_hash:
                 return True
         stored = account.api_password_hash if account is not None else _DUMMY_HASH
-        ok = await asyncio.to_thread(verify_password, stored, password)
+        ok = await self._verify_once(digest, stored, password)
         if ok and account is not None:
             if len(self._verified) >= MAX_ENTRIES:
                 self._verified.clear()
             self._verified[digest] = _Verified(account.api_password_hash, now + self._verified_ttl)
             return True
         return False
+
+    async def _verify_once(self, digest: bytes, stored: str, password: str) -> bool:
+        """Verify in a thread; concurrent checks of the same pair share one verification."""
+        key = (digest, stored)
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.ensure_future(asyncio.to_thread(verify_password, stored, password))
+        self._pending[key] = future
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if future.done():
+                self._pending.pop(key, None)
+            else:
+                future.add_done_callback(lambda _f: self._pending.pop(key, None))
 
     def forget(self, login: str) -> None:
         """Drop the cached snapshot of `login` (after a change made in this process)."""

@@ -180,7 +180,7 @@ def account_create(
         out.print(f"API password (shown once): {password}")
 
 
-@account.command("credit")
+@account.command("credit", context_settings={"ignore_unknown_options": True})
 @click.argument("login")
 @click.argument("amount", type=int)
 @click.option("--reason", default="", help="Why (recorded in the ledger).")
