@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -23,7 +24,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from passerelle.store.base import Account
 
 MAX_ENTRIES = 100_000
-_HASHER = PasswordHasher()
+# OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): argon2-cffi's default takes 64 MiB
+# per verification, and a burst of verifications would then cost hundreds of MiB.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verifications run on at most two threads: bounded memory and CPU under a login storm.
+VERIFY_THREADS = 2
 # Verified against when the login is unknown, so that the answer takes as long.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
@@ -69,6 +74,7 @@ class Credentials:
         self._verified: dict[bytes, _Verified] = {}
         self._accounts: dict[str, _Snapshot] = {}
         self._pending: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+        self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="passerelle-argon2")
 
     async def account(self, login: str, now: float) -> Account | None:
         """The account snapshot for `login` (at most `account_ttl` old)."""
@@ -105,7 +111,8 @@ class Credentials:
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future = asyncio.ensure_future(asyncio.to_thread(verify_password, stored, password))
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, verify_password, stored, password)
         self._pending[key] = future
         try:
             return await asyncio.shield(future)
@@ -114,6 +121,10 @@ class Credentials:
                 self._pending.pop(key, None)
             else:
                 future.add_done_callback(lambda _f: self._pending.pop(key, None))
+
+    def close(self) -> None:
+        """Stop the verification threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def forget(self, login: str) -> None:
         """Drop the cached snapshot of `login` (after a change made in this process)."""

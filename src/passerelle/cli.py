@@ -48,9 +48,11 @@ def _with_gateway(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -
     async def run() -> T:
         store = open_store(settings.database_url, settings.sqlite_synchronous)
         await store.open()
+        gateway = Gateway(store, settings)
         try:
-            return await work(Gateway(store, settings))
+            return await work(gateway)
         finally:
+            gateway.close()
             await store.close()
 
     try:

@@ -66,6 +66,10 @@ class Gateway:
         self._failed_logins = FailureLimiter(settings.login_failures_per_login, window)
         self._failed_addresses = FailureLimiter(settings.login_failures_per_address, window)
 
+    def close(self) -> None:
+        """Release the service's threads (argon2 verifications)."""
+        self._credentials.close()
+
     # --- legacy API use cases -------------------------------------------------------
 
     async def authenticate(self, login: str | None, password: str | None, address: str) -> Account:

@@ -60,6 +60,7 @@ class App:
         try:
             yield
         finally:
+            self.gateway.close()
             await self.store.close()
             log.info("stopped: every accepted write is committed")
 
