@@ -69,7 +69,18 @@ def parse_path(raw_path: bytes, prefix: bytes) -> dict[str, str]:
 
 
 def parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
-    """Parse a ``multipart/form-data`` body; a part's explicit charset is used."""
+    """Parse a ``multipart/form-data`` body; a part's explicit charset is used.
+
+    A body or header the parser cannot read yields no parameters (the request is then
+    answered by the normal checks, e.g. 11), never an exception.
+    """
+    try:
+        return _parse_multipart(body, content_type)
+    except Exception:  # the stdlib parser raises assorted errors on hostile headers
+        return {}
+
+
+def _parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
     head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     out: dict[str, str] = {}
