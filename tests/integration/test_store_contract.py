@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from passerelle import exceptions as exc
 from passerelle.core.states import RecipientState
 from passerelle.store.base import NewAccount, NewMessage, Store
-from passerelle.store.memory import MemoryStore
-from tests.support import sqlite_store
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Each backend, opened on a fresh database."""
-    if request.param == "sqlite":
-        s: Store = await sqlite_store(tmp_path / "contract.db")
-    else:
-        s = MemoryStore()
-        await s.open()
-    yield s
-    await s.close()
 
 
 def new_account(login: str = "alice", credits: int = 10) -> NewAccount:

@@ -6,11 +6,13 @@ Backends: `memory.MemoryStore` (twin for unit tests), `sqlite.SqliteStore`. All 
 
 from __future__ import annotations
 
+import enum
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import ConfigError
 
@@ -132,6 +134,58 @@ class LedgerEntry:
     msgid: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """An SMPP link to an operator (DESIGN 5). The password is sent in clear by SMPP."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    bind_mode: str = "trx"  # "trx" (transceiver) or "tx+rx" (transmitter + receiver)
+    window: int = 10
+    throughput: float = 0.0  # submits/s; 0 = unlimited
+    enquire_link_s: float = 30.0
+    id_mode: str = "as-is"  # receipt ids: "as-is", "hex-to-dec", "dec-to-hex"
+    coding: str = "gsm"  # "gsm" (data_coding 0) or "latin1" (3)
+    enabled: bool = True
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """A stored routing rule."""
+
+    id: int
+    route: Route
+
+
+@dataclass(frozen=True, slots=True)
+class DueRecipient:
+    """A recipient claimed for submission, with what the submit needs."""
+
+    id: int
+    msgid: int
+    dest: str
+    sender: str
+    sender_type: int
+    text: str
+    flash: bool
+    attempts: int
+    created_at: float
+    reclaimed: bool  # an earlier claim ended without an outcome: a resend may duplicate
+
+
+class ReceiptMatch(enum.Enum):
+    """What recording a receipt did."""
+
+    APPLIED = "applied"  # the recipient moved to the receipt's state
+    PENDING = "pending"  # no recipient yet: kept until its submit_sm_resp is recorded
+    IGNORED = "ignored"  # the recipient is already final (a repeated receipt)
+
+
 class Store(Protocol):
     """Storage operations. Every write is durable when the awaitable returns."""
 
@@ -183,6 +237,60 @@ class Store(Protocol):
 
     async def ping(self) -> bool:
         """True when the storage answers."""
+
+    # --- delivery ------------------------------------------------------------------
+
+    async def add_connector(self, connector: Connector) -> None:
+        """Create or replace a connector."""
+
+    async def list_connectors(self) -> list[Connector]:
+        """Every connector, by name."""
+
+    async def remove_connector(self, name: str) -> bool:
+        """Delete a connector; False if there was none."""
+
+    async def add_route(self, route: Route, at: float) -> int:
+        """Store a routing rule; its id."""
+
+    async def list_routes(self) -> list[RouteRow]:
+        """Every rule, in the order they are tried."""
+
+    async def remove_route(self, route_id: int) -> bool:
+        """Delete a rule; False if there was none."""
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
+        """Claim up to `limit` queued recipients due at `now` for `lease` seconds."""
+
+    async def mark_submitted(
+        self, recipient_id: int, connector: str, smsc_id: str, now: float
+    ) -> None:
+        """The operator accepted it with `smsc_id`; a receipt kept earlier applies now."""
+
+    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
+        """A temporary failure: queued again for `next_at`."""
+
+    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
+        """No operator took it: failed, and its credit refunded when `refund`."""
+
+    async def release(self, recipient_ids: Sequence[int]) -> None:
+        """Give claims back without an outcome (graceful shutdown before submitting)."""
+
+    async def record_receipt(
+        self,
+        connector: str,
+        smsc_id: str,
+        state: RecipientState,
+        stat: str,
+        err: str | None,
+        now: float,
+    ) -> ReceiptMatch:
+        """Apply an operator receipt to the recipient it names."""
+
+    async def queue_depth(self) -> int:
+        """Recipients waiting to be submitted."""
+
+    async def delivery_counts(self) -> dict[RecipientState, int]:
+        """Recipients per state (for metrics and tests)."""
 
 
 def check_changes(changes: dict[str, object]) -> None:

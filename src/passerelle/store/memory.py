@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from passerelle.core.states import RecipientState
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.base import (
     Account,
@@ -18,21 +17,36 @@ from passerelle.store.base import (
     new_msgid,
     recipients_of,
 )
+from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
 
 
 @dataclass
 class _Message:
     account_id: int
     summary: MessageSummary
+    recipient_ids: list[int]
 
 
 @dataclass
-class MemoryStore:
+class MemoryStore(MemoryDelivery):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
     messages: dict[int, _Message] = field(default_factory=dict)
     entries: list[LedgerEntry] = field(default_factory=list)
+
+    def _refund(self, row: OutboxRow, err: str, now: float) -> None:
+        account = self._by_id(row.account_id)
+        self.accounts[account.login] = dataclasses.replace(
+            account, credits=account.credits + row.unit_cost
+        )
+        self.entries.append(refund_entry(len(self.entries) + 1, row, err, now))
+
+    def _statuses(self, message: _Message) -> tuple[RecipientStatus, ...]:
+        return tuple(
+            RecipientStatus(r.dest, r.state, r.stat, r.updated_at)
+            for r in (self.outbox[i] for i in message.recipient_ids)
+        )
 
     async def open(self) -> None:
         return None
@@ -119,15 +133,28 @@ class MemoryStore:
         self.accounts[account.login] = dataclasses.replace(
             account, credits=account.credits - message.cost
         )
-        recipients = tuple(
-            RecipientStatus(dest, RecipientState.QUEUED, None, None) for dest in message.recipients
+        ids = []
+        unit = message.cost // max(1, len(message.recipients))
+        for dest in message.recipients:
+            rid = len(self.outbox) + 1
+            self.outbox[rid] = OutboxRow(
+                rid,
+                msgid,
+                account.id,
+                dest,
+                message.sender,
+                message.sender_type,
+                message.text,
+                message.flash,
+                message.created_at,
+                unit,
+                next_attempt_at=message.created_at,
+            )
+            ids.append(rid)
+        summary = MessageSummary(
+            msgid, message.created_at, message.sender, message.text, message.cost, ()
         )
-        self.messages[msgid] = _Message(
-            message.account_id,
-            MessageSummary(
-                msgid, message.created_at, message.sender, message.text, message.cost, recipients
-            ),
-        )
+        self.messages[msgid] = _Message(message.account_id, summary, ids)
         self._ledger(account.id, message.created_at, -message.cost, "debit", "api", "envoi", msgid)
         return msgid
 
@@ -137,7 +164,7 @@ class MemoryStore:
         message = self.messages.get(msgid)
         if message is None or message.account_id != account_id:
             return []
-        return recipients_of(message.summary.recipients, dest)
+        return recipients_of(self._statuses(message), dest)
 
     async def balance(self, account_id: int) -> int:
         return self._by_id(account_id).credits
@@ -150,7 +177,11 @@ class MemoryStore:
         return sum(e.delta for e in self.entries if e.account_id == account_id)
 
     async def recent_messages(self, account_id: int, limit: int = 10) -> list[MessageSummary]:
-        rows = [m.summary for m in self.messages.values() if m.account_id == account_id]
+        rows = [
+            dataclasses.replace(m.summary, recipients=self._statuses(m))
+            for m in self.messages.values()
+            if m.account_id == account_id
+        ]
         rows.sort(key=lambda s: s.created_at, reverse=True)
         return rows[:limit]
 

@@ -77,6 +77,7 @@ recipients = Table(
     Column("final_at", Float, nullable=True),
     Column("stat", String(16), nullable=True),
     Column("err", String(16), nullable=True),
+    Column("reclaims", Integer, nullable=False, server_default="0"),
     UniqueConstraint("msgid", "dest", name="recipients_msgid_dest"),
     Index("recipients_due", "state", "next_attempt_at"),
     Index("recipients_smsc_id", "smsc_id"),
@@ -94,4 +95,46 @@ ledger = Table(
     Column("reason", Text, nullable=False),
     Column("msgid", BigInteger, nullable=True),
     Index("ledger_account", "account_id", "id"),
+)
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("system_id", String(16), nullable=False),
+    Column("password", String(9), nullable=False),
+    Column("system_type", String(13), nullable=False, server_default=""),
+    Column("bind_mode", String(8), nullable=False, server_default="trx"),
+    Column("window", Integer, nullable=False, server_default="10"),
+    Column("throughput", Float, nullable=False, server_default="0"),
+    Column("enquire_link_s", Float, nullable=False, server_default="30"),
+    Column("id_mode", String(16), nullable=False, server_default="as-is"),
+    Column("coding", String(8), nullable=False, server_default="gsm"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", Float, nullable=False),
+)
+
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("prefix", String(15), nullable=False),
+    Column("connectors", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+pending_receipts = Table(
+    "pending_receipts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("connector", String(64), nullable=False),
+    Column("smsc_id", String(64), nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("stat", String(16), nullable=False),
+    Column("err", String(16), nullable=True),
+    Column("received_at", Float, nullable=False),
+    Index("pending_receipts_id", "connector", "smsc_id"),
 )

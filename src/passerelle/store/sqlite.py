@@ -22,6 +22,7 @@ from passerelle.store.base import (
     check_changes,
     new_msgid,
 )
+from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.writer import Writer
 
 _ACCOUNT_COLUMNS = (
@@ -69,7 +70,7 @@ def _ledger_row(
     )
 
 
-class SqliteStore:
+class SqliteStore(DeliveryOps):
     """The embedded default store (one file)."""
 
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:

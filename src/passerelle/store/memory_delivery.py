@@ -1,0 +1,196 @@
+"""In-memory twin of the delivery operations (see `sqlite_delivery.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from passerelle.core.routing import Route, ordered
+from passerelle.core.states import RecipientState
+from passerelle.store.base import Connector, DueRecipient, LedgerEntry, ReceiptMatch, RouteRow
+
+
+@dataclass
+class OutboxRow:
+    """One recipient's delivery fields."""
+
+    id: int
+    msgid: int
+    account_id: int
+    dest: str
+    sender: str
+    sender_type: int
+    text: str
+    flash: bool
+    created_at: float
+    unit_cost: int
+    state: RecipientState = RecipientState.QUEUED
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    claimed_until: float | None = None
+    reclaims: int = 0
+    connector: str | None = None
+    smsc_id: str | None = None
+    stat: str | None = None
+    err: str | None = None
+    updated_at: float | None = None
+
+
+@dataclass
+class _Pending:
+    state: RecipientState
+    stat: str
+    err: str | None
+
+
+@dataclass
+class MemoryDelivery:
+    """Delivery half of the in-memory store."""
+
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    routes: dict[int, Route] = field(default_factory=dict)
+    outbox: dict[int, OutboxRow] = field(default_factory=dict)
+    pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
+
+    def _refund(self, row: OutboxRow, err: str, now: float) -> None:
+        raise NotImplementedError
+
+    def _apply(
+        self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
+    ) -> None:
+        row.stat = stat
+        if state.final:
+            row.state, row.err, row.updated_at = state, err, now
+
+    async def add_connector(self, connector: Connector) -> None:
+        self.connectors[connector.name] = connector
+
+    async def list_connectors(self) -> list[Connector]:
+        return [self.connectors[n] for n in sorted(self.connectors)]
+
+    async def remove_connector(self, name: str) -> bool:
+        return self.connectors.pop(name, None) is not None
+
+    async def add_route(self, route: Route, at: float) -> int:
+        route_id = max(self.routes, default=0) + 1
+        self.routes[route_id] = route
+        return route_id
+
+    async def list_routes(self) -> list[RouteRow]:
+        ids = {route: rid for rid, route in self.routes.items()}
+        return [RouteRow(ids[r], r) for r in ordered(self.routes.values())]
+
+    async def remove_route(self, route_id: int) -> bool:
+        return self.routes.pop(route_id, None) is not None
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
+        due = [
+            r
+            for r in self.outbox.values()
+            if r.state is RecipientState.QUEUED
+            and r.next_attempt_at <= now
+            and (r.claimed_until is None or r.claimed_until <= now)
+        ]
+        due.sort(key=lambda r: r.next_attempt_at)
+        out = []
+        for r in due[:limit]:
+            reclaimed = r.claimed_until is not None
+            r.reclaims += int(reclaimed)
+            r.claimed_until = now + lease
+            out.append(
+                DueRecipient(
+                    r.id,
+                    r.msgid,
+                    r.dest,
+                    r.sender,
+                    r.sender_type,
+                    r.text,
+                    r.flash,
+                    r.attempts,
+                    r.created_at,
+                    reclaimed,
+                )
+            )
+        return out
+
+    async def mark_submitted(
+        self, recipient_id: int, connector: str, smsc_id: str, now: float
+    ) -> None:
+        row = self.outbox[recipient_id]
+        if row.state is not RecipientState.QUEUED:
+            return
+        row.state, row.connector, row.smsc_id = RecipientState.SUBMITTED, connector, smsc_id
+        row.claimed_until, row.attempts, row.updated_at = None, row.attempts + 1, now
+        early = self.pending.pop((connector, smsc_id), None)
+        if early is not None:
+            self._apply(row, early.state, early.stat, early.err, now)
+
+    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
+        row = self.outbox[recipient_id]
+        if row.state.final:
+            return
+        row.state, row.next_attempt_at, row.err = RecipientState.QUEUED, next_at, err
+        row.claimed_until, row.attempts = None, row.attempts + 1
+
+    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
+        row = self.outbox[recipient_id]
+        if row.state.final:
+            return
+        row.state, row.err, row.updated_at, row.claimed_until = (
+            RecipientState.FAILED,
+            err,
+            now,
+            None,
+        )
+        if refund:
+            self._refund(row, err, now)
+
+    async def release(self, recipient_ids: Sequence[int]) -> None:
+        for rid in recipient_ids:
+            row = self.outbox[rid]
+            if row.state is RecipientState.QUEUED:
+                row.claimed_until = None
+
+    async def record_receipt(
+        self,
+        connector: str,
+        smsc_id: str,
+        state: RecipientState,
+        stat: str,
+        err: str | None,
+        now: float,
+    ) -> ReceiptMatch:
+        matches = [
+            r for r in self.outbox.values() if r.smsc_id == smsc_id and r.connector == connector
+        ]
+        if not matches:
+            self.pending[(connector, smsc_id)] = _Pending(state, stat, err)
+            return ReceiptMatch.PENDING
+        row = max(matches, key=lambda r: r.id)
+        if row.state.final:
+            return ReceiptMatch.IGNORED
+        self._apply(row, state, stat, err, now)
+        return ReceiptMatch.APPLIED
+
+    async def queue_depth(self) -> int:
+        return sum(1 for r in self.outbox.values() if r.state is RecipientState.QUEUED)
+
+    async def delivery_counts(self) -> dict[RecipientState, int]:
+        counts: dict[RecipientState, int] = {}
+        for r in self.outbox.values():
+            counts[r.state] = counts.get(r.state, 0) + 1
+        return counts
+
+
+def refund_entry(entry_id: int, row: OutboxRow, err: str, now: float) -> LedgerEntry:
+    """The ledger entry of a refund for `row`."""
+    return LedgerEntry(
+        entry_id,
+        row.account_id,
+        now,
+        row.unit_cost,
+        "refund",
+        "dispatcher",
+        f"not delivered to any operator: {err}",
+        row.msgid,
+    )

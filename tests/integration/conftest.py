@@ -1,0 +1,24 @@
+"""Fixtures of the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from passerelle.store.base import Store
+from passerelle.store.memory import MemoryStore
+from tests.support import sqlite_store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each backend, opened on a fresh database."""
+    if request.param == "sqlite":
+        s: Store = await sqlite_store(tmp_path / "contract.db")
+    else:
+        s = MemoryStore()
+        await s.open()
+    yield s
+    await s.close()

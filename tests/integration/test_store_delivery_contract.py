@@ -1,0 +1,140 @@
+"""The delivery half of the store contract: outbox claims, submits, receipts, refunds."""
+
+from __future__ import annotations
+
+import pytest
+
+from passerelle.core.routing import Route
+from passerelle.core.states import RecipientState as S
+from passerelle.store.base import Connector, NewAccount, NewMessage, ReceiptMatch, Store
+
+
+async def queued(store: Store, recipients: tuple[str, ...] = ("33612345678",)) -> int:
+    """An account with 10 credits and one accepted message; returns its account id."""
+    account = await store.create_account(
+        NewAccount("alice", "a@x.fr", "h", "s", created_at=100.0, credits=10)
+    )
+    await store.accept_message(
+        NewMessage(account.id, 100.0, "Shop", 5, "hi", False, True, recipients, len(recipients))
+    )
+    return account.id
+
+
+async def test_connectors_and_routes_crud(store: Store) -> None:
+    """Connectors are replaced by name; routes list in the order they are tried."""
+    await store.add_connector(Connector("op1", "127.0.0.1", 2775, "u", "p", created_at=1.0))
+    await store.add_connector(Connector("op1", "127.0.0.1", 2776, "u", "p", window=5))
+    assert [(c.name, c.port, c.window) for c in await store.list_connectors()] == [("op1", 2776, 5)]
+    default = await store.add_route(Route(100, "", ("op1",)), at=1.0)
+    french = await store.add_route(Route(10, "33", ("op1", "op2")), at=1.0)
+    assert [(r.id, r.route.prefix) for r in await store.list_routes()] == [
+        (french, "33"),
+        (default, ""),
+    ]
+    assert (await store.list_routes())[0].route.connectors == ("op1", "op2")
+    assert await store.remove_route(french) and not await store.remove_route(french)
+    assert await store.remove_connector("op1") and not await store.remove_connector("op1")
+
+
+async def test_claim_lease_and_reclaim(store: Store) -> None:
+    """A claimed recipient is invisible until its lease ends; a reclaim is flagged."""
+    await queued(store)
+    [due] = await store.claim_due(now=100.0, lease=30.0, limit=10)
+    assert (due.dest, due.sender, due.text, due.attempts, due.reclaimed) == (
+        "33612345678",
+        "Shop",
+        "hi",
+        0,
+        False,
+    )
+    assert await store.claim_due(now=120.0, lease=30.0, limit=10) == []
+    [again] = await store.claim_due(now=131.0, lease=30.0, limit=10)
+    assert again.id == due.id and again.reclaimed
+    assert await store.claim_due(now=99.0, lease=30.0, limit=10) == []
+
+
+async def test_submit_then_receipt_delivers(store: Store) -> None:
+    """submitted → receipt DELIVRD → delivered; a repeated receipt is ignored."""
+    account_id = await queued(store)
+    [due] = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_submitted(due.id, "op1", "abc", now=101.0)
+    assert await store.queue_depth() == 0
+    states = await store.message_states(account_id, due.msgid)
+    assert states[0].state is S.SUBMITTED
+    assert await store.record_receipt("op1", "abc", S.DELIVERED, "DELIVRD", "000", 102.0) is (
+        ReceiptMatch.APPLIED
+    )
+    assert (await store.message_states(account_id, due.msgid))[0].state is S.DELIVERED
+    assert await store.record_receipt("op1", "abc", S.UNDELIVERED, "UNDELIV", "1", 103.0) is (
+        ReceiptMatch.IGNORED
+    )
+    assert (await store.message_states(account_id, due.msgid))[0].state is S.DELIVERED
+
+
+async def test_receipt_before_submit_resp_is_kept(store: Store) -> None:
+    """A receipt for an unknown id waits and applies when the submit is recorded."""
+    account_id = await queued(store)
+    [due] = await store.claim_due(100.0, 30.0, 10)
+    assert await store.record_receipt("op1", "early", S.DELIVERED, "DELIVRD", None, 100.5) is (
+        ReceiptMatch.PENDING
+    )
+    await store.mark_submitted(due.id, "op1", "early", now=101.0)
+    assert (await store.message_states(account_id, due.msgid))[0].state is S.DELIVERED
+
+
+async def test_same_id_on_another_connector_does_not_match(store: Store) -> None:
+    """Receipt ids are matched per connector."""
+    account_id = await queued(store)
+    [due] = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_submitted(due.id, "op1", "42", now=101.0)
+    assert await store.record_receipt("op2", "42", S.DELIVERED, "DELIVRD", None, 102.0) is (
+        ReceiptMatch.PENDING
+    )
+    assert (await store.message_states(account_id, due.msgid))[0].state is S.SUBMITTED
+
+
+async def test_intermediate_receipt_keeps_in_flight(store: Store) -> None:
+    """ENROUTE/ACCEPTD receipts do not end the recipient."""
+    account_id = await queued(store)
+    [due] = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_submitted(due.id, "op1", "x", now=101.0)
+    await store.record_receipt("op1", "x", S.SUBMITTED, "ENROUTE", None, 102.0)
+    [state] = await store.message_states(account_id, due.msgid)
+    assert (state.state, state.stat) == (S.SUBMITTED, "ENROUTE")
+
+
+async def test_retry_requeues_for_later(store: Store) -> None:
+    """A temporary failure re-queues for next_at, with the attempt counted."""
+    await queued(store)
+    [due] = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_retry(due.id, next_at=150.0, err="0x58")
+    assert await store.claim_due(120.0, 30.0, 10) == []
+    [again] = await store.claim_due(150.0, 30.0, 10)
+    assert (again.attempts, again.reclaimed) == (1, False)
+
+
+async def test_failure_refunds_exactly_once(store: Store) -> None:
+    """A permanent failure refunds one credit per recipient, once, with a ledger entry."""
+    account_id = await queued(store, ("33612345678", "33612345679"))
+    due = await store.claim_due(100.0, 30.0, 10)
+    assert await store.balance(account_id) == 8
+    await store.mark_failed(due[0].id, "no route", 101.0, refund=True)
+    await store.mark_failed(due[0].id, "no route", 102.0, refund=True)
+    assert await store.balance(account_id) == 9 == await store.ledger_sum(account_id)
+    refund = (await store.ledger(account_id))[0]
+    assert (refund.kind, refund.delta, refund.msgid) == ("refund", 1, due[0].msgid)
+    await store.mark_failed(due[1].id, "rejected", 103.0, refund=False)
+    assert await store.balance(account_id) == 9
+    counts = await store.delivery_counts()
+    assert counts == {S.FAILED: 2}
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_claim_respects_limit_and_release(store: Store, limit: int) -> None:
+    """At most `limit` are claimed; released claims are due again at once, not reclaims."""
+    await queued(store, ("33612345671", "33612345672", "33612345673"))
+    first = await store.claim_due(100.0, 30.0, limit)
+    assert len(first) == limit
+    await store.release([d.id for d in first])
+    again = await store.claim_due(100.0, 30.0, 10)
+    assert len(again) == 3 and not any(d.reclaimed for d in again)

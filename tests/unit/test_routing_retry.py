@@ -1,0 +1,58 @@
+"""Routing rules with failover, and the retry policy, with controlled inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from passerelle.core.retry import RetryPolicy
+from passerelle.core.routing import Route, RouteOutcome, choose, ordered
+
+ROUTES = ordered(
+    [
+        Route(10, "33", ("orange", "sfr")),
+        Route(20, "", ("default",)),
+        Route(5, "336", ("bouygues",)),
+    ]
+)
+
+
+def up(*names: str) -> Callable[[str], bool]:
+    return lambda name: name in names
+
+
+def test_first_matching_rule_in_position_order() -> None:
+    """336… goes to the position-5 rule, 331… to the 33 rule, 44… to the default."""
+    everything = up("orange", "sfr", "default", "bouygues")
+    assert choose(ROUTES, "33612345678", everything).connector == "bouygues"
+    assert choose(ROUTES, "33112345678", everything).connector == "orange"
+    assert choose(ROUTES, "44712345678", everything).connector == "default"
+
+
+def test_failover_within_rule_then_next_rule() -> None:
+    """A down connector is skipped; a rule with none up falls through to the next match."""
+    assert choose(ROUTES, "33112345678", up("sfr", "default")).connector == "sfr"
+    assert choose(ROUTES, "33612345678", up("orange")).connector == "orange"
+    assert choose(ROUTES, "33612345678", up("default")).connector == "default"
+
+
+def test_wait_when_matched_but_nothing_up_and_no_route_when_unmatched() -> None:
+    """Matched but all down waits; no matching rule at all is NO_ROUTE."""
+    assert choose(ROUTES, "33612345678", up()).outcome is RouteOutcome.WAIT
+    only_fr = ordered([Route(1, "33", ("orange",))])
+    assert choose(only_fr, "44712345678", up("orange")).outcome is RouteOutcome.NO_ROUTE
+
+
+def test_backoff_grows_caps_and_jitters() -> None:
+    """Delays double from the base, stop at the cap, and jitter spans half to all."""
+    policy = RetryPolicy(base=2, factor=2, max_delay=60)
+    assert [policy.delay(n, 1.0) for n in (1, 2, 3)] == [2, 4, 8]
+    assert policy.delay(1, 0.0) == 1.0
+    assert policy.delay(50, 0.0) == 30.0
+
+
+def test_gives_up_after_attempts_or_horizon() -> None:
+    """No next attempt past max_attempts or past the horizon."""
+    policy = RetryPolicy(base=10, max_attempts=3, horizon=100)
+    assert policy.next_attempt(1, created_at=0, now=0, jitter=0) == 5
+    assert policy.next_attempt(3, created_at=0, now=0, jitter=0) is None
+    assert policy.next_attempt(2, created_at=0, now=95, jitter=0) is None
