@@ -24,6 +24,7 @@
     ├── AdminError                  an operator command that cannot be done
     │   ├── AccountExists
     │   ├── AccountNotFound
+    │   ├── NotFound
     │   └── InvalidValue
     ├── ConfigError                 settings that cannot be used
     └── StoreError                  the storage failed (answered 99, request had no effect)
@@ -139,6 +140,10 @@ class AccountExists(AdminError):
 
 class AccountNotFound(AdminError):
     """No account has this login."""
+
+
+class NotFound(AdminError):
+    """The named connector, route or event does not exist."""
 
 
 class InvalidValue(AdminError):

@@ -6,9 +6,10 @@ is made by `core/` rules.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from passerelle import exceptions as exc
@@ -16,11 +17,13 @@ from passerelle.auth import Credentials, hash_password
 from passerelle.core import numbers
 from passerelle.core.message import Outgoing
 from passerelle.core.ratelimit import FailureLimiter, RequestLimiter
+from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
 from passerelle.settings import Settings
 from passerelle.store.base import (
     CALLBACK_METHODS,
     Account,
+    Connector,
     LedgerEntry,
     MessageSummary,
     NewAccount,
@@ -206,6 +209,63 @@ class Gateway:
             messages=await self.store.recent_messages(account.id, messages),
             ledger=await self.store.ledger(account.id, 10),
         )
+
+    # --- connectors and routes -----------------------------------------------------
+
+    async def add_connector(self, connector: Connector) -> Connector:
+        """Validate and store a connector (replacing one of the same name)."""
+        check_connector(connector)
+        stored = dataclasses.replace(connector, created_at=self._clock())
+        await self.store.add_connector(stored)
+        return stored
+
+    async def remove_connector(self, name: str) -> None:
+        """Delete a connector (routes naming it skip it)."""
+        if not await self.store.remove_connector(name):
+            raise exc.NotFound(f"no connector named {name!r}")
+
+    async def add_route(self, prefix: str, connectors: Sequence[str], position: int) -> int:
+        """Store a rule sending numbers that start with `prefix` to `connectors`."""
+        if (prefix and not (prefix.isascii() and prefix.isdigit())) or len(prefix) > 15:
+            raise exc.InvalidValue("prefix: digits only (empty for the default route)")
+        names = tuple(n.strip() for n in connectors if n.strip())
+        if not names:
+            raise exc.InvalidValue("connectors: at least one connector name")
+        return await self.store.add_route(Route(position, prefix, names), self._clock())
+
+    async def remove_route(self, route_id: int) -> None:
+        """Delete a rule."""
+        if not await self.store.remove_route(route_id):
+            raise exc.NotFound(f"no route with id {route_id}")
+
+
+BIND_MODES = ("trx", "tx+rx")
+ID_MODES = ("as-is", "hex-to-dec", "dec-to-hex")
+CODINGS = ("gsm", "latin1")
+
+
+def check_connector(c: Connector) -> None:
+    """Refuse connector settings that cannot work (SMPP field sizes, known modes)."""
+    if not c.name or len(c.name) > 64 or not set(c.name) <= LOGIN_CHARS:
+        raise exc.InvalidValue("name: 1 to 64 letters, digits, . _ - @")
+    if not 0 < c.port < 65536:
+        raise exc.InvalidValue("port: 1 to 65535")
+    if not c.system_id or len(c.system_id) > 15:
+        raise exc.InvalidValue("system id: 1 to 15 characters (SMPP limit)")
+    if len(c.password) > 8:
+        raise exc.InvalidValue("password: at most 8 characters (SMPP limit)")
+    if len(c.system_type) > 12:
+        raise exc.InvalidValue("system type: at most 12 characters (SMPP limit)")
+    if c.bind_mode not in BIND_MODES:
+        raise exc.InvalidValue(f"bind mode: one of {', '.join(BIND_MODES)}")
+    if c.id_mode not in ID_MODES:
+        raise exc.InvalidValue(f"id mode: one of {', '.join(ID_MODES)}")
+    if c.coding not in CODINGS:
+        raise exc.InvalidValue(f"coding: one of {', '.join(CODINGS)}")
+    if not 1 <= c.window <= 1000:
+        raise exc.InvalidValue("window: 1 to 1000")
+    if c.throughput < 0 or c.enquire_link_s <= 0:
+        raise exc.InvalidValue("throughput >= 0 and enquire-link > 0")
 
 
 def check_callback_url(url: str) -> None:

@@ -139,3 +139,55 @@ def test_db_upgrade(run: Cli) -> None:
     """`db upgrade` creates the schema and says so."""
     result = run("db", "upgrade")
     assert result.exit_code == 0 and "up to date" in result.output
+
+
+def test_connector_and_route_commands(run: Cli) -> None:
+    """connector add/list/remove and route add/list/remove round-trip through the database."""
+    added = run(
+        "connector",
+        "add",
+        "op1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "2775",
+        "--system-id",
+        "bench",
+        "--password",
+        "bench",
+        "--window",
+        "20",
+    )
+    assert added.exit_code == 0, added.output
+    assert "op1" in run("connector", "list").output
+    first = run("route", "add", "33", "op1,op2", "--position", "10")
+    assert first.exit_code == 0 and "route 1 added: 33" in first.output
+    assert run("route", "add", "default", "op1").exit_code == 0
+    listed = run("route", "list").output
+    assert listed.index("33") < listed.index("(default)")
+    assert run("route", "remove", "1").exit_code == 0
+    assert run("route", "remove", "1").exit_code == 1
+    assert run("connector", "remove", "op1").exit_code == 0
+    assert "NotFound" in run("connector", "remove", "op1").output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--password", "waytoolongpw"), "password"),
+        (("--password", "pw", "--system-id", "x" * 16), "system id"),
+    ],
+)
+def test_connector_refuses_impossible_settings(
+    run: Cli, args: tuple[str, ...], message: str
+) -> None:
+    """SMPP field limits are checked before storing."""
+    base = ["connector", "add", "op", "--host", "h", "--port", "1", "--system-id", "s"]
+    result = run(*base, *args)
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_route_prefix_must_be_digits(run: Cli) -> None:
+    """A prefix with letters is refused."""
+    result = run("route", "add", "33a", "op1")
+    assert result.exit_code == 1 and "prefix" in result.output
