@@ -1,0 +1,1 @@
+"""Own SMPP 3.4 client: sans-IO codec (`pdu`, `tlv`), status table, text coding."""
