@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,6 +119,7 @@ def serve(host: str | None, port: int | None, port_file: Path | None) -> None:
     if port_file is not None:
         port_file.write_text(str(bound))
     log.info("listening", extra={"url": f"http://{settings.host}:{bound}", "port": bound})
+    GracefulServer = _graceful_server_class()
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -128,7 +131,32 @@ def serve(host: str | None, port: int | None, port_file: Path | None) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         backlog=4096,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    GracefulServer(config).run(sockets=[sock])
+
+
+def _graceful_server_class() -> type[Any]:
+    import uvicorn
+
+    class Graceful(uvicorn.Server):
+        """uvicorn's server, but a SIGTERM/SIGINT that ended in a clean shutdown exits 0.
+
+        uvicorn re-raises the caught signal after shutting down, so the process would
+        die "of SIGTERM" even though every request finished and every write committed.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            original = {s: signal.signal(s, self.handle_exit) for s in _SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Graceful
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @main.group()

@@ -9,34 +9,50 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
-SECRET_PARAMS = ("apipasse", "apipass", "password", "passwd", "pwd", "secret", "token")
-_QUERY_SECRET = re.compile(
-    rb"(?i)((?:^|[&?;])(?:" + b"|".join(p.encode() for p in SECRET_PARAMS) + rb")=)[^&;#]*"
-)
-_PATH_SECRET = re.compile(
-    rb"(?i)(/(?:" + b"|".join(p.encode() for p in SECRET_PARAMS) + rb")/)[^/?#]*"
-)
+SECRET_PARAMS = frozenset({"apipasse", "apipass", "password", "passwd", "pwd", "secret", "token"})
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "color_message",  # uvicorn's coloured duplicate of msg
 }
 
 
+def _is_secret(raw_name: bytes) -> bool:
+    """The name as the API parser reads it (+ and %XX decoded), compared case-blind."""
+    name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("latin-1").strip().lower()
+    return name in SECRET_PARAMS
+
+
 def redact_target(raw_path: bytes, query: bytes = b"") -> str:
-    """The request target for logs, with secret values replaced by ``***``."""
-    path = _PATH_SECRET.sub(rb"\1***", raw_path)
-    target = path + (b"?" + _QUERY_SECRET.sub(rb"\1***", query) if query else b"")
+    """The request target for logs, with secret values replaced by ``***``.
+
+    Names are decoded exactly as the API parser decodes them (so ``api%70asse`` is
+    caught) and values end where the parser ends them (``&`` in a query, ``/`` in a
+    path), so a secret is hidden whole however it is written.
+    """
+    segments = raw_path.split(b"/")
+    for i in range(len(segments) - 1):
+        if segments[i] and _is_secret(segments[i]):
+            segments[i + 1] = b"***"
+    target = b"/".join(segments)
+    if query:
+        pairs = query.split(b"&")
+        for i, pair in enumerate(pairs):
+            name, eq, _value = pair.partition(b"=")
+            if eq and _is_secret(name):
+                pairs[i] = name + b"=***"
+        target += b"?" + b"&".join(pairs)
     return target.decode("latin-1")
 
 
 def redact_text(text: str) -> str:
     """Redact secrets from any text that may hold a URL (exception messages)."""
-    return redact_target(text.encode("utf-8", "replace"))
+    path, _, query = text.encode("utf-8", "replace").partition(b"?")
+    return redact_target(path, query)
 
 
 class JsonFormatter(logging.Formatter):

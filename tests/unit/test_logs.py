@@ -33,3 +33,16 @@ def test_json_formatter_one_line_with_extras() -> None:
     assert "\n" not in line
     data = json.loads(line)
     assert (data["msg"], data["msgid"], data["level"]) == ("hello", 123, "info")
+
+
+def test_secret_with_semicolon_hidden_whole() -> None:
+    """A value ends where the parser ends it (at &), so `;` inside a password is hidden too."""
+    assert redact_target(b"/client/api", b"apipasse=Semi;Colon&x=1") == (
+        "/client/api?apipasse=***&x=1"
+    )
+
+
+def test_percent_encoded_secret_name_redacted() -> None:
+    """`api%70asse` is read as apipasse by the parser, so it is redacted too."""
+    assert redact_target(b"/client/api", b"api%70asse=pw") == "/client/api?api%70asse=***"
+    assert redact_target(b"/client/api/api%70asse/pw/x/y") == "/client/api/api%70asse/***/x/y"

@@ -1,0 +1,336 @@
+"""Acceptance fixtures: real `passerelle serve` subprocesses and the `passerelle` CLI.
+
+Every server listens on 127.0.0.1, port 0, and its port is read back from the file
+given to ``--port-file``. Each server has its own SQLite file under a temporary
+folder and its stderr (the JSON log) redirected to a file next to it. Servers are
+stopped by their pid in teardown: SIGTERM, then SIGKILL after a bounded wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+PASSERELLE = Path(sys.executable).parent / "passerelle"
+CONTENT_TYPE = "text/plain; charset=utf-8"
+SENT = re.compile(r"\d{9}\|Message envoyé")
+LEGACY_ERROR = re.compile(r"\d{2}\|[^\r\n]+")
+SOLDE = re.compile(r"\d+ SMS")
+TRACE_MARKERS = ("Traceback", 'File "', "Exception", "Error:", "line ")
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+CLI_TIMEOUT_S = 60.0
+
+MICHELLE = ("Michelle", "Michelle12345")
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An HTTP answer read from a raw socket."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def legacy_text(response: httpx.Response) -> str:
+    """Assert the legacy transport (200, text/plain UTF-8, one line); return the body."""
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert response.headers["content-type"] == CONTENT_TYPE
+    body = response.content
+    assert not body.endswith((b"\n", b"\r")), body
+    assert b"\n" not in body, body
+    text = body.decode("utf-8")
+    assert_no_trace(text)
+    return text
+
+
+def assert_no_trace(text: str) -> None:
+    """Assert that no Python stack trace or exception text is in `text`."""
+    for marker in TRACE_MARKERS:
+        assert marker not in text, (marker, text)
+
+
+def assert_legacy_line(text: str) -> None:
+    """Assert that `text` is one of the legacy answers: msgid, NN|label or N SMS."""
+    assert (
+        SENT.fullmatch(text)
+        or LEGACY_ERROR.fullmatch(text)
+        or SOLDE.fullmatch(text)
+        or re.fullmatch(r"[012]\|[^\r\n]+", text)
+    ), text
+
+
+def raw_request(port: int, request: bytes, timeout: float = 15.0) -> RawAnswer:
+    """Send `request` bytes as they are (``Connection: close`` expected) and read the answer."""
+    chunks: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+
+        def write() -> None:
+            # the server may answer (and close) before reading a huge body: not an error
+            with contextlib.suppress(OSError):
+                sock.sendall(request)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        writer.join(timeout)
+    data = b"".join(chunks)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawAnswer(status, headers, body)
+
+
+def base_env(db_path: Path, log_level: str = "warning") -> dict[str, str]:
+    """The environment of every subprocess: our database, quiet logs, no stray settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    env["PASSERELLE_DATABASE_URL"] = f"sqlite:///{db_path}"
+    env["PASSERELLE_LOG_LEVEL"] = log_level
+    return env
+
+
+def run_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `passerelle` CLI in `cwd` (no stray .env); fail the test with its output."""
+    done = subprocess.run(
+        [str(PASSERELLE), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done
+
+
+@dataclass
+class Server:
+    """One `passerelle serve` subprocess on its own database file."""
+
+    folder: Path
+    log_level: str = "warning"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+    starts: int = 0
+
+    @property
+    def db_path(self) -> Path:
+        return self.folder / "p.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "server.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**base_env(self.db_path, self.log_level), **self.extra_env}
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def create_account(self, login: str, password: str, credits: int) -> None:
+        """`passerelle account create` through the CLI subprocess."""
+        run_cli(
+            self.env,
+            "account",
+            "create",
+            login,
+            "--email",
+            f"{login.lower()}@example.com",
+            "--api-password",
+            password,
+            "--credits",
+            str(credits),
+            cwd=self.folder,
+        )
+
+    def start(self) -> Server:
+        """Start the server (again, on the same database) and wait until it answers."""
+        assert self.process is None or self.process.poll() is not None
+        self.starts += 1
+        port_file = self.folder / f"port.{self.starts}"
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                [str(PASSERELLE), "serve", "--port", "0", "--port-file", str(port_file)],
+                env=self.env,
+                cwd=self.folder,  # settings also read ./.env: keep the project's out
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            text = port_file.read_text().strip() if port_file.exists() else ""
+            if text.isdigit():
+                self.port = int(text)
+                break
+            self._check_alive(deadline)
+            time.sleep(0.02)
+        while True:
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            self._check_alive(deadline)
+            time.sleep(0.02)
+
+    def _check_alive(self, deadline: float) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            pytest.fail(f"server exited with {self.process.returncode}:\n{self.log_text()}")
+        if time.monotonic() > deadline:
+            self.stop()
+            pytest.fail(f"server not ready within {START_TIMEOUT_S} s:\n{self.log_text()}")
+
+    def stop(self) -> int | None:
+        """SIGTERM by pid, then SIGKILL after a bounded wait; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT_S)
+        return self.process.returncode
+
+    def kill9(self) -> None:
+        """SIGKILL by pid and reap the process."""
+        os.kill(self.pid, signal.SIGKILL)
+        assert self.process is not None
+        self.process.wait(STOP_TIMEOUT_S)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+    @contextlib.contextmanager
+    def db(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the server's SQLite file (for reading), closed after use."""
+        conn = sqlite3.connect(self.db_path, timeout=10.0)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            yield conn
+        finally:
+            conn.close()
+
+    def client(self, timeout: float = 30.0) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def get(self, client: httpx.Client, target: str) -> httpx.Response:
+        """GET `target` (path and query) with exactly these bytes on the wire."""
+        request = client.build_request("GET", self.base_url + target)
+        assert request.url.raw_path == target.encode("ascii"), request.url.raw_path
+        return client.send(request)
+
+    def raw(self, request: bytes) -> RawAnswer:
+        return raw_request(self.port, request)
+
+    def solde(self, client: httpx.Client, login: str, password: str) -> int:
+        """The balance through the legacy API."""
+        text = legacy_text(
+            self.get(client, f"/client/api/?action=solde&login={login}&apipasse={password}")
+        )
+        assert SOLDE.fullmatch(text), text
+        return int(text.split()[0])
+
+
+class Servers:
+    """Starts servers and stops every one of them at teardown."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: list[Server] = []
+
+    def new(self, name: str, log_level: str = "warning", **extra_env: str) -> Server:
+        folder = self.root / name
+        folder.mkdir(parents=True)
+        server = Server(folder, log_level, dict(extra_env))
+        self.started.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+
+
+class Checks:
+    """The shared assertions, handed to test modules by the `check` fixture."""
+
+    SENT = SENT
+    SOLDE = SOLDE
+    CONTENT_TYPE = CONTENT_TYPE
+    MICHELLE = MICHELLE
+    text = staticmethod(legacy_text)
+    line = staticmethod(assert_legacy_line)
+    no_trace = staticmethod(assert_no_trace)
+    raw_request = staticmethod(raw_request)
+    run_cli = staticmethod(run_cli)
+
+
+@pytest.fixture(scope="session")
+def check() -> type[Checks]:
+    """Shared assertions and constants (the legacy answer formats)."""
+    return Checks
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """A factory of servers for one test module, all stopped at its end."""
+    factory = Servers(tmp_path_factory.mktemp("servers"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def gateway(servers: Servers) -> Server:
+    """One server per module, with the manual's account Michelle / Michelle12345 (10 000 SMS)."""
+    server = servers.new("gateway")
+    server.create_account(*MICHELLE, credits=10_000)
+    return server.start()
+
+
+@pytest.fixture(scope="module")
+def http(gateway: Server) -> Iterator[httpx.Client]:
+    """An HTTP client for the module's gateway."""
+    with gateway.client() as client:
+        yield client
