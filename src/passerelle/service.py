@@ -68,6 +68,7 @@ class Gateway:
         window = settings.login_failure_window_s
         self._failed_logins = FailureLimiter(settings.login_failures_per_login, window)
         self._failed_addresses = FailureLimiter(settings.login_failures_per_address, window)
+        self.on_accepted: Callable[[], None] = _nothing
 
     def close(self) -> None:
         """Release the service's threads (argon2 verifications)."""
@@ -102,7 +103,7 @@ class Gateway:
 
     async def send(self, account: Account, outgoing: Outgoing) -> int:
         """Charge and store a validated message; its msgid (NoCredit: nothing stored)."""
-        return await self.store.accept_message(
+        msgid = await self.store.accept_message(
             NewMessage(
                 account_id=account.id,
                 created_at=self._clock(),
@@ -115,6 +116,8 @@ class Gateway:
                 cost=outgoing.cost,
             )
         )
+        self.on_accepted()
+        return msgid
 
     async def status(self, account: Account, msgid: str | None, dest: str | None) -> int:
         """The `statut` of a message (or of one of its recipients): 0, 1 or 2."""
@@ -242,6 +245,10 @@ class Gateway:
 BIND_MODES = ("trx", "tx+rx")
 ID_MODES = ("as-is", "hex-to-dec", "dec-to-hex")
 CODINGS = ("gsm", "latin1")
+
+
+def _nothing() -> None:
+    return None
 
 
 def check_connector(c: Connector) -> None:

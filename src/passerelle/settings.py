@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     shutdown_grace_s: float = Field(default=15.0, ge=0)
 
+    delivery: bool = True  # run the dispatcher and SMPP links in `serve`
+    builtin_simulator: bool = True  # with no connector configured, deliver to it
+    simulator_delay_s: float = Field(default=0.2, ge=0)
+    simulator_deliver_ratio: float = Field(default=1.0, ge=0, le=1)
+    simulator_window: int = Field(default=100, ge=1)
+    connector_refresh_s: float = Field(default=2.0, gt=0)
+    smpp_response_timeout_s: float = Field(default=10.0, gt=0)
+    dispatch_batch: int = Field(default=500, ge=1)
+    dispatch_lease_s: float = Field(default=60.0, gt=0)
+
     @classmethod
     def load(cls, **overrides: object) -> Settings:
         """Read the environment once; raise ConfigError naming each bad setting."""
