@@ -15,6 +15,10 @@ from starlette.routing import Route
 
 from passerelle.api.legacy import LegacyApi, is_legacy_path
 from passerelle.api.metrics import Metrics
+from passerelle.delivery.dispatcher import Dispatcher
+from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.receipts import ReceiptHandler
+from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store
@@ -37,6 +41,16 @@ class App:
             self.metrics.watch_writer(lambda: (writer.batches, writer.operations))
         self.gateway = Gateway(self.store, settings)
         self.legacy = LegacyApi(self.gateway, self.metrics)
+        self.delivery_metrics = DeliveryMetrics(self.metrics.registry)
+        self.receipts = ReceiptHandler(self.store, self.delivery_metrics)
+        self.supervisor = Supervisor(self.store, settings, self.delivery_metrics, self.receipts)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.supervisor,
+            self.delivery_metrics,
+            lease=settings.dispatch_lease_s,
+            batch=settings.dispatch_batch,
+        )
         self.web = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
@@ -56,10 +70,18 @@ class App:
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         """Open the store at start; at shutdown, finish queued writes, then close."""
         await self.store.open()
+        if self.settings.delivery:
+            await self.supervisor.start()
+            self.dispatcher.start()
+            self.gateway.on_accepted = self.dispatcher.notify
         log.info("ready", extra={"database": _safe_url(self.settings.database_url)})
         try:
             yield
         finally:
+            if self.settings.delivery:
+                await self.dispatcher.stop(self.settings.shutdown_grace_s)
+                await self.supervisor.stop()
+                await self.receipts.drain()
             self.gateway.close()
             await self.store.close()
             log.info("stopped: every accepted write is committed")
@@ -69,10 +91,12 @@ class App:
         return PlainTextResponse("ok")
 
     async def readyz(self, _request: Request) -> Response:
-        """Ready: the database answers (connectors join in with SMPP delivery)."""
-        if await self.store.ping():
-            return PlainTextResponse("ready")
-        return PlainTextResponse("database unreachable", status_code=503)
+        """Ready: the database answers and, when delivering, a connector is bound."""
+        if not await self.store.ping():
+            return PlainTextResponse("database unreachable", status_code=503)
+        if self.settings.delivery and not self.supervisor.ready():
+            return PlainTextResponse("no connector bound", status_code=503)
+        return PlainTextResponse("ready")
 
     async def prometheus(self, _request: Request) -> Response:
         """Prometheus exposition of this process's metrics."""

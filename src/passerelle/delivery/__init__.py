@@ -1,0 +1,1 @@
+"""Delivery over SMPP: links, the dispatcher, receipts and the supervisor."""

@@ -1,0 +1,188 @@
+"""The dispatcher: claim due recipients, route them, submit within the windows, record.
+
+Decisions are made by pure policies (`core.routing.choose`, `core.retry.RetryPolicy`,
+`smpp.status.classify`); this module only applies them:
+
+- operator accepted (status 0) → submitted, with the operator's id;
+- temporary refusal (throttling, queue full, system error, ...), timeout or lost
+  connection → queued again after the retry policy's delay (a timeout or a lost
+  connection may have reached the operator: at-least-once); past the policy's limits
+  → failed and refunded;
+- permanent refusal → failed and refunded (no operator took it);
+- no rule matches the number → failed and refunded; rules match but no connector is
+  up → the claim is released and the message waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from passerelle.core.receipts import normalise_id
+from passerelle.core.retry import RetryPolicy
+from passerelle.core.routing import Route, RouteOutcome, choose
+from passerelle.delivery.link import Link, SubmitResult, describe
+from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.outbound import submit_sm
+from passerelle.smpp.status import StatusClass, classify
+from passerelle.store.base import DueRecipient, Store
+
+log = logging.getLogger("passerelle.dispatcher")
+
+
+class Links(Protocol):
+    """What the dispatcher needs from the supervisor."""
+
+    def routes(self) -> Sequence[Route]:
+        """The routing rules in the order they are tried."""
+
+    def get(self, name: str) -> Link | None:
+        """The running link of a connector."""
+
+    def healthy(self, name: str) -> bool:
+        """True when that connector can take a submit now."""
+
+    def capacity(self) -> int:
+        """Free window slots over the healthy links."""
+
+
+class Dispatcher:
+    """Moves recipients from the outbox to operators."""
+
+    def __init__(
+        self,
+        store: Store,
+        links: Links,
+        metrics: DeliveryMetrics,
+        policy: RetryPolicy | None = None,
+        lease: float = 60.0,
+        batch: int = 500,
+        poll: float = 0.5,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.links = links
+        self.metrics = metrics
+        self.policy = policy or RetryPolicy()
+        self.lease = lease
+        self.batch = batch
+        self.poll = poll
+        self.clock = clock
+        self.rng = rng
+        self.wakeup = asyncio.Event()
+        self._slot = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run in the background."""
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    def notify(self) -> None:
+        """New work is queued (called after an accepted request)."""
+        self.wakeup.set()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; let submits in flight finish (bounded by `grace`)."""
+        self._stop.set()
+        self.wakeup.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                idle = await self.step()
+            except Exception:
+                log.exception("dispatcher step failed; retrying")
+                idle = True
+            if idle:
+                await self._sleep(self.poll)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wakeup.wait(), seconds)
+
+    async def step(self) -> bool:
+        """Claim and dispatch one batch; True when there was nothing to do."""
+        room = self.links.capacity() - len(self._tasks)
+        if room <= 0:
+            self._slot.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot.wait(), self.poll)
+            return False
+        now = self.clock()
+        due = await self.store.claim_due(now, self.lease, min(room, self.batch))
+        if not due:
+            return True
+        routes = self.links.routes()
+        waiting: list[int] = []
+        for recipient in due:
+            decision = choose(routes, recipient.dest, self.links.healthy)
+            link = self.links.get(decision.connector or "")
+            if decision.outcome is RouteOutcome.SUBMIT and link is not None:
+                task = asyncio.create_task(self._submit(link, recipient))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            elif decision.outcome is RouteOutcome.NO_ROUTE:
+                self.metrics.submits.labels("no_route").inc()
+                await self.store.mark_failed(recipient.id, "no route", now, refund=True)
+            else:
+                waiting.append(recipient.id)
+        if waiting:
+            await self.store.release(waiting)
+            return True  # nothing is up for them: back off before claiming again
+        return False
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slot.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("submit task failed", exc_info=task.exception())
+
+    async def _submit(self, link: Link, recipient: DueRecipient) -> None:
+        if recipient.reclaimed:
+            self.metrics.resends.inc()
+        started = time.perf_counter()
+        result = await link.submit(submit_sm(recipient, link.connector))
+        now = self.clock()
+        if result.status == 0:
+            self.metrics.submit_latency.observe(time.perf_counter() - started)
+            self.metrics.submits.labels("ok").inc()
+            smsc_id = normalise_id(result.message_id or "")
+            await self.store.mark_submitted(recipient.id, link.name, smsc_id, now)
+            return
+        await self._failed(recipient, result, now)
+
+    async def _failed(self, recipient: DueRecipient, result: SubmitResult, now: float) -> None:
+        err = describe(result)
+        if result.status is None:
+            kind = "timeout" if result.error == "timeout" else "lost"
+            permanent = False
+        else:
+            permanent = classify(result.status) is StatusClass.PERMANENT
+            kind = "permanent" if permanent else "temporary"
+        self.metrics.submits.labels(kind).inc()
+        if not permanent:
+            attempt = recipient.attempts + 1
+            at = self.policy.next_attempt(attempt, recipient.created_at, now, self.rng())
+            if at is not None:
+                await self.store.mark_retry(recipient.id, at, err)
+                return
+            self.metrics.submits.labels("gave_up").inc()
+        log.info(
+            "recipient failed", extra={"msgid": recipient.msgid, "dest": recipient.dest, "err": err}
+        )
+        await self.store.mark_failed(recipient.id, err, now, refund=True)

@@ -1,0 +1,73 @@
+"""Delivery metrics (DESIGN 8): submits, latency, receipts, queue depth, window use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class _LinksCollector(Collector):
+    def __init__(self, read: Callable[[], list[tuple[str, int, bool]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        window = GaugeMetricFamily(
+            "passerelle_connector_window_in_use",
+            "Outstanding submit_sm per connector",
+            labels=["connector"],
+        )
+        bound = GaugeMetricFamily(
+            "passerelle_connector_bound", "1 when the connector is bound", labels=["connector"]
+        )
+        for name, in_flight, is_bound in self._read():
+            window.add_metric([name], in_flight)
+            bound.add_metric([name], int(is_bound))
+        yield window
+        yield bound
+
+
+class DeliveryMetrics:
+    """Counters and gauges of the dispatcher and the receipt handler."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.submits = Counter(
+            "passerelle_submits",
+            "submit_sm by result (ok, temporary, permanent, timeout, lost, no_route, gave_up)",
+            ["result"],
+            registry=registry,
+        )
+        self.submit_latency = Histogram(
+            "passerelle_submit_seconds",
+            "submit_sm to submit_sm_resp",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2.0, 10.0),
+            registry=registry,
+        )
+        self.receipts = Counter(
+            "passerelle_receipts",
+            "Receipts by operator state and what recording did",
+            ["stat", "match"],
+            registry=registry,
+        )
+        self.incoming = Counter(
+            "passerelle_incoming_other",
+            "Incoming PDUs that are not readable receipts",
+            ["kind"],
+            registry=registry,
+        )
+        self.resends = Counter(
+            "passerelle_possible_duplicates",
+            "Submits of a recipient whose previous claim ended without an outcome "
+            "(a crash between submit_sm and recording its answer): the operator may get it twice",
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "passerelle_queue_depth", "Recipients waiting to be submitted", registry=registry
+        )
+
+    def watch_links(self, read: Callable[[], list[tuple[str, int, bool]]]) -> None:
+        """Export (name, in_flight, bound) of every link."""
+        self.registry.register(_LinksCollector(read))

@@ -1,0 +1,157 @@
+"""The supervisor: keeps one running link per enabled connector, and the routes.
+
+Connectors and routes live in the database; the supervisor re-reads them every
+`refresh` seconds and starts, stops or restarts links to match, so `passerelle
+connector add/remove` and `route add/remove` apply to a running gateway without a
+restart. With no connector configured, it starts the built-in simulator (a real SMPP
+server on 127.0.0.1, random port) and binds to it: a fresh install sends through the
+real SMPP path. With connectors but no route, every enabled connector is tried in
+name order for every number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from passerelle.core.routing import Route
+from passerelle.delivery.link import Link
+from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.receipts import ReceiptHandler
+from passerelle.settings import Settings
+from passerelle.store.base import Connector, Store
+
+log = logging.getLogger("passerelle.supervisor")
+
+BUILTIN = "builtin-simulator"
+
+
+class Supervisor:
+    """Owns the links; answers the dispatcher's routing questions."""
+
+    def __init__(
+        self, store: Store, settings: Settings, metrics: DeliveryMetrics, receipts: ReceiptHandler
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.receipts = receipts
+        self._links: dict[str, Link] = {}
+        self._routes: list[Route] = []
+        self._simulator: object | None = None
+        self._builtin: Connector | None = None
+        self._task: asyncio.Task[None] | None = None
+        metrics.watch_links(
+            lambda: [(n, link.in_flight, link.bound) for n, link in self._links.items()]
+        )
+
+    # --- Links protocol -------------------------------------------------------------
+
+    def routes(self) -> Sequence[Route]:
+        return self._routes
+
+    def get(self, name: str) -> Link | None:
+        return self._links.get(name)
+
+    def healthy(self, name: str) -> bool:
+        link = self._links.get(name)
+        return link is not None and link.healthy()
+
+    def capacity(self) -> int:
+        return sum(
+            link.connector.window - link.in_flight
+            for link in self._links.values()
+            if link.healthy()
+        )
+
+    @property
+    def links(self) -> dict[str, Link]:
+        """The running links by connector name."""
+        return self._links
+
+    def ready(self) -> bool:
+        """True when at least one link is bound."""
+        return any(link.bound for link in self._links.values())
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Apply the stored configuration, then keep re-reading it."""
+        await self.refresh()
+        self._task = asyncio.create_task(self._watch(), name="supervisor")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.connector_refresh_s)
+            try:
+                await self.refresh()
+                self.metrics.queue_depth.set(await self.store.queue_depth())
+            except Exception:
+                log.exception("cannot refresh connectors")
+
+    async def refresh(self) -> None:
+        """Make the running links match the stored connectors and routes."""
+        wanted = {c.name: c for c in await self.store.list_connectors() if c.enabled}
+        if not wanted and self.settings.builtin_simulator:
+            wanted = {BUILTIN: await self._builtin_connector()}
+        elif self._simulator is not None and BUILTIN not in wanted:
+            await self._stop_builtin()
+        for name in list(self._links):
+            if name not in wanted or self._links[name].connector != wanted[name]:
+                await self._links.pop(name).stop()
+                log.info("connector %s stopped", name)
+        for name, connector in wanted.items():
+            if name not in self._links:
+                link = Link(
+                    connector,
+                    self.receipts.on_incoming,
+                    response_timeout=self.settings.smpp_response_timeout_s,
+                )
+                self._links[name] = link
+                link.start()
+        stored = [r.route for r in await self.store.list_routes()]
+        self._routes = stored or [Route(0, "", tuple(sorted(self._links)))]
+
+    async def _builtin_connector(self) -> Connector:
+        if self._builtin is None:
+            from passerelle.simulator import Simulator, SimulatorConfig
+
+            config = SimulatorConfig(
+                host="127.0.0.1",
+                port=0,
+                delay=self.settings.simulator_delay_s,
+                deliver_ratio=self.settings.simulator_deliver_ratio,
+            )
+            simulator = Simulator(config)
+            port = await simulator.start()
+            self._simulator = simulator
+            self._builtin = Connector(
+                name=BUILTIN,
+                host="127.0.0.1",
+                port=port,
+                system_id="passerelle",
+                password="builtin",  # noqa: S106 - in-process simulator, loopback only
+                window=self.settings.simulator_window,
+            )
+            log.info("built-in simulator listening", extra={"port": port})
+        return self._builtin
+
+    async def _stop_builtin(self) -> None:
+        simulator, self._simulator, self._builtin = self._simulator, None, None
+        link = self._links.pop(BUILTIN, None)
+        if link is not None:
+            await link.stop()
+        if simulator is not None:
+            await simulator.stop()  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        """Unbind every link gracefully, then stop the simulator."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.gather(*(link.stop() for link in self._links.values()))
+        self._links.clear()
+        await self._stop_builtin()
