@@ -123,6 +123,7 @@ class Supervisor:
                 port=0,
                 delay=self.settings.simulator_delay_s,
                 deliver_ratio=self.settings.simulator_deliver_ratio,
+                receipt_window=self.settings.simulator_window,
             )
             simulator = Simulator(config)
             port = await simulator.start()
