@@ -3,50 +3,50 @@
 Every field maps 1:1 to a ``passerelle simulator`` option (``--deliver-ratio`` for
 ``deliver_ratio``; ``--mode`` may repeat):
 
-=====================  ==================  ===============================================
-option                 default             meaning
-=====================  ==================  ===============================================
-``host``               ``127.0.0.1``       address to listen on (loopback unless
-                                           ``allow_remote``)
-``port``               ``0``               TCP port; 0 picks a free one (logged, returned
-                                           by ``start``, written to the stats file)
-``allow_remote``       ``False``           allow a non-loopback ``host``
-``system_id``          ``None``            required bind system_id; None accepts any
-``password``           ``None``            required bind password; None accepts any
-``smsc_system_id``     ``passerelle-sim``  system_id sent in bind_resp
-``delay``              ``0.0``             seconds between submit_sm and its receipt
-``deliver_ratio``      ``1.0``             share of messages that end DELIVRD
-``expire_ratio``       ``0.0``             share that end EXPIRED
-``reject_ratio``       ``0.0``             share that end REJECTD (the rest: UNDELIV)
-``outcome_by``         ``sequence``        what decides a message's outcome:
-                                           ``sequence`` (message number + seed: exact
-                                           ratios over any run of consecutive messages)
-                                           or ``destination`` (hash of seed +
-                                           destination: a number always gets the same
-                                           outcome)
-``seed``               ``0``               shifts the outcome pattern
-``id_format``          ``decimal``         ``decimal``, ``hex`` (both sides),
-                                           ``hex-resp`` (hex in submit_sm_resp, decimal
-                                           in receipts) or ``hex-receipt``
-``id_start``           ``None``            first message number; None: the wall clock
-                                           in µs, so a restart never reuses an id
-``modes``              none                failure modes, see `Mode` (repeatable)
-``every``              ``10``              N of the "every Nth submit" modes
-``max_rate``           ``0.0``             THROTTLE / QUEUE_FULL: submits per second
-                                           above which they answer (0: every Nth)
-``reject_status``      ``0x0B``            command_status of REJECT
-``malformation``       ``unknown-command`` MALFORMED_PDU's garbage, see `Malformation`
-``receipt_window``     ``10``              outstanding receipt deliver_sm per session
-``receipt_retry``      ``1.0``             seconds before re-sending a receipt that
-                                           was answered with an error
-``state_file``         ``None``            JSON file of the id counter and unacked
-                                           receipts, reloaded at start
-``state_interval``     ``0.5``             seconds between state saves
-``stats_file``         ``None``            JSON file of `SimulatorStats`
-``stats_interval``     ``0.5``             seconds between stats writes
-``track_destinations`` ``True``            count accepted submits per destination
-``unbind_timeout``     ``1.0``             seconds `stop` waits for unbind_resp
-=====================  ==================  ===============================================
+======================  =====================  ===============================================
+option                  default                meaning
+======================  =====================  ===============================================
+``host``                ``127.0.0.1``          address to listen on (loopback unless
+                                               ``allow_remote``)
+``port``                ``0``                  TCP port; 0 picks a free one (logged, returned
+                                               by ``start``, written to the stats file)
+``allow_remote``        ``False``              allow a non-loopback ``host``
+``system_id``           ``None``               required bind system_id; None accepts any
+``password``            ``None``               required bind password; None accepts any
+``smsc_system_id``      ``passerelle-sim``     system_id sent in bind_resp
+``delay``               ``0.0``                seconds between submit_sm and its receipt
+``deliver_ratio``       ``1.0``                share of messages that end DELIVRD
+``expire_ratio``        ``0.0``                share that end EXPIRED
+``reject_ratio``        ``0.0``                share that end REJECTD (the rest: UNDELIV)
+``outcome_by``          ``sequence``           what decides a message's outcome:
+                                               ``sequence`` (message number + seed: exact
+                                               ratios over any run of consecutive messages)
+                                               or ``destination`` (hash of seed +
+                                               destination: a number always gets the same
+                                               outcome)
+``seed``                ``0``                  shifts the outcome pattern
+``id_format``           ``decimal``            ``decimal``, ``hex`` (both sides),
+                                               ``hex-resp`` (hex in submit_sm_resp, decimal
+                                               in receipts) or ``hex-receipt``
+``id_start``            ``None``               first message number; None: the wall clock
+                                               in µs, so a restart never reuses an id
+``modes``               none                   failure modes, see `Mode` (repeatable)
+``every``               ``10``                 N of the "every Nth submit" modes
+``max_rate``            ``0.0``                THROTTLE / QUEUE_FULL: submits per second
+                                               above which they answer (0: every Nth)
+``reject_status``       ``0x0B``               command_status of REJECT
+``malformation``        ``unknown-command``    MALFORMED_PDU's garbage, see `Malformation`
+``receipt_window``      ``10``                 outstanding receipt deliver_sm per session
+``receipt_retry``       ``1.0``                seconds before re-sending a receipt that
+                                               was answered with an error
+``state_file``          ``None``               JSON file of the id counter and unacked
+                                               receipts, reloaded at start
+``state_interval``      ``0.5``                seconds between state saves
+``stats_file``          ``None``               JSON file of `SimulatorStats`
+``stats_interval``      ``0.5``                seconds between stats writes
+``track_destinations``  ``True``               count accepted submits per destination
+``unbind_timeout``      ``1.0``                seconds `stop` waits for unbind_resp
+======================  =====================  ===============================================
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class Mode(enum.Enum):
     QUEUE_FULL = "queue-full"  # ESME_RMSGQFUL likewise
     GENERIC_NACK = "generic-nack"  # generic_nack (ESME_RSYSERR) to every Nth submit
     DISCONNECT_ON_SUBMIT = "disconnect-on-submit"  # close upon every Nth submit
-    RECEIPT_BEFORE_RESP = "receipt-before-resp"  # receipt at once, submit_sm_resp after it
+    RECEIPT_BEFORE_RESP = "receipt-before-resp"  # receipt at once (no delay), then the resp
     HEX_IDS = "hex-ids"  # shorthand for id_format hex-resp when id_format is decimal
     TEXT_ONLY_RECEIPTS = "text-only-receipts"  # receipts without TLVs
     MALFORMED_PDU = "malformed-pdu"  # a garbage frame after every Nth submit

@@ -13,23 +13,28 @@ time) and, unless TEXT_ONLY_RECEIPTS, the ``receipted_message_id`` and
 
 from __future__ import annotations
 
+import struct
 import time
 from dataclasses import dataclass
 
 from passerelle.simulator.config import IdFormat
 from passerelle.smpp.coding import decode_text
-from passerelle.smpp.pdu import DeliverSm, SubmitSm, encode
+from passerelle.smpp.pdu import HEADER, CommandId, DeliverSm, SubmitSm
 from passerelle.smpp.tlv import MessageState, Tlv, TlvParam, find_bytes
 
 RECEIPT_ESM_CLASS = 0x04
 TEXT_CHARS = 20
-_STATES = {
-    "DELIVRD": MessageState.DELIVERED,
-    "EXPIRED": MessageState.EXPIRED,
-    "REJECTD": MessageState.REJECTED,
-    "UNDELIV": MessageState.UNDELIVERABLE,
+_STATE_OCTETS = {
+    "DELIVRD": bytes((MessageState.DELIVERED,)),
+    "EXPIRED": bytes((MessageState.EXPIRED,)),
+    "REJECTD": bytes((MessageState.REJECTED,)),
+    "UNDELIV": bytes((MessageState.UNDELIVERABLE,)),
 }
-_PRINTABLE = frozenset(range(0x20, 0x7F))
+# deliver_sm body: service_type "", source (the destination), destination (the source),
+# esm_class 0x04, protocol_id, priority, schedule "", validity "", registered_delivery,
+# replace_if_present, data_coding, sm_default_msg_id all 0, sm_length, short_message
+_BODY = b"\x00%c%c%b\x00%c%c%b\x00\x04" + bytes(8) + b"%c%b"
+_TLV = struct.Struct(">HH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +61,8 @@ class Pending:
         """The receipt of an accepted submit_sm."""
         payload = pdu.short_message or find_bytes(pdu.tlvs, Tlv.MESSAGE_PAYLOAD) or b""
         text = decode_text(pdu.data_coding, payload[: TEXT_CHARS * 2])[:TEXT_CHARS]
-        if not all(ord(c) in _PRINTABLE for c in text):
-            text = "".join(c if ord(c) in _PRINTABLE else "?" for c in text)
+        if not (text.isascii() and text.isprintable()):
+            text = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
         return cls(
             system_id,
             number,
@@ -121,24 +126,42 @@ class ReceiptWriter:
         )
 
     def frame(self, pending: Pending, sequence: int, done: float) -> bytes:
-        """The deliver_sm frame carrying `pending`."""
+        """The deliver_sm frame carrying `pending`: byte for byte `encode(self.pdu(...))`,
+        written without the dataclass (a third of the cost; a test pins the equality)."""
+        text = self.text(pending, done).encode("latin-1")
+        body = _BODY % (
+            pending.destination_ton,
+            pending.destination_npi,
+            pending.destination.encode("latin-1"),
+            pending.source_ton,
+            pending.source_npi,
+            pending.source.encode("latin-1"),
+            len(text),
+            text,
+        )
+        if self._tlvs:
+            rid = format_id(pending.number, self._hex).encode()
+            body += _TLV.pack(Tlv.RECEIPTED_MESSAGE_ID, len(rid) + 1) + rid + b"\x00"
+            body += _TLV.pack(Tlv.MESSAGE_STATE, 1) + _STATE_OCTETS[pending.stat]
+        return HEADER.pack(16 + len(body), CommandId.DELIVER_SM, 0, sequence) + body
+
+    def pdu(self, pending: Pending, sequence: int, done: float) -> DeliverSm:
+        """The deliver_sm carrying `pending`, as a codec value."""
         tlvs: tuple[TlvParam, ...] = ()
         if self._tlvs:
             tlvs = (
                 TlvParam.of_cstr(Tlv.RECEIPTED_MESSAGE_ID, format_id(pending.number, self._hex)),
-                TlvParam(Tlv.MESSAGE_STATE, bytes((_STATES[pending.stat],))),
+                TlvParam(Tlv.MESSAGE_STATE, _STATE_OCTETS[pending.stat]),
             )
-        return encode(
-            DeliverSm(
-                sequence,
-                source_addr_ton=pending.destination_ton,
-                source_addr_npi=pending.destination_npi,
-                source_addr=pending.destination,
-                dest_addr_ton=pending.source_ton,
-                dest_addr_npi=pending.source_npi,
-                destination_addr=pending.source,
-                esm_class=RECEIPT_ESM_CLASS,
-                short_message=self.text(pending, done).encode("latin-1"),
-                tlvs=tlvs,
-            )
+        return DeliverSm(
+            sequence,
+            source_addr_ton=pending.destination_ton,
+            source_addr_npi=pending.destination_npi,
+            source_addr=pending.destination,
+            dest_addr_ton=pending.source_ton,
+            dest_addr_npi=pending.source_npi,
+            destination_addr=pending.source,
+            esm_class=RECEIPT_ESM_CLASS,
+            short_message=self.text(pending, done).encode("latin-1"),
+            tlvs=tlvs,
         )

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, cast
 
 from passerelle.simulator.receipt import Pending
 from passerelle.smpp.pdu import (
+    HEADER,
     Bind,
     BindKind,
     BindResp,
-    DeliverSmResp,
+    CommandId,
     EnquireLink,
     EnquireLinkResp,
     FrameReader,
@@ -141,6 +142,10 @@ class SmscSession(asyncio.Protocol):
     # -- PDUs
 
     def _handle(self, frame: bytes) -> None:
+        _, command_id, status, sequence = HEADER.unpack_from(frame)
+        if command_id == CommandId.DELIVER_SM_RESP:  # the busiest inbound PDU: header only
+            self._sim.answered(self, sequence, status)
+            return
         try:
             pdu = decode(frame)
         except PduError as exc:
@@ -153,8 +158,6 @@ class SmscSession(asyncio.Protocol):
                 self.send(encode(SubmitSmResp(pdu.sequence, Status.ESME_RINVBNDSTS)))
             else:
                 self._sim.submit(self, pdu)
-        elif isinstance(pdu, DeliverSmResp):
-            self._sim.answered(self, pdu.sequence, pdu.command_status)
         elif isinstance(pdu, EnquireLink):
             self._sim.stats.enquire_links += 1
             self.send(encode(EnquireLinkResp(pdu.sequence)))
