@@ -185,6 +185,8 @@ class Server:
         self.env["PASSERELLE_DATABASE_URL"] = f"sqlite:///{self.db}"
         self.env["PASSERELLE_MIN_API_PASSWORD_LENGTH"] = "4"
         self.env["PASSERELLE_HOST"] = HOST
+        # the accept path only: no dispatcher, and /readyz needs no bound connector
+        self.env.setdefault("PASSERELLE_DELIVERY", "false")
         if access_log is not None:
             self.env["PASSERELLE_ACCESS_LOG"] = access_log
         self.proc: subprocess.Popen[bytes] | None = None

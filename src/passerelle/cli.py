@@ -520,7 +520,14 @@ def route_remove(route_id: int) -> None:
 )
 def simulator(modes: tuple[str, ...], outcome_by: str, id_format: str, **options: Any) -> None:
     """Run the SMSC simulator: a real SMPP 3.4 server with receipts and failure modes."""
-    from passerelle.simulator import IdFormat, Mode, OutcomeKey, SimulatorConfig, run_standalone
+    from passerelle.simulator import (
+        IdFormat,
+        Malformation,
+        Mode,
+        OutcomeKey,
+        SimulatorConfig,
+        run_standalone,
+    )
 
     settings = _settings()
     setup_logging(settings.log_level, settings.log_format)
@@ -529,6 +536,7 @@ def simulator(modes: tuple[str, ...], outcome_by: str, id_format: str, **options
             modes=frozenset(Mode(m) for m in modes),
             outcome_by=OutcomeKey(outcome_by),
             id_format=IdFormat(id_format),
+            malformation=Malformation(malformation),
             **options,
         )
     except ConfigError as error:

@@ -3,26 +3,45 @@
 The legacy API carries `apipasse` in URLs, so every URL is passed through
 `redact_target` before it is logged: query values and path-style values of secret
 parameters become ``***``.
+
+The per-request access line is the one log event on the hot path. With the JSON
+format, `setup_logging` installs an `AccessLog` that writes that line directly (no
+``LogRecord``, no formatter) into an in-memory buffer flushed to stderr every
+`FLUSH_INTERVAL_S`, when it holds `FLUSH_BYTES`, before any other log event (so the
+order of lines is kept), and at exit (`flush_access_log`). Every other event goes
+through `logging`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
+import re
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote_to_bytes
 
 SECRET_PARAMS = frozenset({"apipasse", "apipass", "password", "passwd", "pwd", "secret", "token"})
+_SECRET_BYTES = frozenset(name.encode() for name in SECRET_PARAMS)
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "color_message",  # uvicorn's coloured duplicate of msg
 }
+ACCESS_LOGGER = "passerelle.access"
+FLUSH_INTERVAL_S = 0.2
+FLUSH_BYTES = 64 * 1024
+# what json.dumps(ensure_ascii=False) escapes in a string
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
 def _is_secret(raw_name: bytes) -> bool:
     """The name as the API parser reads it (+ and %XX decoded), compared case-blind."""
+    if raw_name.isalnum():  # ASCII letters and digits only: nothing to decode or strip
+        return raw_name.lower() in _SECRET_BYTES
     name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("latin-1").strip().lower()
     return name in SECRET_PARAMS
 
@@ -34,11 +53,15 @@ def redact_target(raw_path: bytes, query: bytes = b"") -> str:
     caught) and values end where the parser ends them (``&`` in a query, ``/`` in a
     path), so a secret is hidden whole however it is written.
     """
+    target = raw_path
     segments = raw_path.split(b"/")
+    changed = False
     for i in range(len(segments) - 1):
         if segments[i] and _is_secret(segments[i]):
             segments[i + 1] = b"***"
-    target = b"/".join(segments)
+            changed = True
+    if changed:
+        target = b"/".join(segments)
     if query:
         pairs = query.split(b"&")
         for i, pair in enumerate(pairs):
@@ -53,6 +76,145 @@ def redact_text(text: str) -> str:
     """Redact secrets from any text that may hold a URL (exception messages)."""
     path, _, query = text.encode("utf-8", "replace").partition(b"?")
     return redact_target(path, query)
+
+
+def _json_str(value: str) -> str:
+    """`value` as a JSON string, as ``json.dumps(value, ensure_ascii=False)`` writes it."""
+    if value.isalnum() or _NEEDS_ESCAPE.search(value) is None:
+        return '"' + value + '"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+class AccessLog:
+    """Buffered writer of the access-log lines (one JSON object per line).
+
+    Lines are appended from the event-loop thread; `flush` may run from any thread
+    (another log event, exit), so the buffer is guarded by a lock.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        interval: float = FLUSH_INTERVAL_S,
+        max_bytes: int = FLUSH_BYTES,
+    ) -> None:
+        self.stream = stream
+        self._interval = interval
+        self._max_bytes = max_bytes
+        self._lines: list[str] = []
+        self._size = 0
+        self._lock = threading.Lock()
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._second = -1
+        self._stamp = ""
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+
+    def enabled(self) -> bool:
+        """True when the access logger would emit an info event (level, `disabled`)."""
+        return self._logger.isEnabledFor(logging.INFO)
+
+    def line(
+        self,
+        method: str,
+        target: str,
+        action: str,
+        code: str,
+        ms: float,
+        client: str | None,
+    ) -> str:
+        """The JSON line `JsonFormatter` would write for this access event."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = '{"ts": "' + time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + "."
+        return (
+            f'{self._stamp}{int((now - second) * 1000):03d}Z", "level": "info",'
+            f' "logger": "{ACCESS_LOGGER}", "msg": "request", "method": {_json_str(method)},'
+            f' "target": {_json_str(target)}, "action": {_json_str(action)},'
+            f' "code": {_json_str(code)}, "ms": {ms!r},'
+            f' "client": {"null" if client is None else _json_str(client)}}}\n'
+        )
+
+    def write(
+        self,
+        method: str,
+        target: str,
+        action: str,
+        code: str,
+        ms: float,
+        client: str | None,
+    ) -> None:
+        """Buffer one access line; it reaches the stream within `interval` seconds."""
+        text = self.line(method, target, action, code, ms, client)
+        with self._lock:
+            self._lines.append(text)
+            self._size += len(text)
+            full = self._size >= self._max_bytes
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (tools, tests): write at once
+            self.flush()
+            return
+        if full:
+            self.flush()
+        elif self._timer_loop is not loop:  # no flush pending on this loop
+            self._timer_loop = loop
+            loop.call_later(self._interval, self._tick)
+
+    def _tick(self) -> None:
+        self._timer_loop = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered lines to the stream now."""
+        with self._lock:
+            if not self._lines:
+                return
+            text = "".join(self._lines)
+            self._lines = []
+            self._size = 0
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # closed or broken stderr: logs are best effort
+                pass
+
+
+_access: AccessLog | None = None
+
+
+def access_log() -> AccessLog | None:
+    """The direct access-log writer, or None when access events go through `logging`."""
+    return _access
+
+
+def flush_access_log() -> None:
+    """Write out the buffered access lines (call at shutdown; also runs at exit)."""
+    if _access is not None:
+        _access.flush()
+
+
+def log_access(
+    method: str, target: str, action: str, code: str, ms: float, client: str | None
+) -> None:
+    """Log one legacy API request (the ``passerelle.access`` ``request`` event)."""
+    writer = _access
+    if writer is not None:
+        if writer.enabled():
+            writer.write(method, target, action, code, ms, client)
+        return
+    logging.getLogger(ACCESS_LOGGER).info(
+        "request",
+        extra={
+            "method": method,
+            "target": target,
+            "action": action,
+            "code": code,
+            "ms": ms,
+            "client": client,
+        },
+    )
 
 
 class JsonFormatter(logging.Formatter):
@@ -74,13 +236,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+class _OrderedStreamHandler(logging.StreamHandler[TextIO]):
+    """A stderr handler that first writes out the buffered access lines (keeps order)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flush_access_log()
+        super().emit(record)
+
+
 def setup_logging(level: str = "info", fmt: str = "json") -> None:
     """Route every logger (ours, uvicorn's, alembic's) to stderr in one format."""
-    handler = logging.StreamHandler(sys.stderr)
+    global _access
+    flush_access_log()
+    handler = _OrderedStreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
+        _access = AccessLog(sys.stderr)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        _access = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -88,3 +262,6 @@ def setup_logging(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+
+
+atexit.register(flush_access_log)

@@ -9,6 +9,7 @@ stopped by their pid in teardown: SIGTERM, then SIGKILL after a bounded wait.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +179,30 @@ class Server:
             cwd=self.folder,
         )
 
+    def cli(self, *args: str) -> str:
+        """Run `passerelle ARGS` on this server's database; its standard output."""
+        return run_cli(self.env, *args, cwd=self.folder).stdout
+
+    def add_connector(self, name: str, port: int, *options: str) -> None:
+        """`passerelle connector add NAME` toward a simulator on 127.0.0.1:`port`."""
+        self.cli(
+            "connector", "add", name, "--host", "127.0.0.1", "--port", str(port),
+            "--system-id", "x", "--password", "y", *options,
+        )  # fmt: skip
+
+    def add_route(self, prefix: str, connectors: str, position: int | None = None) -> None:
+        """`passerelle route add PREFIX CONNECTORS [--position N]`."""
+        where = ("--position", str(position)) if position is not None else ()
+        self.cli("route", "add", prefix, connectors, *where)
+
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled sample of ``/metrics`` (0 when absent)."""
+        text = httpx.get(f"{self.base_url}/metrics", timeout=10.0).text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
     def start(self) -> Server:
         """Start the server (again, on the same database) and wait until it answers."""
         assert self.process is None or self.process.poll() is not None
@@ -334,3 +360,305 @@ def http(gateway: Server) -> Iterator[httpx.Client]:
     """An HTTP client for the module's gateway."""
     with gateway.client() as client:
         yield client
+
+
+# --- delivery: standalone SMSC simulators, senders, statut polling -------------------
+
+SIM_LISTENING = re.compile(r"SMSC simulator listening on \S+ port (\d+)")
+DELIVERED = "1|SMS reçu par le destinataire"
+NOT_DELIVERED = "2|SMS non délivré"
+IN_FLIGHT = "0|SMS en cours d'envoi"
+
+
+@dataclass
+class Smsc:
+    """One standalone `passerelle simulator` subprocess with a stats file (and state file).
+
+    The first start binds port 0; the port is read back from the stats file (key
+    ``port``) or the log line. A restart reuses that port number (retried, bounded,
+    while it is still taken). The stats of runs already stopped are kept in `runs`.
+    """
+
+    folder: Path
+    name: str
+    args: tuple[str, ...] = ()
+    keep_state: bool = False
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+    runs: list[dict[str, object]] = field(default_factory=list)
+    starts: int = 0
+    _log_offset: int = 0
+
+    @property
+    def stats_path(self) -> Path:
+        return self.folder / f"{self.name}.stats.json"
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / f"{self.name}.state.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> Smsc:
+        """Start (or restart on the same port) and wait until it listens."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.launch().ready(deadline):
+            if not self.port or time.monotonic() > deadline:
+                pytest.fail(f"simulator {self.name} did not start:\n{self.log_text()}")
+            time.sleep(0.2)  # the port may still be taken: try again, bounded
+        return self
+
+    def launch(self) -> Smsc:
+        """Start the process without waiting (see `ready`)."""
+        assert not self.running()
+        self.starts += 1
+        self.stats_path.unlink(missing_ok=True)
+        command = [str(PASSERELLE), "simulator", "--port", str(self.port)]
+        command += ["--stats-file", str(self.stats_path), *self.args]
+        if self.keep_state:
+            command += ["--state-file", str(self.state_path)]
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                command,
+                env=base_env(self.folder / "unused.db", "info"),
+                cwd=self.folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        finally:
+            log.close()
+        return self
+
+    def ready(self, deadline: float | None = None) -> bool:
+        """Wait (until `deadline`) for the launched process to listen; False if it exited."""
+        assert self.process is not None
+        if deadline is None:
+            deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            port = self._port_read(self._log_offset)
+            if port:
+                assert self.port in (0, port), (self.port, port)
+                self.port = port
+                return True
+            if self.process.poll() is not None:
+                return False
+            time.sleep(0.02)
+        self.stop()
+        return False
+
+    def _port_read(self, offset: int) -> int:
+        """The port from the stats file, else from this run's log line; 0 if not yet."""
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            port = int(self.stats()["port"])  # type: ignore[call-overload]
+            if port:
+                return port
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            match = SIM_LISTENING.search(log.read().decode("utf-8", "replace"))
+        return int(match[1]) if match else 0
+
+    def stats(self) -> dict[str, object]:
+        """The current run's stats file."""
+        return dict(json.loads(self.stats_path.read_text("utf-8")))
+
+    def counter(self, key: str) -> int:
+        """`key` of the current run (0 if not written yet)."""
+        try:
+            return int(self.stats().get(key, 0))  # type: ignore[call-overload]
+        except (OSError, ValueError):
+            return 0
+
+    def total(self, key: str) -> int:
+        """`key` summed over the runs already stopped and the current one."""
+        done = sum(int(run.get(key, 0)) for run in self.runs)  # type: ignore[call-overload]
+        return done + (self.counter(key) if self.running() else 0)
+
+    def wait_for(self, key: str, at_least: int, timeout: float) -> int:
+        """Poll the stats file (bounded) until `key` reaches `at_least`; its value."""
+        deadline = time.monotonic() + timeout
+        value = self.counter(key)
+        while value < at_least and time.monotonic() < deadline:
+            time.sleep(0.1)
+            value = self.counter(key)
+        return value
+
+    def stop(self) -> int | None:
+        """SIGTERM by pid (a graceful operator stop), then SIGKILL after a bounded wait."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT_S)
+            with contextlib.suppress(OSError, ValueError):
+                self.runs.append(self.stats())  # written again at stop
+        return self.process.returncode
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+
+class Smscs:
+    """Starts standalone simulators and stops every one of them at teardown."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: list[Smsc] = []
+
+    def new(self, name: str, *args: str, keep_state: bool = False) -> Smsc:
+        folder = self.root / name
+        folder.mkdir(parents=True)
+        smsc = Smsc(folder, name, tuple(args), keep_state)
+        self.started.append(smsc)
+        return smsc
+
+    def start_all(self, *smscs: Smsc) -> None:
+        """Launch several simulators at once, then wait for each to listen."""
+        for smsc in smscs:
+            smsc.launch()
+        for smsc in smscs:
+            if not smsc.ready():
+                pytest.fail(f"simulator {smsc.name} did not start:\n{smsc.log_text()}")
+
+    def stop_all(self) -> None:
+        for smsc in self.started:
+            smsc.stop()
+
+
+@pytest.fixture(scope="module")
+def smscs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smscs]:
+    """A factory of standalone simulators for one test module, all stopped at its end."""
+    factory = Smscs(tmp_path_factory.mktemp("smscs"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+class Sender:
+    """A client of one account on one server: `envoi` from threads, `statut` polling."""
+
+    def __init__(self, server: Server, login: str, password: str, threads: int = 8) -> None:
+        self.server = server
+        self.login = login
+        self.password = password
+        self.threads = threads
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self.server.client()
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+    def envoi(self, dests: list[str], msg: str = "e2e", post: bool = False) -> int:
+        """One `envoi` (GET, or POST form); the msgid (fails on any other answer)."""
+        params = {
+            "action": "envoi",
+            "login": self.login,
+            "apipasse": self.password,
+            "dest": ",".join(dests),
+            "msg": msg,
+            "origine": "E2E",
+        }
+        client = self._client()
+        if post:
+            response = client.post("/client/api/", data=params)
+        else:
+            response = client.get("/client/api/", params=params)
+        text = legacy_text(response)
+        assert SENT.fullmatch(text), (dests, text)
+        return int(text.split("|")[0])
+
+    def send_all(self, batches: list[list[str]], post: bool = False) -> dict[int, list[str]]:
+        """Every batch as one `envoi`, concurrently on `threads` threads; msgid → batch."""
+        with ThreadPoolExecutor(self.threads) as pool:
+            msgids = list(pool.map(lambda dests: self.envoi(dests, post=post), batches))
+        assert len(set(msgids)) == len(msgids), "a msgid was answered twice"
+        return dict(zip(msgids, batches, strict=True))
+
+    def statut(self, msgid: int, dest: str | None = None) -> str:
+        """The `statut` answer for `msgid` (for one recipient with `dest`)."""
+        params = {"action": "statut", "login": self.login, "apipasse": self.password}
+        params["msgid"] = str(msgid)
+        if dest is not None:
+            params["dest"] = dest
+        text = legacy_text(self._client().get("/client/api/", params=params))
+        assert text in (IN_FLIGHT, DELIVERED, NOT_DELIVERED), (msgid, text)
+        return text
+
+    def wait_final(self, msgids: list[int], timeout: float) -> dict[int, str]:
+        """Poll `statut` (bounded in time) until every msgid left 0; msgid → answer.
+
+        Msgids still in flight at the deadline are answered with their last `0|...`.
+        """
+        answers: dict[int, str] = {}
+        pending = list(msgids)
+        deadline = time.monotonic() + timeout
+        with ThreadPoolExecutor(self.threads) as pool:
+            while pending:
+                answers.update(zip(pending, pool.map(self.statut, pending), strict=True))
+                pending = [m for m in pending if answers[m] == IN_FLIGHT]
+                if not pending or time.monotonic() > deadline:
+                    break
+                time.sleep(0.25)
+        return answers
+
+    def solde(self) -> int:
+        return self.server.solde(self._client(), self.login, self.password)
+
+
+class Delivery:
+    """Delivery helpers handed to test modules by the `delivery` fixture."""
+
+    DELIVERED = DELIVERED
+    NOT_DELIVERED = NOT_DELIVERED
+    IN_FLIGHT = IN_FLIGHT
+    Sender = Sender
+
+    @staticmethod
+    def ledger(server: Server, login: str) -> list[tuple[str, int, int | None]]:
+        """(kind, delta, msgid) of every ledger row of `login`, in order."""
+        with server.db() as conn:
+            return conn.execute(
+                "SELECT l.kind, l.delta, l.msgid FROM ledger l"
+                " JOIN accounts a ON a.id = l.account_id WHERE a.login = ? ORDER BY l.id",
+                (login,),
+            ).fetchall()
+
+    @staticmethod
+    def recipients(server: Server) -> dict[tuple[int, str], tuple[int, str | None, str | None]]:
+        """(msgid, dest) → (state, connector, stat) of every recipient."""
+        with server.db() as conn:
+            rows = conn.execute("SELECT msgid, dest, state, connector, stat FROM recipients")
+            return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+
+
+@pytest.fixture(scope="session")
+def delivery() -> type[Delivery]:
+    """Delivery helpers: `Sender`, ledger and recipient readers, the statut answers."""
+    return Delivery

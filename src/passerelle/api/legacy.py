@@ -7,8 +7,7 @@ Windows-1252 per value).
 
 from __future__ import annotations
 
-import logging
-import time
+from time import perf_counter
 from typing import Any
 
 from passerelle import exceptions as exc
@@ -23,15 +22,15 @@ from passerelle.core.params import (
     parse_path,
     parse_urlencoded,
 )
-from passerelle.logs import redact_target
+from passerelle.logs import access_log, log_access, redact_target
 from passerelle.service import Gateway
-
-log = logging.getLogger("passerelle.access")
 
 PREFIX = b"/client/api"
 INDEX = b"/client/api/index.php"
 ACTIONS = ("envoi", "statut", "solde")
 ALLOWED = b"GET, POST, HEAD"
+METHODS = frozenset({"GET", "POST", "HEAD"})
+BARE_PATHS = frozenset({PREFIX, PREFIX + b"/", INDEX, INDEX + b"/"})
 
 
 def is_legacy_path(path: str) -> bool:
@@ -56,43 +55,56 @@ class LegacyApi:
         self._access_log = settings.access_log
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        started = time.perf_counter()
+        started = perf_counter()
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        raw_path = raw_path.partition(b"?")[0]
+        if b"?" in raw_path:
+            raw_path = raw_path.partition(b"?")[0]
         query: bytes = scope.get("query_string", b"")
-        if method not in ("GET", "POST", "HEAD"):
+        if method not in METHODS:
             await self._send(send, 405, b"Method Not Allowed", [(b"allow", ALLOWED)])
             return
+        client = scope.get("client")
+        address: str | None = client[0] if client else None
         action = "other"
         try:
-            places = [self._path_params(raw_path), parse_urlencoded(query)]
+            if raw_path in BARE_PATHS:  # query style, the common case: no path pairs
+                raw = parse_urlencoded(query)
+            else:
+                raw = merge((self._path_params(raw_path), parse_urlencoded(query)))
             if method == "POST":
-                places.append(await self._body_params(scope, receive))
-            params = LegacyParams.from_mapping(merge(places))
-            action = params.action if params.action in ACTIONS else "other"
-            line = await self._answer(params, scope, via_post=method == "POST")
+                raw.update(await self._body_params(scope, receive))
+            params = LegacyParams.from_mapping(raw)
+            if params.action in ACTIONS:
+                action = params.action
+            line = await self._answer(params, address or "unknown", method == "POST")
             code = "ok"
         except Exception as error:  # every failure gets a legacy answer, never a 500
             line, code = answer_for(error, redact_target(raw_path, query))
         # uvicorn sends no body for HEAD but keeps the content-length of the GET answer
         await self._send(send, 200, line.encode(self._charset, "replace"))
-        elapsed = time.perf_counter() - started
-        self.metrics.requests.labels(action, code).inc()
-        self.metrics.latency.labels(action).observe(elapsed)
+        elapsed = perf_counter() - started
+        self.metrics.observe_request(action, code, elapsed)
         if self._access_log:
-            client = scope.get("client")
-            log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "target": redact_target(raw_path, query),
-                    "action": action,
-                    "code": code,
-                    "ms": round(elapsed * 1000, 2),
-                    "client": client[0] if client else None,
-                },
-            )
+            access = access_log()
+            if access is None:
+                log_access(
+                    method,
+                    redact_target(raw_path, query),
+                    action,
+                    code,
+                    round(elapsed * 1000, 2),
+                    address,
+                )
+            elif access.enabled():
+                access.write(
+                    method,
+                    redact_target(raw_path, query),
+                    action,
+                    code,
+                    round(elapsed * 1000, 2),
+                    address,
+                )
 
     def _path_params(self, raw_path: bytes) -> dict[str, str]:
         if raw_path.startswith(INDEX):
@@ -123,12 +135,10 @@ class LegacyApi:
             return parse_multipart(body, content_type)
         return parse_urlencoded(body)
 
-    async def _answer(self, params: LegacyParams, scope: dict[str, Any], via_post: bool) -> str:
+    async def _answer(self, params: LegacyParams, address: str, via_post: bool) -> str:
         """Checks in the documented order: 11, 16, 01, 14, then per action."""
         if params.action not in ACTIONS:
             raise exc.UnknownAction()
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
         gateway = self.gateway
         account = await gateway.authenticate(params.login, params.apipasse, address)
         if params.action == "envoi":

@@ -44,6 +44,20 @@ class Metrics:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0),
             registry=self.registry,
         )
+        # labelled children, looked up once per label set (labels() costs microseconds)
+        self._counts: dict[tuple[str, str], Counter] = {}
+        self._latencies: dict[str, Histogram] = {}
+
+    def observe_request(self, action: str, code: str, seconds: float) -> None:
+        """Count one legacy request under (action, code) and record its latency."""
+        count = self._counts.get((action, code))
+        if count is None:
+            count = self._counts[(action, code)] = self.requests.labels(action, code)
+        count.inc()
+        latency = self._latencies.get(action)
+        if latency is None:
+            latency = self._latencies[action] = self.latency.labels(action)
+        latency.observe(seconds)
 
     def watch_writer(self, read: Callable[[], tuple[int, int]]) -> None:
         """Export the writer's commit and operation counters."""

@@ -7,6 +7,8 @@ GSM 03.38 basic set as the manual prints it: CR, LF, printable ASCII except
 
 from __future__ import annotations
 
+import re
+
 ACCEPTED: frozenset[str] = frozenset(
     "\n\r"
     " !\"#$%&'()*+,-./0123456789:;<=>?@"
@@ -16,26 +18,18 @@ ACCEPTED: frozenset[str] = frozenset(
 )
 
 
-class _Mapper(dict[int, str]):
-    """`str.translate` table: accepted characters map to themselves, others to '?'."""
-
-    def __missing__(self, key: int) -> str:
-        value = chr(key) if chr(key) in ACCEPTED else "?"
-        self[key] = value
-        return value
-
-
-_MAPPER = _Mapper()
+# one character outside the list (re.escape makes each of them literal in the class)
+_REFUSED = re.compile("[^" + "".join(re.escape(c) for c in sorted(ACCEPTED)) + "]")
 
 
 def map_text(text: str) -> str:
     """Return `text` with every character outside the accepted list replaced by '?'."""
-    return text.translate(_MAPPER)
+    return _REFUSED.sub("?", text)
 
 
 def is_accepted(text: str) -> bool:
     """True when every character of `text` is in the accepted list."""
-    return all(c in ACCEPTED for c in text)
+    return ACCEPTED.issuperset(text)
 
 
 def decode_bytes(raw: bytes) -> str:

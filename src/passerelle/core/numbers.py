@@ -20,6 +20,9 @@ class NumberFault(enum.Enum):
     BAD_PREFIX = 7
 
 
+_ORDER = tuple(NumberFault)
+
+
 def split_dest(dest: str) -> list[str]:
     """Split `dest` on commas, trim blanks, drop empty items, strip a leading + or 00."""
     out: list[str] = []
@@ -43,7 +46,8 @@ def normalise_one(number: str) -> str:
 
 def has_calling_code(number: str) -> bool:
     """True when the leading 1 to 3 digits are an ITU country calling code."""
-    return any(number[:n] in CALLING_CODES for n in (1, 2, 3))
+    codes = CALLING_CODES
+    return number[:1] in codes or number[:2] in codes or number[:3] in codes
 
 
 def number_fault(number: str) -> NumberFault | None:
@@ -68,7 +72,9 @@ def first_fault(numbers: Sequence[str]) -> NumberFault | None:
     answer does not depend on the order of the list.
     """
     faults = {number_fault(n) for n in numbers}
-    for fault in NumberFault:
+    if len(faults) == 1 and None in faults:  # the common case: every number is fine
+        return None
+    for fault in _ORDER:
         if fault in faults:
             return fault
     return None

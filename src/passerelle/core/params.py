@@ -48,6 +48,19 @@ def parse_urlencoded(raw: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     if not raw:
         return out
+    if b"%" not in raw:
+        # Nothing to percent-decode: when the whole string is UTF-8, so is every piece
+        # of it split at the ASCII `&` and `=`, so one decode gives the same values.
+        try:
+            text = raw.replace(b"+", b" ").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            for item in text.split("&"):
+                if item:
+                    key, _, val = item.partition("=")
+                    out[key] = val
+            return out
     for pair in raw.split(b"&"):
         if not pair:
             continue
@@ -133,15 +146,20 @@ class LegacyParams:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, str]) -> LegacyParams:
         """Resolve canonical names and aliases (canonical wins) and trim values."""
-        values: dict[str, str | None] = {}
-        for canonical, aliases in ALIASES.items():
-            value = raw.get(canonical)
+        get = raw.get
+        values: list[str | None] = []
+        for canonical, aliases, trim in _FIELDS:
+            value = get(canonical)
             if value is None:
                 for alias in aliases:
-                    value = raw.get(alias)
+                    value = get(alias)
                     if value is not None:
                         break
-            if value is not None and canonical != "msg":
+            if value is not None and trim:
                 value = value.strip(BLANKS)
-            values[canonical] = value
-        return cls(**values)
+            values.append(value)
+        return cls(*values)
+
+
+# (canonical name, aliases, trimmed?) in the order of LegacyParams' fields
+_FIELDS = tuple((name, aliases, name != "msg") for name, aliases in ALIASES.items())

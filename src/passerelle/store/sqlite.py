@@ -6,6 +6,7 @@ for the writer; each read is one indexed lookup of a few microseconds).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit, StoreError
 from passerelle.store.base import (
+    MSGID_HIGH,
+    MSGID_LOW,
     Account,
     LedgerEntry,
     MessageSummary,
@@ -70,6 +73,130 @@ def _ledger_row(
     )
 
 
+_DEBIT_SQL = "UPDATE accounts SET credits = credits - ? WHERE id = ? AND credits >= ?"
+_MESSAGE_SQL = (
+    "INSERT INTO messages (msgid, account_id, created_at, sender, sender_type,"
+    " text, flash, callback, recipient_count, cost)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RECIPIENT_SQL = (
+    "INSERT INTO recipients (msgid, dest, state, attempts, next_attempt_at) VALUES (?, ?, 0, 0, ?)"
+)
+_DEBIT_LEDGER_SQL = (
+    "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
+    " VALUES (?, ?, ?, 'debit', 'api', 'envoi', ?)"
+)
+
+
+class _MsgidSource:
+    """Random msgids from the OS CSPRNG, read 4 KiB at a time (one syscall per ~850).
+
+    Each draw takes one random unsigned word and keeps them only below the largest multiple of
+    the msgid range that fits, so every msgid stays equally likely (as `new_msgid`).
+    """
+
+    _SPAN = MSGID_HIGH - MSGID_LOW + 1
+    _LIMIT = (1 << (8 * memoryview(bytes(8)).cast("I").itemsize)) // _SPAN * _SPAN
+
+    def __init__(self) -> None:
+        self._words = memoryview(b"").cast("I")  # unsigned 32-bit words
+        self._next = 0
+
+    def draw(self) -> int:
+        """One uniformly random msgid in [MSGID_LOW, MSGID_HIGH]."""
+        while True:
+            i = self._next
+            if i >= len(self._words):
+                self._words = memoryview(os.urandom(4096)).cast("I")
+                i = 0
+            self._next = i + 1
+            value: int = self._words[i]
+            if value < self._LIMIT:
+                return MSGID_LOW + value % self._SPAN
+
+
+class _Accept:
+    """One accepted message as rows, built before it reaches the writer thread."""
+
+    __slots__ = ("account_id", "cost", "ledger", "message", "msgid", "recipients", "row")
+
+    def __init__(self, m: NewMessage, msgid: int) -> None:
+        self.account_id = m.account_id
+        self.cost = m.cost
+        self.message = m
+        self.set_msgid(msgid)
+
+    def set_msgid(self, msgid: int) -> None:
+        """Use `msgid` in every row of the message."""
+        m = self.message
+        at = m.created_at
+        self.msgid = msgid
+        self.row: tuple[Any, ...] = (
+            msgid,
+            m.account_id,
+            at,
+            m.sender,
+            m.sender_type,
+            m.text,
+            m.flash,
+            m.callback,
+            len(m.recipients),
+            m.cost,
+        )
+        self.recipients = [(msgid, dest, at) for dest in m.recipients]
+        self.ledger: tuple[Any, ...] = (m.account_id, at, -m.cost, msgid)
+
+
+def _accept_one(conn: sqlite3.Connection, item: _Accept) -> int:
+    """Charge and insert one message alone; a colliding msgid is drawn again."""
+    m = item.message
+    if conn.execute(_DEBIT_SQL, (m.cost, m.account_id, m.cost)).rowcount != 1:
+        raise NoCredit()
+    for _ in range(_MSGID_TRIES):
+        try:
+            conn.execute(_MESSAGE_SQL, item.row)
+            break
+        except sqlite3.IntegrityError:
+            item.set_msgid(new_msgid())
+    else:
+        raise StoreError("no free msgid found")
+    conn.executemany(_RECIPIENT_SQL, item.recipients)
+    conn.execute(_DEBIT_LEDGER_SQL, item.ledger)
+    return item.msgid
+
+
+def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[bool, Any]]:
+    """Charge and insert a run of messages: one debit per account, one statement per table.
+
+    When an account cannot pay for all its messages of the run, they are charged one
+    at a time in arrival order, so exactly the ones that do not fit are refused (02).
+    A msgid collision raises IntegrityError: the writer then redoes the run with
+    `_accept_one` per message.
+    """
+    totals: dict[int, int] = {}
+    for item in items:
+        totals[item.account_id] = totals.get(item.account_id, 0) + item.cost
+    refused: set[int] = set()
+    for account_id, total in totals.items():
+        if conn.execute(_DEBIT_SQL, (total, account_id, total)).rowcount != 1:
+            for i, item in enumerate(items):
+                if item.account_id == account_id:
+                    cost = item.cost
+                    if conn.execute(_DEBIT_SQL, (cost, account_id, cost)).rowcount != 1:
+                        refused.add(i)
+    kept = [item for i, item in enumerate(items) if i not in refused] if refused else items
+    if kept:
+        conn.executemany(_MESSAGE_SQL, [item.row for item in kept])
+        if len(kept) == 1:
+            conn.executemany(_RECIPIENT_SQL, kept[0].recipients)
+        else:
+            conn.executemany(_RECIPIENT_SQL, [r for item in kept for r in item.recipients])
+        conn.executemany(_DEBIT_LEDGER_SQL, [item.ledger for item in kept])
+    return [
+        (False, NoCredit()) if i in refused else (True, item.msgid) for i, item in enumerate(items)
+    ]
+
+
 class SqliteStore(DeliveryOps):
     """The embedded default store (one file)."""
 
@@ -77,6 +204,7 @@ class SqliteStore(DeliveryOps):
         self.path = path
         self._synchronous = synchronous
         self._writer = Writer(self._connect_writer, max_batch)
+        self._msgids = _MsgidSource()
         self._reader: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -205,48 +333,14 @@ class SqliteStore(DeliveryOps):
 
     async def accept_message(self, message: NewMessage) -> int:
         m = message
+        # the rows are built here, in the event loop's thread; the writer thread only
+        # runs the statements (it competes with the event loop for the GIL)
+        item = _Accept(m, self._msgids.draw())
 
         def op(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "UPDATE accounts SET credits = credits - ? WHERE id = ? AND credits >= ?",
-                (m.cost, m.account_id, m.cost),
-            )
-            if cur.rowcount != 1:
-                raise NoCredit()
-            for _ in range(_MSGID_TRIES):
-                msgid = new_msgid()
-                try:
-                    conn.execute(
-                        "INSERT INTO messages (msgid, account_id, created_at, sender, sender_type,"
-                        " text, flash, callback, recipient_count, cost)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            msgid,
-                            m.account_id,
-                            m.created_at,
-                            m.sender,
-                            m.sender_type,
-                            m.text,
-                            m.flash,
-                            m.callback,
-                            len(m.recipients),
-                            m.cost,
-                        ),
-                    )
-                    break
-                except sqlite3.IntegrityError:
-                    continue
-            else:
-                raise StoreError("no free msgid found")
-            conn.executemany(
-                "INSERT INTO recipients (msgid, dest, state, attempts, next_attempt_at)"
-                " VALUES (?, ?, 0, 0, ?)",
-                [(msgid, dest, m.created_at) for dest in m.recipients],
-            )
-            _ledger_row(conn, m.account_id, m.created_at, -m.cost, "debit", "api", "envoi", msgid)
-            return msgid
+            return _accept_one(conn, item)
 
-        msgid: int = await self._writer.submit(op)
+        msgid: int = await self._writer.submit_batched(_accept_many, item, op)
         return msgid
 
     async def message_states(

@@ -9,6 +9,14 @@ An operation refuses cleanly by raising an ApiError or AdminError *before* writi
 anything; its neighbours are unaffected. Any other exception rolls the whole batch
 back, and its operations are then retried one transaction each, so only the faulty
 one fails (with StoreError).
+
+Hot operations (message accepts) can be submitted *batched* (`submit_batched`): an
+item of data plus a function `apply_many(conn, items)` that writes a whole run of
+consecutive items with a few statements (one per table instead of one per item),
+and the item's one-operation form. If `apply_many` raises `sqlite3.IntegrityError`
+(a random key collided), the transaction is rolled back and the batch is redone once,
+in one transaction, with every item in its one-operation form; any other exception
+takes the path above.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ from passerelle.exceptions import AdminError, ApiError, StoreError
 log = logging.getLogger("passerelle.store")
 
 Operation = Callable[[sqlite3.Connection], Any]
+Outcome = tuple[bool, Any]
+# writes items in the open transaction; one outcome per item: (True, result) or
+# (False, the ApiError/AdminError refusing that item, which wrote nothing)
+BatchApply = Callable[[sqlite3.Connection, list[Any]], list[Outcome]]
 
 
 @dataclass(slots=True)
@@ -34,6 +46,8 @@ class _Job:
     op: Operation
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    many: BatchApply | None = None
+    item: Any = None
 
 
 def _settle(jobs: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
@@ -84,6 +98,19 @@ class Writer:
         self._queue.put(_Job(op, future, loop))
         return future
 
+    def submit_batched(self, many: BatchApply, item: Any, op: Operation) -> asyncio.Future[Any]:
+        """Queue `item`, written by `many` with its neighbours that use the same `many`.
+
+        `op` is the same write as a one-item operation (used when the batch is redone).
+        The future resolves after the commit that contains it.
+        """
+        if self._thread is None:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Job(op, future, loop, many, item))
+        return future
+
     def _main(self) -> None:
         try:
             conn = self._connect()
@@ -126,24 +153,46 @@ class Writer:
                 if not loop.is_closed():
                     loop.call_soon_threadsafe(_settle, jobs, outs)
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
+    def _apply(
+        self, conn: sqlite3.Connection, batch: list[_Job], batched: bool = True
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                try:
-                    outcomes.append((True, job.op(conn)))
-                except (ApiError, AdminError) as refusal:
-                    outcomes.append((False, refusal))
+            i = 0
+            while i < len(batch):
+                job = batch[i]
+                many = job.many if batched else None
+                if many is None:
+                    try:
+                        outcomes.append((True, job.op(conn)))
+                    except (ApiError, AdminError) as refusal:
+                        outcomes.append((False, refusal))
+                    i += 1
+                    continue
+                end = i + 1
+                while end < len(batch) and batch[end].many == many:
+                    end += 1
+                outcomes.extend(many(conn, [j.item for j in batch[i:end]]))
+                i = end
             conn.execute("COMMIT")
             return outcomes
         except Exception as error:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rollback failed")
+            self._rollback(conn)
+            if (
+                batched
+                and isinstance(error, sqlite3.IntegrityError)
+                and any(job.many is not None for job in batch)
+            ):
+                return self._apply(conn, batch, batched=False)
             if len(batch) > 1:
-                return [self._apply(conn, [job])[0] for job in batch]
+                return [self._apply(conn, [job], batched=False)[0] for job in batch]
             log.exception("write failed and was rolled back")
             return [(False, StoreError(str(error)))]
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
