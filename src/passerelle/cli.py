@@ -518,7 +518,9 @@ def route_remove(route_id: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write counters as JSON every 0.5 s.",
 )
-def simulator(modes: tuple[str, ...], outcome_by: str, id_format: str, **options: Any) -> None:
+def simulator(
+    modes: tuple[str, ...], outcome_by: str, id_format: str, malformation: str, **options: Any
+) -> None:
     """Run the SMSC simulator: a real SMPP 3.4 server with receipts and failure modes."""
     from passerelle.simulator import (
         IdFormat,
