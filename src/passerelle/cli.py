@@ -509,6 +509,38 @@ def route_remove(route_id: int) -> None:
     help="Outstanding receipts per session.",
 )
 @click.option(
+    "--receipt-retry",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds before re-sending a receipt answered with an error.",
+)
+@click.option(
+    "--id-start",
+    type=click.IntRange(min=0),
+    help="First message number (default: the clock in µs).",
+)
+@click.option(
+    "--reject-status",
+    type=click.IntRange(0, 0xFFFFFFFF),
+    default=0x0B,
+    show_default=True,
+    help="command_status answered by --mode reject.",
+)
+@click.option(
+    "--malformation",
+    type=click.Choice(["unknown-command", "truncated-body", "bad-length"]),
+    default="unknown-command",
+    show_default=True,
+    help="What --mode malformed-pdu sends.",
+)
+@click.option(
+    "--smsc-system-id",
+    default="passerelle-sim",
+    show_default=True,
+    help="system_id sent in bind_resp.",
+)
+@click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Keep the id counter and unacknowledged receipts across restarts.",
