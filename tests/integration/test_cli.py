@@ -127,6 +127,13 @@ def test_duplicate_login(run: Cli) -> None:
         ["account", "credit"],
         ["account", "show"],
         ["account", "set"],
+        ["simulator"],
+        ["connector", "add"],
+        ["connector", "list"],
+        ["connector", "remove"],
+        ["route", "add"],
+        ["route", "list"],
+        ["route", "remove"],
     ],
 )
 def test_help_everywhere(command: list[str]) -> None:
