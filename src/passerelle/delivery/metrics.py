@@ -64,6 +64,16 @@ class DeliveryMetrics:
             "(a crash between submit_sm and recording its answer): the operator may get it twice",
             registry=registry,
         )
+        self.refreshes = Counter(
+            "passerelle_config_refreshes",
+            "Times the connectors and routes were re-read and applied",
+            registry=registry,
+        )
+        self.routes = Gauge(
+            "passerelle_routes",
+            "Routing rules in force (1 implicit rule when none is stored)",
+            registry=registry,
+        )
         self.queue_depth = Gauge(
             "passerelle_queue_depth", "Recipients waiting to be submitted", registry=registry
         )

@@ -113,6 +113,8 @@ class Supervisor:
                 link.start()
         stored = [r.route for r in await self.store.list_routes()]
         self._routes = stored or [Route(0, "", tuple(sorted(self._links)))]
+        self.metrics.routes.set(len(self._routes))
+        self.metrics.refreshes.inc()
 
     async def _builtin_connector(self) -> Connector:
         if self._builtin is None:
