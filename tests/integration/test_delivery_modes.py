@@ -241,3 +241,26 @@ async def test_nothing_up_waits_then_delivers(rig: Rig) -> None:
     rig.simulators["late"] = revived
     states = await rig.settle(msgid, all_final, within=15)
     assert states[0].state is S.DELIVERED
+
+
+async def test_transmitter_plus_receiver_bind(rig: Rig) -> None:
+    """A tx+rx connector submits on its transmitter and gets receipts on its receiver."""
+    sim = Simulator(SimulatorConfig(port=0))
+    port = await sim.start()
+    rig.simulators["pair"] = sim
+    await rig.store.add_connector(
+        Connector("pair", "127.0.0.1", port, "gw", "pw", bind_mode="tx+rx")
+    )
+    await rig.go()
+    msgid = await rig.send("33612345678", "33612345679")
+    states = await rig.settle(msgid, all_final)
+    assert [s.state for s in states] == [S.DELIVERED, S.DELIVERED]
+    assert sim.stats.binds == 2
+
+
+async def test_graceful_unbind_on_stop(rig: Rig) -> None:
+    """Stopping the supervisor unbinds every link before closing it."""
+    sim = await rig.operator("op")
+    await rig.go()
+    await rig.supervisor.stop()
+    assert sim.stats.unbinds == 1
