@@ -19,6 +19,7 @@ from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
+from passerelle.logs import flush_access_log
 from passerelle.service import Gateway
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store
@@ -85,6 +86,7 @@ class App:
             self.gateway.close()
             await self.store.close()
             log.info("stopped: every accepted write is committed")
+            flush_access_log()
 
     async def healthz(self, _request: Request) -> Response:
         """Alive: the process answers."""

@@ -186,6 +186,72 @@ class ReceiptMatch(enum.Enum):
     IGNORED = "ignored"  # the recipient is already final (a repeated receipt)
 
 
+class CallbackState(enum.IntEnum):
+    """Where a callback event stands."""
+
+    PENDING = 0  # to send (or waiting for the account to set a callback URL)
+    DELIVERED = 1  # a 2xx was received
+    FAILED = 2  # retries exhausted (horizon passed)
+    GONE = 3  # the receiver answered 410 Gone: never again
+
+
+class CallbackOutcome(enum.Enum):
+    """What one sending attempt decided."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackJob:
+    """A claimed event with what sending it needs (URL, method and secret read at claim)."""
+
+    id: int
+    login: str
+    url: str
+    method: str
+    secret: str
+    msgid: int
+    dest: str
+    statut: int
+    stat: str
+    err: str | None
+    occurred_at: float
+    created_at: float
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAttempt:
+    """One try at sending an event."""
+
+    at: float
+    status: int | None  # the HTTP status, None when no answer came
+    latency_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    """An event as listed by `passerelle callbacks list` and the console."""
+
+    id: int
+    login: str
+    msgid: int
+    dest: str
+    statut: int
+    stat: str
+    state: CallbackState
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    last_status: int | None
+    last_error: str | None
+    delivered_at: float | None
+
+
 class Store(Protocol):
     """Storage operations. Every write is durable when the awaitable returns."""
 
@@ -291,6 +357,39 @@ class Store(Protocol):
 
     async def delivery_counts(self) -> dict[RecipientState, int]:
         """Recipients per state (for metrics and tests)."""
+
+    # --- callbacks -----------------------------------------------------------------
+    # Events are created by record_receipt / mark_submitted / mark_failed, in the same
+    # transaction, for recipients of messages sent with callback=1 reaching a final state.
+
+    async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
+        """Claim due pending events of accounts that have a callback URL."""
+
+    async def finish_callback(
+        self,
+        event_id: int,
+        attempt: CallbackAttempt,
+        outcome: CallbackOutcome,
+        next_at: float | None,
+    ) -> None:
+        """Record an attempt and its outcome (`next_at` for RETRY)."""
+
+    async def expire_callbacks(self, created_before: float, now: float) -> int:
+        """Fail pending events created before `created_before` (the horizon); how many."""
+
+    async def list_callbacks(
+        self, login: str | None, failed_only: bool, limit: int
+    ) -> list[CallbackEvent]:
+        """Newest events first, optionally one account's, optionally only failed/gone."""
+
+    async def callback_attempts(self, event_id: int) -> list[CallbackAttempt]:
+        """Every attempt of an event, oldest first."""
+
+    async def replay_callback(self, event_id: int, now: float) -> bool:
+        """Make an event pending and due now; False if there is no such event."""
+
+    async def callback_backlog(self) -> tuple[int, float | None]:
+        """Pending events, and the creation time of the oldest one."""
 
 
 def check_changes(changes: dict[str, object]) -> None:

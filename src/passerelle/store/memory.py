@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from passerelle.core.states import RecipientState
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.base import (
     Account,
@@ -17,6 +18,7 @@ from passerelle.store.base import (
     new_msgid,
     recipients_of,
 )
+from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
 
 
@@ -25,10 +27,11 @@ class _Message:
     account_id: int
     summary: MessageSummary
     recipient_ids: list[int]
+    callback: bool = False
 
 
 @dataclass
-class MemoryStore(MemoryDelivery):
+class MemoryStore(MemoryDelivery, MemoryCallbacks):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
@@ -41,6 +44,15 @@ class MemoryStore(MemoryDelivery):
             account, credits=account.credits + row.unit_cost
         )
         self.entries.append(refund_entry(len(self.entries) + 1, row, err, now))
+
+    def _account_by_id(self, account_id: int) -> Account:
+        return self._by_id(account_id)
+
+    def _event(
+        self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
+    ) -> None:
+        if self.messages[row.msgid].callback:
+            self.add_event(row.account_id, row.msgid, row.dest, state, stat, err, now)
 
     def _statuses(self, message: _Message) -> tuple[RecipientStatus, ...]:
         return tuple(
@@ -154,7 +166,7 @@ class MemoryStore(MemoryDelivery):
         summary = MessageSummary(
             msgid, message.created_at, message.sender, message.text, message.cost, ()
         )
-        self.messages[msgid] = _Message(message.account_id, summary, ids)
+        self.messages[msgid] = _Message(message.account_id, summary, ids, message.callback)
         self._ledger(account.id, message.created_at, -message.cost, "debit", "api", "envoi", msgid)
         return msgid
 

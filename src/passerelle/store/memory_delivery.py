@@ -55,12 +55,18 @@ class MemoryDelivery:
     def _refund(self, row: OutboxRow, err: str, now: float) -> None:
         raise NotImplementedError
 
+    def _event(
+        self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
+    ) -> None:
+        raise NotImplementedError
+
     def _apply(
         self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
     ) -> None:
         row.stat = stat
         if state.final:
             row.state, row.err, row.updated_at = state, err, now
+            self._event(row, state, stat, err, now)
 
     async def add_connector(self, connector: Connector) -> None:
         self.connectors[connector.name] = connector
@@ -142,6 +148,7 @@ class MemoryDelivery:
             now,
             None,
         )
+        self._event(row, RecipientState.FAILED, "FAILED", err[:16], now)
         if refund:
             self._refund(row, err, now)
 

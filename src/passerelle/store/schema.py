@@ -138,3 +138,38 @@ pending_receipts = Table(
     Column("received_at", Float, nullable=False),
     Index("pending_receipts_id", "connector", "smsc_id"),
 )
+
+callback_events = Table(
+    "callback_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("msgid", BigInteger, nullable=False),
+    Column("dest", String(15), nullable=False),
+    Column("statut", SmallInteger, nullable=False),
+    Column("stat", String(16), nullable=False),
+    Column("err", String(16), nullable=True),
+    Column("occurred_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", Float, nullable=True),
+    Index("callback_events_due", "state", "next_attempt_at"),
+    Index("callback_events_account", "account_id", "id"),
+)
+
+callback_attempts = Table(
+    "callback_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", Integer, ForeignKey("callback_events.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("error", Text, nullable=True),
+    Index("callback_attempts_event", "event_id"),
+)

@@ -25,6 +25,7 @@ from passerelle.store.base import (
     check_changes,
     new_msgid,
 )
+from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.writer import Writer
 
@@ -197,7 +198,7 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
     ]
 
 
-class SqliteStore(DeliveryOps):
+class SqliteStore(DeliveryOps, CallbackOps):
     """The embedded default store (one file)."""
 
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from passerelle.core.routing import Route, ordered
 from passerelle.core.states import RecipientState
 from passerelle.store.base import Connector, DueRecipient, ReceiptMatch, RouteRow
+from passerelle.store.sqlite_callbacks import add_event
 from passerelle.store.writer import Writer
 
 _CONNECTOR_COLUMNS = (
@@ -37,6 +38,7 @@ def _apply_receipt(
             "UPDATE recipients SET state = ?, stat = ?, err = ?, final_at = ? WHERE id = ?",
             (int(state), stat, err, now, recipient_id),
         )
+        add_event(conn, recipient_id, state, stat, err, now)
     else:
         conn.execute("UPDATE recipients SET stat = ? WHERE id = ?", (stat, recipient_id))
 
@@ -206,7 +208,10 @@ class DeliveryOps:
                 " WHERE id = ? AND state IN (?, ?)",
                 (FAILED, err, now, recipient_id, QUEUED, SUBMITTED),
             )
-            if cur.rowcount != 1 or not refund:
+            if cur.rowcount != 1:
+                return
+            add_event(conn, recipient_id, RecipientState.FAILED, "FAILED", err[:16], now)
+            if not refund:
                 return
             row = conn.execute(
                 "SELECT m.account_id, m.msgid, m.cost / m.recipient_count FROM recipients r"

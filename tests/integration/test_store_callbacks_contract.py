@@ -1,0 +1,132 @@
+"""The callback half of the store contract: events born with final states, claims, attempts."""
+
+from __future__ import annotations
+
+from passerelle.core.states import RecipientState as S
+from passerelle.store.base import (
+    CallbackAttempt,
+    CallbackOutcome,
+    CallbackState,
+    NewAccount,
+    NewMessage,
+    Store,
+)
+
+
+async def submitted(
+    store: Store,
+    callback: bool,
+    url: str | None = "https://client.example/dlr",
+    recipients: tuple[str, ...] = ("33612345678",),
+) -> tuple[int, int, list[int]]:
+    """An account, a message (callback on or off), its recipients submitted as op1/id<i>."""
+    account = await store.create_account(
+        NewAccount("alice", "a@x.fr", "h", "sekret", 100.0, credits=10, callback_url=url)
+    )
+    msgid = await store.accept_message(
+        NewMessage(account.id, 100.0, "Shop", 5, "hi", False, callback, recipients, len(recipients))
+    )
+    due = await store.claim_due(100.0, 30.0, 10)
+    for i, d in enumerate(due):
+        await store.mark_submitted(d.id, "op1", f"id{i}", 101.0)
+    return account.id, msgid, [d.id for d in due]
+
+
+async def test_final_receipt_creates_one_event(store: Store) -> None:
+    """A final receipt of a callback=1 message queues one event; a repeat does not."""
+    _, msgid, _ = await submitted(store, callback=True)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", "000", 102.0)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", "000", 103.0)
+    [job] = await store.claim_callbacks(104.0, 30.0, 10)
+    assert (job.msgid, job.dest, job.statut, job.stat, job.err, job.login) == (
+        msgid,
+        "33612345678",
+        1,
+        "DELIVRD",
+        "000",
+        "alice",
+    )
+    assert (job.url, job.method, job.secret) == ("https://client.example/dlr", "POST", "sekret")
+    assert await store.claim_callbacks(105.0, 30.0, 10) == []  # claimed
+
+
+async def test_no_event_without_callback_or_for_intermediate(store: Store) -> None:
+    """callback=0 messages and ENROUTE receipts create no event."""
+    await submitted(store, callback=False)
+    await store.record_receipt("op1", "id0", S.SUBMITTED, "ENROUTE", None, 102.0)
+    await store.record_receipt("op1", "id0", S.UNDELIVERED, "UNDELIV", "001", 103.0)
+    assert await store.claim_callbacks(104.0, 30.0, 10) == []
+    assert await store.callback_backlog() == (0, None)
+
+
+async def test_failure_and_early_receipt_create_events(store: Store) -> None:
+    """A failed recipient (statut 2) and a receipt kept before its resp both queue events."""
+    account = await store.create_account(
+        NewAccount("bob", "b@x.fr", "h", "s", 100.0, credits=10, callback_url="http://h/x")
+    )
+    await store.accept_message(
+        NewMessage(account.id, 100.0, "S", 5, "t", False, True, ("33600000001", "33600000002"), 2)
+    )
+    first, second = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_failed(first.id, "no route", 101.0, refund=True)
+    await store.record_receipt("op1", "early", S.EXPIRED, "EXPIRED", None, 101.5)
+    await store.mark_submitted(second.id, "op1", "early", 102.0)
+    jobs = await store.claim_callbacks(103.0, 30.0, 10)
+    assert sorted((j.dest, j.statut, j.stat) for j in jobs) == [
+        ("33600000001", 2, "FAILED"),
+        ("33600000002", 2, "EXPIRED"),
+    ]
+
+
+async def test_events_wait_for_a_url(store: Store) -> None:
+    """Events of an account without callback URL are kept, and claimed once a URL is set."""
+    _, _, _ = await submitted(store, callback=True, url=None)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    assert await store.claim_callbacks(103.0, 30.0, 10) == []
+    assert (await store.callback_backlog())[0] == 1
+    await store.update_account("alice", {"callback_url": "https://late.example/"}, 104.0)
+    [job] = await store.claim_callbacks(105.0, 30.0, 10)
+    assert job.url == "https://late.example/"
+
+
+async def test_attempts_retry_deliver_and_list(store: Store) -> None:
+    """A failed attempt re-queues for next_at; a 2xx delivers; attempts are all kept."""
+    await submitted(store, callback=True)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    [job] = await store.claim_callbacks(103.0, 30.0, 10)
+    await store.finish_callback(
+        job.id, CallbackAttempt(103.0, 500, 12.0, "HTTP 500"), CallbackOutcome.RETRY, 110.0
+    )
+    assert await store.claim_callbacks(109.0, 30.0, 10) == []
+    [again] = await store.claim_callbacks(110.0, 30.0, 10)
+    assert again.attempts == 1
+    failed = await store.list_callbacks("alice", failed_only=True, limit=10)
+    assert [(e.id, e.last_status) for e in failed] == [(job.id, 500)]
+    await store.finish_callback(
+        job.id, CallbackAttempt(110.0, 204, 3.0, None), CallbackOutcome.DELIVERED, None
+    )
+    [event] = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert (event.state, event.attempts, event.delivered_at) == (CallbackState.DELIVERED, 2, 110.0)
+    assert await store.list_callbacks("alice", failed_only=True, limit=10) == []
+    assert [a.status for a in await store.callback_attempts(job.id)] == [500, 204]
+
+
+async def test_gone_expire_and_replay(store: Store) -> None:
+    """410 marks gone; old pending events expire; replay makes any event due again."""
+    await submitted(store, callback=True, recipients=("33600000001", "33600000002"))
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    await store.record_receipt("op1", "id1", S.DELIVERED, "DELIVRD", None, 102.0)
+    first, second = await store.claim_callbacks(103.0, 30.0, 10)
+    await store.finish_callback(
+        first.id, CallbackAttempt(103.0, 410, 1.0, "HTTP 410"), CallbackOutcome.GONE, None
+    )
+    await store.finish_callback(
+        second.id, CallbackAttempt(103.0, None, 10000.0, "timeout"), CallbackOutcome.RETRY, 104.0
+    )
+    assert await store.expire_callbacks(created_before=200.0, now=300.0) == 1
+    states = {e.id: e.state for e in await store.list_callbacks(None, False, 10)}
+    assert states == {first.id: CallbackState.GONE, second.id: CallbackState.FAILED}
+    assert await store.replay_callback(first.id, 400.0)
+    assert not await store.replay_callback(999, 400.0)
+    [job] = await store.claim_callbacks(400.0, 30.0, 10)
+    assert job.id == first.id
