@@ -583,3 +583,54 @@ def simulator(
     except OSError as error:
         err.print(f"[red]error:[/red] cannot listen: {error}")
         sys.exit(3)
+
+
+@account.command("rotate-secret")
+@click.argument("login")
+def account_rotate_secret(login: str) -> None:
+    """Give LOGIN a new callback signing secret (printed; the old one stops at once)."""
+    settings = _settings()
+    secret = _with_gateway(settings, lambda g: g.rotate_secret(login))
+    out.print(f"new callback secret of {login}: {secret}")
+
+
+@main.group()
+def callbacks() -> None:
+    """Delivery-receipt callbacks sent to customers' URLs."""
+
+
+@callbacks.command("list")
+@click.option("--login", help="Only this account's events.")
+@click.option("--failed", is_flag=True, help="Only events that failed at least once.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def callbacks_list(login: str | None, failed: bool, limit: int) -> None:
+    """The newest callback events with their state and last attempt."""
+    settings = _settings()
+    rows = _with_gateway(settings, lambda g: g.store.list_callbacks(login, failed, limit))
+    table = Table(
+        "event", "login", "msgid", "dest", "statut", "stat", "state", "attempts", "last", "next"
+    )
+    for e in rows:
+        last = str(e.last_status or "") + (f" {e.last_error}" if e.last_error else "")
+        table.add_row(
+            str(e.id),
+            e.login,
+            str(e.msgid),
+            e.dest,
+            str(e.statut),
+            e.stat,
+            e.state.name.lower(),
+            str(e.attempts),
+            last.strip() or "-",
+            _when(e.next_attempt_at) if e.state.name == "PENDING" else "-",
+        )
+    out.print(table)
+
+
+@callbacks.command("replay")
+@click.argument("event_id", type=int)
+def callbacks_replay(event_id: int) -> None:
+    """Send callback EVENT_ID again, now (whatever its state)."""
+    settings = _settings()
+    _with_gateway(settings, lambda g: g.replay_callback(event_id))
+    out.print(f"callback event {event_id} queued again")

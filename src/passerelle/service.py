@@ -213,6 +213,17 @@ class Gateway:
             ledger=await self.store.ledger(account.id, 10),
         )
 
+    async def rotate_secret(self, login: str) -> str:
+        """A new callback signing secret for the account; the old one stops at once."""
+        secret = secrets.token_hex(32)
+        await self.update_account(login, {"callback_secret": secret})
+        return secret
+
+    async def replay_callback(self, event_id: int) -> None:
+        """Send a callback event again, now."""
+        if not await self.store.replay_callback(event_id, self._clock()):
+            raise exc.NotFound(f"no callback event {event_id}")
+
     # --- connectors and routes -----------------------------------------------------
 
     async def add_connector(self, connector: Connector) -> Connector:

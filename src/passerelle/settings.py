@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(default=500, ge=1)
     dispatch_lease_s: float = Field(default=60.0, gt=0)
 
+    callbacks: bool = True  # run the callback sender in `serve`
+    callback_allow_private: bool = False  # SSRF guard off (tests, private networks)
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    callback_horizon_s: float = Field(default=72 * 3600.0, gt=0)
+    callback_concurrency: int = Field(default=100, ge=1)
+    callback_per_host: int = Field(default=8, ge=1)
+    callback_lease_s: float = Field(default=30.0, gt=0)
+    callback_batch: int = Field(default=500, ge=1)
+
     @classmethod
     def load(cls, **overrides: object) -> Settings:
         """Read the environment once; raise ConfigError naming each bad setting."""

@@ -24,6 +24,8 @@ from passerelle.service import Gateway
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store
 from passerelle.store.sqlite import SqliteStore
+from passerelle.webhooks.metrics import CallbackMetrics
+from passerelle.webhooks.sender import CallbackSender
 
 log = logging.getLogger("passerelle")
 
@@ -52,6 +54,9 @@ class App:
             lease=settings.dispatch_lease_s,
             batch=settings.dispatch_batch,
         )
+        self.callbacks = CallbackSender(
+            self.store, settings, CallbackMetrics(self.metrics.registry)
+        )
         self.web = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
@@ -75,10 +80,14 @@ class App:
             await self.supervisor.start()
             self.dispatcher.start()
             self.gateway.on_accepted = self.dispatcher.notify
+        if self.settings.callbacks:
+            self.callbacks.start()
         log.info("ready", extra={"database": _safe_url(self.settings.database_url)})
         try:
             yield
         finally:
+            if self.settings.callbacks:
+                await self.callbacks.stop()
             if self.settings.delivery:
                 await self.dispatcher.stop(self.settings.shutdown_grace_s)
                 await self.supervisor.stop()

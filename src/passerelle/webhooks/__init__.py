@@ -1,0 +1,1 @@
+"""Delivery-receipt callbacks: signed HTTP requests to the customer's URL, retried."""

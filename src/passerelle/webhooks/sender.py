@@ -1,0 +1,235 @@
+"""The callback sender: claim due events → guard → signed HTTP request → record attempt.
+
+- POST ``application/x-www-form-urlencoded`` by default, GET with the same query on
+  the account's choice; fields ``msgid dest statut stat err date login event_id``;
+  headers ``X-Passerelle-Signature`` and ``X-Passerelle-Event-Id`` (`core.signature`).
+- Any 2xx is delivered; ``410 Gone`` stops for good; anything else (other statuses,
+  redirects, timeouts, refused connections, a URL the SSRF guard refuses) is retried
+  with exponential backoff and jitter until the horizon (72 h), then failed.
+- Isolation: at most `callback_per_host` requests in flight per host; events of a
+  saturated host are left claimed and come back when their lease ends, so a slow or
+  dead receiver never holds up other accounts' callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from passerelle.core.retry import RetryPolicy
+from passerelle.core.signature import EVENT_HEADER, HEADER, sign
+from passerelle.settings import Settings
+from passerelle.store.base import CallbackAttempt, CallbackJob, CallbackOutcome, Store
+from passerelle.webhooks import guard
+from passerelle.webhooks.metrics import CallbackMetrics
+
+log = logging.getLogger("passerelle.callbacks")
+
+
+def policy_for(settings: Settings) -> RetryPolicy:
+    """10 s, doubling, capped at 1 h, jittered, until the horizon (72 h by default)."""
+    return RetryPolicy(
+        base=10.0,
+        factor=2.0,
+        max_delay=3600.0,
+        max_attempts=10_000,
+        horizon=settings.callback_horizon_s,
+    )
+
+
+def fields_of(job: CallbackJob) -> list[tuple[str, str]]:
+    """The callback's fields, in documented order."""
+    date = datetime.fromtimestamp(job.occurred_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        ("msgid", str(job.msgid)),
+        ("dest", job.dest),
+        ("statut", str(job.statut)),
+        ("stat", job.stat),
+        ("err", job.err or ""),
+        ("date", date),
+        ("login", job.login),
+        ("event_id", str(job.id)),
+    ]
+
+
+def request_of(job: CallbackJob, now: float) -> tuple[str, str, bytes | None, dict[str, str]]:
+    """(method, url, body, headers) of one signed callback."""
+    query = urlencode(fields_of(job))
+    timestamp = int(now)
+    headers = {EVENT_HEADER: str(job.id), "User-Agent": "Passerelle-Callbacks/1"}
+    if job.method == "GET":
+        own = urlsplit(job.url).query
+        full = f"{own}&{query}" if own else query
+        url = job.url.split("?", 1)[0] + "?" + full
+        headers[HEADER] = sign(job.secret, timestamp, full.encode())
+        return "GET", url, None, headers
+    body = query.encode()
+    headers[HEADER] = sign(job.secret, timestamp, body)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return "POST", job.url, body, headers
+
+
+class CallbackSender:
+    """Drains the callback outbox."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        metrics: CallbackMetrics,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        transport: httpx.AsyncBaseTransport | None = None,
+        poll: float = 0.2,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self.rng = rng
+        self.policy = policy_for(settings)
+        self.poll = poll
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._per_host: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slot = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_expiry = 0.0
+
+    def start(self) -> None:
+        """Run in the background."""
+        self._client = httpx.AsyncClient(
+            timeout=self.settings.callback_timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.settings.callback_concurrency),
+            transport=self._transport,
+        )
+        self._task = asyncio.create_task(self._run(), name="callbacks")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; let requests in flight finish (bounded), then close the client."""
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = await self.step()
+            except Exception:
+                log.exception("callback step failed; retrying")
+                busy = False
+            if not busy:
+                await asyncio.sleep(self.poll)
+
+    async def step(self) -> bool:
+        """Claim and start one batch; True when it found work."""
+        now = self.clock()
+        if now - self._last_expiry > 60:
+            self._last_expiry = now
+            await self.store.expire_callbacks(now - self.settings.callback_horizon_s, now)
+            count, oldest = await self.store.callback_backlog()
+            self.metrics.pending.set(count)
+            self.metrics.oldest.set(now - oldest if oldest is not None else 0)
+        room = self.settings.callback_concurrency - len(self._tasks)
+        if room <= 0:
+            self._slot.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot.wait(), self.poll)
+            return True
+        jobs = await self.store.claim_callbacks(
+            now, self.settings.callback_lease_s, min(room, self.settings.callback_batch)
+        )
+        for job in jobs:
+            host = urlsplit(job.url).hostname or ""
+            if self._per_host.get(host, 0) >= self.settings.callback_per_host:
+                continue  # saturated receiver: its claim lapses and it comes back later
+            self._per_host[host] = self._per_host.get(host, 0) + 1
+            task = asyncio.create_task(self._deliver(job, host))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return bool(jobs)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slot.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("callback task failed", exc_info=task.exception())
+
+    async def _deliver(self, job: CallbackJob, host: str) -> None:
+        try:
+            attempt = await self.send(job)
+        finally:
+            self._per_host[host] -= 1
+        await self.record(job, attempt)
+
+    async def send(self, job: CallbackJob) -> CallbackAttempt:
+        """One attempt: guard, sign, request; never raises."""
+        now = self.clock()
+        started = time.perf_counter()
+        try:
+            await guard.check(job.url, self.settings.callback_allow_private)
+            method, url, body, headers = request_of(job, now)
+            assert self._client is not None
+            response = await self._client.request(method, url, content=body, headers=headers)
+            status: int | None = response.status_code
+            error = None if 200 <= response.status_code < 300 else f"HTTP {status}"
+            if response.is_redirect:
+                error = f"HTTP {status}: redirects are not followed"
+        except guard.Refused as refused:
+            status, error = None, f"refused: {refused}"
+        except httpx.TimeoutException:
+            status, error = None, "timeout"
+        except httpx.HTTPError as failure:
+            status, error = None, f"{type(failure).__name__}: {failure}"[:500]
+        latency = (time.perf_counter() - started) * 1000
+        self.metrics.latency.observe(latency / 1000)
+        return CallbackAttempt(now, status, round(latency, 2), error)
+
+    def decide(
+        self, job: CallbackJob, attempt: CallbackAttempt
+    ) -> tuple[CallbackOutcome, float | None]:
+        """The outcome of an attempt (pure apart from the jitter draw)."""
+        if attempt.status is not None and 200 <= attempt.status < 300:
+            return CallbackOutcome.DELIVERED, None
+        if attempt.status == 410:
+            return CallbackOutcome.GONE, None
+        at = self.policy.next_attempt(job.attempts + 1, job.created_at, attempt.at, self.rng())
+        if at is None:
+            return CallbackOutcome.FAILED, None
+        return CallbackOutcome.RETRY, at
+
+    async def record(self, job: CallbackJob, attempt: CallbackAttempt) -> None:
+        """Store the attempt and its outcome."""
+        outcome, next_at = self.decide(job, attempt)
+        label = outcome.value
+        if attempt.error is not None and attempt.error.startswith("refused"):
+            label = "refused"
+        self.metrics.attempts.labels(label).inc()
+        if outcome is not CallbackOutcome.DELIVERED:
+            log.info(
+                "callback not delivered",
+                extra={
+                    "event_id": job.id,
+                    "login": job.login,
+                    "error": attempt.error,
+                    "outcome": outcome.value,
+                },
+            )
+        await self.store.finish_callback(job.id, attempt, outcome, next_at)
