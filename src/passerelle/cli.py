@@ -91,18 +91,25 @@ def main() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the port actually bound to this file (useful with --port 0).",
 )
-def serve(host: str | None, port: int | None, port_file: Path | None) -> None:
-    """Run the gateway: legacy API, health and metrics, in one process."""
-    import uvicorn
-
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="API processes sharing the socket (PASSERELLE_WORKERS, default 1); worker 0 "
+    "also runs delivery and callbacks.",
+)
+def serve(host: str | None, port: int | None, port_file: Path | None, workers: int | None) -> None:
+    """Run the gateway: legacy API, delivery, callbacks, health and metrics."""
     from passerelle.api.app import create_app
 
-    settings = _settings(host=host, port=port)
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
+    }
+    settings = _settings(**overrides)
     setup_logging(settings.log_level, settings.log_format)
     log = logging.getLogger("passerelle")
     try:
         _prepare(settings)
-        app = create_app(settings)
+        app = create_app(settings) if settings.workers == 1 else None
     except (ConfigError, StoreError) as error:
         err.print(f"[red]error:[/red] {error}")
         sys.exit(3)
@@ -116,9 +123,30 @@ def serve(host: str | None, port: int | None, port_file: Path | None) -> None:
         sys.exit(3)
     sock.listen(4096)
     bound = sock.getsockname()[1]
+    log.info(
+        "listening",
+        extra={
+            "url": f"http://{settings.host}:{bound}",
+            "port": bound,
+            "workers": settings.workers,
+        },
+    )
+    if app is None:
+        from passerelle.workers import Supervisor
+
+        supervisor = Supervisor(sock, settings.workers, {**overrides, "migrate_on_start": False})
+        if port_file is not None:
+            port_file.write_text(str(bound))
+        sys.exit(supervisor.run(settings.shutdown_grace_s))
     if port_file is not None:
         port_file.write_text(str(bound))
-    log.info("listening", extra={"url": f"http://{settings.host}:{bound}", "port": bound})
+    run_server(app, sock, settings)
+
+
+def run_server(app: Any, sock: socket.socket, settings: Settings) -> None:
+    """Serve `app` on the listening `sock` until SIGTERM/SIGINT (graceful, exit 0)."""
+    import uvicorn
+
     GracefulServer = _graceful_server_class()
     config = uvicorn.Config(
         app,

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -174,11 +176,37 @@ class AccessLog:
             text = "".join(self._lines)
             self._lines = []
             self._size = 0
-            try:
-                self.stream.write(text)
-                self.stream.flush()
-            except (OSError, ValueError):  # closed or broken stderr: logs are best effort
-                pass
+            # a closed or broken stderr: logs are best effort
+            with contextlib.suppress(OSError, ValueError):
+                _write_lines(self.stream, text)
+
+
+PIPE_ATOMIC = 4096  # POSIX PIPE_BUF on Linux: a write of at most this size is not interleaved
+
+
+def _write_lines(stream: TextIO, text: str) -> None:
+    """Write whole lines in pieces of at most PIPE_BUF bytes straight to the stream's file
+    descriptor, so that several worker processes sharing stderr never interleave inside
+    a line; streams without a descriptor (tests) get one plain write."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()
+    data = text.encode("utf-8", "replace")
+    start = 0
+    while start < len(data):
+        end = len(data)
+        if end - start > PIPE_ATOMIC:
+            cut = data.rfind(b"\n", start, start + PIPE_ATOMIC)
+            end = cut + 1 if cut >= start else start + PIPE_ATOMIC
+        view = memoryview(data)[start:end]
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        start = end
 
 
 _access: AccessLog | None = None

@@ -62,7 +62,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         lease: float = 60.0,
         batch: int = 500,
-        poll: float = 0.5,
+        poll: float = 0.1,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:

@@ -204,7 +204,7 @@ class SqliteStore(DeliveryOps, CallbackOps):
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:
         self.path = path
         self._synchronous = synchronous
-        self._writer = Writer(self._connect_writer, max_batch)
+        self._writer = Writer(self._connect_writer, max_batch, lock_path=path + ".write-lock")
         self._msgids = _MsgidSource()
         self._reader: sqlite3.Connection | None = None
 

@@ -22,7 +22,9 @@ takes the path above.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -63,8 +65,15 @@ def _settle(jobs: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
 class Writer:
     """The single writer thread of one SQLite database."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        max_batch: int,
+        lock_path: str | None = None,
+    ) -> None:
         self._connect = connect
+        self._lock_path = lock_path
+        self._lock_fd: int | None = None
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -113,6 +122,8 @@ class Writer:
 
     def _main(self) -> None:
         try:
+            if self._lock_path is not None:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             conn = self._connect()
         except BaseException as error:  # reported to start()
             self._error = error
@@ -123,6 +134,8 @@ class Writer:
             self._loop(conn)
         finally:
             conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
 
     def _loop(self, conn: sqlite3.Connection) -> None:
         stopping = False
@@ -140,7 +153,7 @@ class Writer:
                     stopping = True
                     break
                 batch.append(job)
-            outcomes = self._apply(conn, batch)
+            outcomes = self._locked_apply(conn, batch)
             self.batches += 1
             self.operations += len(batch)
             by_loop: dict[asyncio.AbstractEventLoop, tuple[list[_Job], list[tuple[bool, Any]]]]
@@ -152,6 +165,22 @@ class Writer:
             for loop, (jobs, outs) in by_loop.items():
                 if not loop.is_closed():
                     loop.call_soon_threadsafe(_settle, jobs, outs)
+
+    def _locked_apply(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[Outcome]:
+        """Apply a batch holding the cross-process write lock, when there is one.
+
+        Several processes (``serve --workers N``, the CLI) may write the same file.
+        SQLite's own busy handler waits by sleeping 1, 2, 5 ... 100 ms between tries,
+        which turns contention into latency spikes; a blocking ``flock`` on a lock file
+        hands the write over as soon as the holder commits (the kernel wakes the waiter).
+        """
+        if self._lock_fd is None:
+            return self._apply(conn, batch)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            return self._apply(conn, batch)
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _apply(
         self, conn: sqlite3.Connection, batch: list[_Job], batched: bool = True

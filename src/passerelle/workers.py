@@ -1,0 +1,99 @@
+"""`passerelle serve --workers N`: N processes answering the API on one listening socket.
+
+One Python process spends its single GIL on HTTP parsing, our handler and the writer,
+so it tops out near one core (docs/performance.md). With N workers the kernel spreads
+connections over N processes sharing the socket; each has its own group-commit writer
+on the same SQLite file (SQLite serialises the commits, and the credit check lives in
+the charging UPDATE, so a balance can never be overdrawn whichever process charges it).
+
+Worker 0 also runs the dispatcher, the SMPP links and the callback sender; the others
+serve the API only, so an operator's bind count and the delivery order are those of a
+single process. A worker that dies is started again (with its role). SIGTERM/SIGINT on
+the parent stops every worker gracefully and exits 0 when all of them did.
+
+Per-process state, documented in the README: rate-limit counters, the credential
+caches, and /metrics (each scrape shows the worker that answered it).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+log = logging.getLogger("passerelle.workers")
+
+RESTART_PAUSE_S = 1.0
+
+
+def _worker(index: int, sock: socket.socket, overrides: dict[str, Any]) -> None:
+    """Entry point of one worker process (spawned)."""
+    from passerelle.api.app import create_app
+    from passerelle.cli import run_server
+    from passerelle.logs import setup_logging
+    from passerelle.settings import Settings
+
+    if index > 0:
+        overrides = {**overrides, "delivery": False, "callbacks": False}
+    settings = Settings.load(**overrides)
+    setup_logging(settings.log_level, settings.log_format)
+    run_server(create_app(settings), sock, settings)
+
+
+class Supervisor:
+    """Starts, watches and stops the worker processes."""
+
+    def __init__(self, sock: socket.socket, count: int, overrides: dict[str, Any]) -> None:
+        self.sock = sock
+        self.count = count
+        self.overrides = overrides
+        self.context = multiprocessing.get_context("spawn")
+        self.processes: dict[int, BaseProcess] = {}
+        self.stopping = False
+
+    def _start(self, index: int) -> None:
+        process = self.context.Process(
+            target=_worker, args=(index, self.sock, self.overrides), name=f"worker-{index}"
+        )
+        process.start()
+        self.processes[index] = process
+        log.info("worker started", extra={"worker": index, "pid": process.pid})
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self, grace: float) -> int:
+        """Run until SIGTERM/SIGINT; the exit status (0 when every worker stopped cleanly)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        for index in range(self.count):
+            self._start(index)
+        while not self.stopping:
+            time.sleep(0.2)
+            for index, process in list(self.processes.items()):
+                if not process.is_alive() and not self.stopping:
+                    log.error(
+                        "worker died; starting it again",
+                        extra={"worker": index, "exitcode": process.exitcode},
+                    )
+                    time.sleep(RESTART_PAUSE_S)
+                    self._start(index)
+        for process in self.processes.values():
+            if process.is_alive() and process.pid is not None:
+                process.terminate()  # SIGTERM: each worker shuts down gracefully
+        deadline = time.monotonic() + grace + 5
+        status = 0
+        for process in self.processes.values():
+            process.join(max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+                status = 1
+            elif process.exitcode != 0:
+                status = 1
+        return status
