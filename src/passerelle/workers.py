@@ -17,8 +17,12 @@ caches, and /metrics (each scrape shows the worker that answered it).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -29,10 +33,21 @@ from typing import Any
 log = logging.getLogger("passerelle.workers")
 
 RESTART_PAUSE_S = 1.0
+PR_SET_PDEATHSIG = 1
 
 
-def _worker(index: int, sock: socket.socket, overrides: dict[str, Any]) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker if the supervisor dies (even by SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _worker(index: int, sock: socket.socket, overrides: dict[str, Any], parent: int) -> None:
     """Entry point of one worker process (spawned)."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        return
     from passerelle.api.app import create_app
     from passerelle.cli import run_server
     from passerelle.logs import setup_logging
@@ -58,7 +73,9 @@ class Supervisor:
 
     def _start(self, index: int) -> None:
         process = self.context.Process(
-            target=_worker, args=(index, self.sock, self.overrides), name=f"worker-{index}"
+            target=_worker,
+            args=(index, self.sock, self.overrides, os.getpid()),
+            name=f"worker-{index}",
         )
         process.start()
         self.processes[index] = process
