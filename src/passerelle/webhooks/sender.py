@@ -6,9 +6,11 @@
 - Any 2xx is delivered; ``410 Gone`` stops for good; anything else (other statuses,
   redirects, timeouts, refused connections, a URL the SSRF guard refuses) is retried
   with exponential backoff and jitter until the horizon (72 h), then failed.
-- Isolation: at most `callback_per_host` requests in flight per host; events of a
-  saturated host are left claimed and come back when their lease ends, so a slow or
-  dead receiver never holds up other accounts' callbacks.
+- Isolation: at most `callback_per_host` requests in flight per receiver (scheme, host
+  and port); a few more of its events wait in a short queue (short enough to be sent
+  within their lease); the rest of a saturated receiver's events stay claimed and come
+  back when their lease ends. A slow or dead receiver never holds up other receivers.
+- A whole attempt (connect, send, answer) is bounded by `callback_timeout_s`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -45,6 +48,12 @@ def policy_for(settings: Settings) -> RetryPolicy:
     )
 
 
+def origin(url: str) -> str:
+    """The receiver a URL belongs to, for the per-receiver limit."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
 def fields_of(job: CallbackJob) -> list[tuple[str, str]]:
     """The callback's fields, in documented order."""
     date = datetime.fromtimestamp(job.occurred_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -66,9 +75,9 @@ def request_of(job: CallbackJob, now: float) -> tuple[str, str, bytes | None, di
     timestamp = int(now)
     headers = {EVENT_HEADER: str(job.id), "User-Agent": "Passerelle-Callbacks/1"}
     if job.method == "GET":
-        own = urlsplit(job.url).query
-        full = f"{own}&{query}" if own else query
-        url = job.url.split("?", 1)[0] + "?" + full
+        parts = urlsplit(job.url)
+        full = f"{parts.query}&{query}" if parts.query else query
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, full, ""))
         headers[HEADER] = sign(job.secret, timestamp, full.encode())
         return "GET", url, None, headers
     body = query.encode()
@@ -100,6 +109,9 @@ class CallbackSender:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._per_host: dict[str, int] = {}
+        # events of a busy receiver waiting for one of its slots, with their claim time
+        self._waiting: dict[str, deque[tuple[CallbackJob, float]]] = {}
+        self._queued = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._slot = asyncio.Event()
         self._stop = asyncio.Event()
@@ -147,7 +159,7 @@ class CallbackSender:
             count, oldest = await self.store.callback_backlog()
             self.metrics.pending.set(count)
             self.metrics.oldest.set(now - oldest if oldest is not None else 0)
-        room = self.settings.callback_concurrency - len(self._tasks)
+        room = self.settings.callback_concurrency - len(self._tasks) - self._queued
         if room <= 0:
             self._slot.clear()
             with contextlib.suppress(TimeoutError):
@@ -157,14 +169,19 @@ class CallbackSender:
             now, self.settings.callback_lease_s, min(room, self.settings.callback_batch)
         )
         for job in jobs:
-            host = urlsplit(job.url).hostname or ""
-            if self._per_host.get(host, 0) >= self.settings.callback_per_host:
-                continue  # saturated receiver: its claim lapses and it comes back later
-            self._per_host[host] = self._per_host.get(host, 0) + 1
-            task = asyncio.create_task(self._deliver(job, host))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
+            host = origin(job.url)
+            if self._per_host.get(host, 0) < self.settings.callback_per_host:
+                self._launch(job, host)
+                continue
+            self._waiting.setdefault(host, deque()).append((job, now))
+            self._queued += 1
         return bool(jobs)
+
+    def _launch(self, job: CallbackJob, host: str) -> None:
+        self._per_host[host] = self._per_host.get(host, 0) + 1
+        task = asyncio.create_task(self._deliver(job, host))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -178,6 +195,20 @@ class CallbackSender:
         finally:
             self._per_host[host] -= 1
         await self.record(job, attempt)
+        self._next_waiting(host)
+
+    def _next_waiting(self, host: str) -> None:
+        """Start the next queued event of `host` whose claim still holds; events whose lease
+        has lapsed are dropped: they are claimed again (maybe already were)."""
+        waiting = self._waiting.get(host)
+        latest = self.settings.callback_lease_s
+        while waiting and self._per_host.get(host, 0) < self.settings.callback_per_host:
+            job, claimed_at = waiting.popleft()
+            self._queued -= 1
+            if self.clock() - claimed_at < latest:
+                self._launch(job, host)
+        if waiting is not None and not waiting:
+            del self._waiting[host]
 
     async def send(self, job: CallbackJob) -> CallbackAttempt:
         """One attempt: guard, sign, request; never raises."""
@@ -187,14 +218,15 @@ class CallbackSender:
             await guard.check(job.url, self.settings.callback_allow_private)
             method, url, body, headers = request_of(job, now)
             assert self._client is not None
-            response = await self._client.request(method, url, content=body, headers=headers)
+            async with asyncio.timeout(self.settings.callback_timeout_s):
+                response = await self._client.request(method, url, content=body, headers=headers)
             status: int | None = response.status_code
             error = None if 200 <= response.status_code < 300 else f"HTTP {status}"
             if response.is_redirect:
                 error = f"HTTP {status}: redirects are not followed"
         except guard.Refused as refused:
             status, error = None, f"refused: {refused}"
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             status, error = None, "timeout"
         except httpx.HTTPError as failure:
             status, error = None, f"{type(failure).__name__}: {failure}"[:500]
