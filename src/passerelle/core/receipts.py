@@ -113,15 +113,41 @@ def _fields(text: str) -> dict[str, str]:
 
 
 def _date(value: str | None) -> datetime | None:
-    if not value or not value.isdigit():
+    """YYMMDDhhmm[ss] or YYYYMMDDhhmmss, read by slicing (strptime is ten times slower)."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) not in _DATE_FORMATS:
         return None
-    form = _DATE_FORMATS.get(len(value))
-    if form is None:
-        return None
+    if len(value) == 14:
+        year, rest = int(value[:4]), value[4:]
+    else:
+        year, rest = 2000 + int(value[:2]), value[2:]
+    second = int(rest[8:10]) if len(rest) >= 10 else 0
     try:
-        return datetime.strptime(value, form)
+        return datetime(
+            year, int(rest[0:2]), int(rest[2:4]), int(rest[4:6]), int(rest[6:8]), second
+        )
     except ValueError:
         return None
+
+
+_ERR = re.compile(r"(?:^|\s)err\s*:\s*(\S+)", re.IGNORECASE)
+_DONE = re.compile(r"(?:^|\s)done[ _]?date\s*:\s*([\d ]+)", re.IGNORECASE)
+
+
+def _tlv_receipt(
+    text: str, message_id: str, message_state: int, network_error_code: bytes | None
+) -> Receipt | None:
+    """The fast path when the TLVs carry id and state: only err and done date from text."""
+    stat = MESSAGE_STATES.get(message_state)
+    if stat is None:
+        return None
+    if network_error_code is not None and len(network_error_code) == 3:
+        err: str | None = f"{int.from_bytes(network_error_code[1:], 'big'):03d}"
+    else:
+        found = _ERR.search(text)
+        err = found.group(1) if found else None
+    done = _DONE.search(text)
+    done_at = _date(done.group(1).replace(" ", "")) if done else None
+    return Receipt(message_id, stat, err, stat in FINAL_STATS, done_at)
 
 
 def canonical_stat(word: str) -> str:
@@ -140,6 +166,12 @@ def parse_receipt(
     """The receipt in a deliver_sm's TLVs and text, or None when it is not one."""
     if isinstance(text, bytes):
         text = text.decode("latin-1")
+    tlv_id = (receipted_message_id or "").strip("\x00 ")
+    if tlv_id and message_state in MESSAGE_STATES:
+        text = text.split("text:", 1)[0].split("TEXT:", 1)[0]
+        fast = _tlv_receipt(text.replace("\x00", " "), tlv_id, message_state, network_error_code)
+        if fast is not None:
+            return fast
     fields = _fields(text.replace("\x00", " "))
     message_id = (receipted_message_id or "").strip("\x00 ") or fields.get("id", "")
     stat = MESSAGE_STATES.get(message_state or 0) or canonical_stat(fields.get("stat", ""))

@@ -34,6 +34,8 @@ from passerelle.store.base import DueRecipient, Store
 
 log = logging.getLogger("passerelle.dispatcher")
 
+AHEAD = 2  # recipients claimed per window slot: one in flight, one ready
+
 
 class Links(Protocol):
     """What the dispatcher needs from the supervisor."""
@@ -48,7 +50,7 @@ class Links(Protocol):
         """True when that connector can take a submit now."""
 
     def capacity(self) -> int:
-        """Free window slots over the healthy links."""
+        """The windows of the healthy links, added up."""
 
 
 class Dispatcher:
@@ -117,7 +119,9 @@ class Dispatcher:
 
     async def step(self) -> bool:
         """Claim and dispatch one batch; True when there was nothing to do."""
-        room = self.links.capacity() - len(self._tasks)
+        # Submits in flight count once (each is a task until its outcome is committed);
+        # claiming up to twice the windows keeps the next submits ready when slots free.
+        room = AHEAD * self.links.capacity() - len(self._tasks)
         if room <= 0:
             self._slot.clear()
             with contextlib.suppress(TimeoutError):

@@ -60,11 +60,7 @@ class Supervisor:
         return link is not None and link.healthy()
 
     def capacity(self) -> int:
-        return sum(
-            link.connector.window - link.in_flight
-            for link in self._links.values()
-            if link.healthy()
-        )
+        return sum(link.connector.window for link in self._links.values() if link.healthy())
 
     @property
     def links(self) -> dict[str, Link]:
