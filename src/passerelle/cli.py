@@ -24,7 +24,6 @@ from passerelle.exceptions import AdminError, ConfigError, StoreError
 from passerelle.logs import setup_logging
 from passerelle.service import Gateway
 from passerelle.settings import Settings
-from passerelle.store import migrate
 from passerelle.store.base import open_store
 
 T = TypeVar("T")
@@ -43,6 +42,8 @@ def _settings(**overrides: Any) -> Settings:
 def _prepare(settings: Settings) -> None:
     """Apply migrations (unless PASSERELLE_MIGRATE_ON_START=false) for sqlite URLs."""
     if settings.migrate_on_start and settings.database_url.startswith("sqlite:///"):
+        from passerelle.store import migrate  # Alembic is heavy: only where migrating
+
         migrate.upgrade(settings.database_url)
 
 
@@ -203,6 +204,8 @@ def db_upgrade() -> None:
     """Apply every pending migration to PASSERELLE_DATABASE_URL."""
     settings = _settings()
     try:
+        from passerelle.store import migrate
+
         migrate.upgrade(settings.database_url)
     except Exception as error:
         err.print(f"[red]error:[/red] migration failed: {error}")
