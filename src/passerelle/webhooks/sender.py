@@ -36,6 +36,9 @@ from passerelle.webhooks.metrics import CallbackMetrics
 
 log = logging.getLogger("passerelle.callbacks")
 
+EXPIRY_EVERY_S = 60.0  # events past the horizon are failed this often
+GAUGES_EVERY_S = 2.0  # queue depth and oldest age are refreshed this often
+
 
 def policy_for(settings: Settings) -> RetryPolicy:
     """10 s, doubling, capped at 1 h, jittered, until the horizon (72 h by default)."""
@@ -117,6 +120,7 @@ class CallbackSender:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_expiry = 0.0
+        self._last_gauges = 0.0
 
     def start(self) -> None:
         """Run in the background."""
@@ -153,9 +157,11 @@ class CallbackSender:
     async def step(self) -> bool:
         """Claim and start one batch; True when it found work."""
         now = self.clock()
-        if now - self._last_expiry > 60:
+        if now - self._last_expiry > EXPIRY_EVERY_S:
             self._last_expiry = now
             await self.store.expire_callbacks(now - self.settings.callback_horizon_s, now)
+        if now - self._last_gauges > GAUGES_EVERY_S:
+            self._last_gauges = now
             count, oldest = await self.store.callback_backlog()
             self.metrics.pending.set(count)
             self.metrics.oldest.set(now - oldest if oldest is not None else 0)
