@@ -43,6 +43,41 @@ def _apply_receipt(
         conn.execute("UPDATE recipients SET stat = ? WHERE id = ?", (stat, recipient_id))
 
 
+_SUBMITTED_SQL = (
+    "UPDATE recipients SET state = ?, connector = ?, smsc_id = ?, submitted_at = ?,"
+    " claimed_until = NULL, attempts = attempts + 1 WHERE id = ? AND state = ?"
+)
+
+
+def _submitted_many(
+    conn: sqlite3.Connection, items: list[tuple[int, str, str, float]]
+) -> list[tuple[bool, Any]]:
+    """Record a run of submit_sm_resp in one statement; apply receipts kept early."""
+    conn.executemany(
+        _SUBMITTED_SQL,
+        [
+            (SUBMITTED, connector, smsc_id, now, rid, QUEUED)
+            for rid, connector, smsc_id, now in items
+        ],
+    )
+    if conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None:
+        for recipient_id, connector, smsc_id, now in items:
+            early = conn.execute(
+                "SELECT id, state, stat, err FROM pending_receipts"
+                " WHERE connector = ? AND smsc_id = ? ORDER BY id DESC LIMIT 1",
+                (connector, smsc_id),
+            ).fetchone()
+            if early is not None:
+                _apply_receipt(
+                    conn, recipient_id, RecipientState(early[1]), early[2], early[3], now
+                )
+                conn.execute(
+                    "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
+                    (connector, smsc_id),
+                )
+    return [(True, None)] * len(items)
+
+
 class DeliveryOps:
     """Delivery half of the SQLite store."""
 
@@ -169,27 +204,10 @@ class DeliveryOps:
     async def mark_submitted(
         self, recipient_id: int, connector: str, smsc_id: str, now: float
     ) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE recipients SET state = ?, connector = ?, smsc_id = ?, submitted_at = ?,"
-                " claimed_until = NULL, attempts = attempts + 1 WHERE id = ? AND state = ?",
-                (SUBMITTED, connector, smsc_id, now, recipient_id, QUEUED),
-            )
-            early = conn.execute(
-                "SELECT id, state, stat, err FROM pending_receipts"
-                " WHERE connector = ? AND smsc_id = ? ORDER BY id DESC LIMIT 1",
-                (connector, smsc_id),
-            ).fetchone()
-            if early is not None:
-                _apply_receipt(
-                    conn, recipient_id, RecipientState(early[1]), early[2], early[3], now
-                )
-                conn.execute(
-                    "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
-                    (connector, smsc_id),
-                )
-
-        await self._writer.submit(op)
+        item = (recipient_id, connector, smsc_id, now)
+        await self._writer.submit_batched(
+            _submitted_many, item, lambda conn: _submitted_many(conn, [item])[0][1]
+        )
 
     async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
         def op(conn: sqlite3.Connection) -> None:

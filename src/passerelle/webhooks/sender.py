@@ -166,7 +166,10 @@ class CallbackSender:
             self.metrics.pending.set(count)
             self.metrics.oldest.set(now - oldest if oldest is not None else 0)
         room = self.settings.callback_concurrency - len(self._tasks) - self._queued
-        if room <= 0:
+        if room < max(
+            1, min(self.settings.callback_batch, self.settings.callback_concurrency) // 4
+        ):
+            # claim in batches, not one event per finished callback (one transaction each)
             self._slot.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot.wait(), self.poll)
