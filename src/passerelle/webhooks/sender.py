@@ -23,9 +23,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign
@@ -78,9 +79,10 @@ def request_of(job: CallbackJob, now: float) -> tuple[str, str, bytes | None, di
     timestamp = int(now)
     headers = {EVENT_HEADER: str(job.id), "User-Agent": "Passerelle-Callbacks/1"}
     if job.method == "GET":
-        parts = urlsplit(job.url)
-        full = f"{parts.query}&{query}" if parts.query else query
-        url = urlunsplit((parts.scheme, parts.netloc, parts.path, full, ""))
+        base = URL(job.url)  # quoted as yarl quotes it; its own query kept as written
+        own = base.raw_query_string
+        full = f"{own}&{query}" if own else query
+        url = str(base.with_query(None).with_fragment(None)) + "?" + full
         headers[HEADER] = sign(job.secret, timestamp, full.encode())
         return "GET", url, None, headers
     body = query.encode()
@@ -99,7 +101,7 @@ class CallbackSender:
         metrics: CallbackMetrics,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
-        transport: httpx.AsyncBaseTransport | None = None,
+        on_request: Callable[[str, str], None] | None = None,
         poll: float = 0.2,
     ) -> None:
         self.store = store
@@ -109,8 +111,8 @@ class CallbackSender:
         self.rng = rng
         self.policy = policy_for(settings)
         self.poll = poll
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._on_request = on_request  # (method, url) just before a request goes out
+        self._client: aiohttp.ClientSession | None = None
         self._per_host: dict[str, int] = {}
         # events of a busy receiver waiting for one of its slots, with their claim time
         self._waiting: dict[str, deque[tuple[CallbackJob, float]]] = {}
@@ -123,12 +125,11 @@ class CallbackSender:
         self._last_gauges = 0.0
 
     def start(self) -> None:
-        """Run in the background."""
-        self._client = httpx.AsyncClient(
-            timeout=self.settings.callback_timeout_s,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=self.settings.callback_concurrency),
-            transport=self._transport,
+        """Run in the background (call from the running event loop)."""
+        self._client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.settings.callback_concurrency),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent",),
         )
         self._task = asyncio.create_task(self._run(), name="callbacks")
 
@@ -142,7 +143,7 @@ class CallbackSender:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def _run(self) -> None:
         while not self._stop.is_set():
@@ -227,17 +228,29 @@ class CallbackSender:
             await guard.check(job.url, self.settings.callback_allow_private)
             method, url, body, headers = request_of(job, now)
             assert self._client is not None
-            async with asyncio.timeout(self.settings.callback_timeout_s):
-                response = await self._client.request(method, url, content=body, headers=headers)
-            status: int | None = response.status_code
-            error = None if 200 <= response.status_code < 300 else f"HTTP {status}"
-            if response.is_redirect:
+            if self._on_request is not None:
+                self._on_request(method, url)
+            async with (
+                asyncio.timeout(self.settings.callback_timeout_s),
+                self._client.request(
+                    # encoded=True: the query goes out byte for byte as it was signed
+                    method,
+                    URL(url, encoded=True),
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                ) as response,
+            ):
+                await response.read()
+            status: int | None = response.status
+            error = None if 200 <= response.status < 300 else f"HTTP {status}"
+            if 300 <= response.status < 400:
                 error = f"HTTP {status}: redirects are not followed"
         except guard.Refused as refused:
             status, error = None, f"refused: {refused}"
-        except (httpx.TimeoutException, TimeoutError):
+        except TimeoutError:
             status, error = None, "timeout"
-        except httpx.HTTPError as failure:
+        except (aiohttp.ClientError, OSError, ValueError) as failure:
             status, error = None, f"{type(failure).__name__}: {failure}"[:500]
         latency = (time.perf_counter() - started) * 1000
         self.metrics.latency.observe(latency / 1000)
