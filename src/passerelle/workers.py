@@ -6,9 +6,10 @@ connections over N processes sharing the socket; each has its own group-commit w
 on the same SQLite file (SQLite serialises the commits, and the credit check lives in
 the charging UPDATE, so a balance can never be overdrawn whichever process charges it).
 
-Worker 0 also runs the dispatcher, the SMPP links and the callback sender; the others
-serve the API only, so an operator's bind count and the delivery order are those of a
-single process. A worker that dies is started again (with its role). SIGTERM/SIGINT on
+Worker 0 also runs the dispatcher and the SMPP links, worker 1 the callback sender
+(`roles`); the others serve the API only. An operator's bind count and the delivery
+order are those of a single process, and callbacks do not compete with delivery for
+one event loop. A worker that dies is started again (with its role). SIGTERM/SIGINT on
 the parent stops every worker gracefully and exits 0 when all of them did.
 
 Per-process state, documented in the README: rate-limit counters, the credential
@@ -43,7 +44,16 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _worker(index: int, sock: socket.socket, overrides: dict[str, Any], parent: int) -> None:
+def roles(index: int, count: int) -> dict[str, bool]:
+    """What worker `index` of `count` runs besides the API: worker 0 the delivery
+    (dispatcher, SMPP links), worker 1 the callback sender (worker 0 too when alone), so
+    that neither shares an event loop with the other."""
+    return {"delivery": index == 0, "callbacks": index == (1 if count > 1 else 0)}
+
+
+def _worker(
+    index: int, count: int, sock: socket.socket, overrides: dict[str, Any], parent: int
+) -> None:
     """Entry point of one worker process (spawned)."""
     _die_with_parent()
     if os.getppid() != parent:  # the supervisor died before prctl took effect
@@ -53,8 +63,7 @@ def _worker(index: int, sock: socket.socket, overrides: dict[str, Any], parent: 
     from passerelle.logs import setup_logging
     from passerelle.settings import Settings
 
-    if index > 0:
-        overrides = {**overrides, "delivery": False, "callbacks": False}
+    overrides = {**overrides, **roles(index, count)}
     settings = Settings.load(**overrides)
     setup_logging(settings.log_level, settings.log_format)
     run_server(create_app(settings), sock, settings)
@@ -74,7 +83,7 @@ class Supervisor:
     def _start(self, index: int) -> None:
         process = self.context.Process(
             target=_worker,
-            args=(index, self.sock, self.overrides, os.getpid()),
+            args=(index, self.count, self.sock, self.overrides, os.getpid()),
             name=f"worker-{index}",
         )
         process.start()

@@ -56,3 +56,15 @@ def test_gives_up_after_attempts_or_horizon() -> None:
     assert policy.next_attempt(1, created_at=0, now=0, jitter=0) == 5
     assert policy.next_attempt(3, created_at=0, now=0, jitter=0) is None
     assert policy.next_attempt(2, created_at=0, now=95, jitter=0) is None
+
+
+def test_worker_roles() -> None:
+    """Alone, a worker does everything; with several, 0 delivers and 1 sends callbacks."""
+    from passerelle.workers import roles
+
+    assert roles(0, 1) == {"delivery": True, "callbacks": True}
+    assert [roles(i, 3) for i in range(3)] == [
+        {"delivery": True, "callbacks": False},
+        {"delivery": False, "callbacks": True},
+        {"delivery": False, "callbacks": False},
+    ]
