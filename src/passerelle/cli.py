@@ -96,7 +96,7 @@ def main() -> None:
     "--workers",
     type=click.IntRange(1, 64),
     help="API processes sharing the socket (PASSERELLE_WORKERS, default 1); worker 0 "
-    "also runs delivery and callbacks.",
+    "also runs delivery, worker 1 the callback sender.",
 )
 def serve(host: str | None, port: int | None, port_file: Path | None, workers: int | None) -> None:
     """Run the gateway: legacy API, delivery, callbacks, health and metrics."""
