@@ -22,7 +22,7 @@ from passerelle.core.params import (
     parse_path,
     parse_urlencoded,
 )
-from passerelle.logs import access_log, log_access, redact_target
+from passerelle.logs import log_access, redact_target
 from passerelle.service import Gateway
 
 PREFIX = b"/client/api"
@@ -86,25 +86,14 @@ class LegacyApi:
         elapsed = perf_counter() - started
         self.metrics.observe_request(action, code, elapsed)
         if self._access_log:
-            access = access_log()
-            if access is None:
-                log_access(
-                    method,
-                    redact_target(raw_path, query),
-                    action,
-                    code,
-                    round(elapsed * 1000, 2),
-                    address,
-                )
-            elif access.enabled():
-                access.write(
-                    method,
-                    redact_target(raw_path, query),
-                    action,
-                    code,
-                    round(elapsed * 1000, 2),
-                    address,
-                )
+            log_access(
+                method,
+                redact_target(raw_path, query),
+                action,
+                code,
+                round(elapsed * 1000, 2),
+                address,
+            )
 
     def _path_params(self, raw_path: bytes) -> dict[str, str]:
         if raw_path.startswith(INDEX):

@@ -31,6 +31,7 @@ from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.outbound import submit_sm
 from passerelle.smpp.status import StatusClass, classify
 from passerelle.store.base import DueRecipient, Store
+from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.dispatcher")
 
@@ -78,9 +79,8 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng
         self.wakeup = asyncio.Event()
-        self._slot = asyncio.Event()
         self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tracked(log, "submit task")
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -99,8 +99,7 @@ class Dispatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=grace)
+        await self._tasks.drain(grace)
 
     async def _run(self) -> None:
         while not self._stop.is_set():
@@ -123,9 +122,7 @@ class Dispatcher:
         # claiming up to twice the windows keeps the next submits ready when slots free.
         room = AHEAD * self.links.capacity() - len(self._tasks)
         if room <= 0:
-            self._slot.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot.wait(), self.poll)
+            await self._tasks.wait_freed(self.poll)
             return False
         now = self.clock()
         due = await self.store.claim_due(now, self.lease, min(room, self.batch))
@@ -137,9 +134,7 @@ class Dispatcher:
             decision = choose(routes, recipient.dest, self.links.healthy)
             link = self.links.get(decision.connector or "")
             if decision.outcome is RouteOutcome.SUBMIT and link is not None:
-                task = asyncio.create_task(self._submit(link, recipient))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
+                self._tasks.spawn(self._submit(link, recipient))
             elif decision.outcome is RouteOutcome.NO_ROUTE:
                 self.metrics.submits.labels("no_route").inc()
                 await self.store.mark_failed(recipient.id, "no route", now, refund=True)
@@ -149,12 +144,6 @@ class Dispatcher:
             await self.store.release(waiting)
             return True  # nothing is up for them: back off before claiming again
         return False
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slot.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("submit task failed", exc_info=task.exception())
 
     async def _submit(self, link: Link, recipient: DueRecipient) -> None:
         if recipient.reclaimed:

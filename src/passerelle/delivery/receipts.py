@@ -8,7 +8,6 @@ and mobile-originated messages are acknowledged and logged, never crash the link
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -21,12 +20,14 @@ from passerelle.smpp.coding import decode_text
 from passerelle.smpp.pdu import DataSm, DataSmResp, DeliverSm, DeliverSmResp
 from passerelle.smpp.tlv import Tlv, find_bytes, find_int, find_str
 from passerelle.store.base import Store
+from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.receipts")
 
 RECEIPT_TYPE_MASK = 0x3C
 SMSC_RECEIPT = 0x04
 ESME_RX_T_APPN = 0x64  # "temporary application error": the operator resends later
+DRAIN_S = 10.0  # shutdown wait for receipts being recorded
 
 
 class ReceiptHandler:
@@ -38,13 +39,11 @@ class ReceiptHandler:
         self.store = store
         self.metrics = metrics
         self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tracked(log, "receipt task")
 
     def on_incoming(self, wire: Wire, pdu: DeliverSm | DataSm) -> None:
         """A link's callback: record in the background, answer when committed."""
-        task = asyncio.create_task(self.handle(wire, pdu))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self.handle(wire, pdu))
 
     async def handle(self, wire: Wire, pdu: DeliverSm | DataSm) -> None:
         """Record one incoming PDU, then answer it."""
@@ -103,5 +102,4 @@ class ReceiptHandler:
 
     async def drain(self) -> None:
         """Wait for receipts being recorded."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.drain(DRAIN_S)

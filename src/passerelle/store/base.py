@@ -203,6 +203,16 @@ class CallbackOutcome(enum.Enum):
     GONE = "gone"
     FAILED = "failed"
 
+    @property
+    def state(self) -> CallbackState:
+        """The event's state after an attempt with this outcome."""
+        return {
+            CallbackOutcome.DELIVERED: CallbackState.DELIVERED,
+            CallbackOutcome.RETRY: CallbackState.PENDING,
+            CallbackOutcome.GONE: CallbackState.GONE,
+            CallbackOutcome.FAILED: CallbackState.FAILED,
+        }[self]
+
 
 @dataclass(frozen=True, slots=True)
 class CallbackJob:

@@ -14,13 +14,6 @@ from passerelle.store.base import (
     CallbackState,
 )
 
-_OUTCOME_STATE = {
-    CallbackOutcome.DELIVERED: CallbackState.DELIVERED,
-    CallbackOutcome.RETRY: CallbackState.PENDING,
-    CallbackOutcome.GONE: CallbackState.GONE,
-    CallbackOutcome.FAILED: CallbackState.FAILED,
-}
-
 
 @dataclass
 class EventRow:
@@ -119,7 +112,7 @@ class MemoryCallbacks:
     ) -> None:
         e = self.events[event_id]
         e.tries.append(attempt)
-        e.state = _OUTCOME_STATE[outcome]
+        e.state = outcome.state
         e.attempts += 1
         e.claimed_until = None
         e.last_status, e.last_error = attempt.status, attempt.error

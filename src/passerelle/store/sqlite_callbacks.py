@@ -40,14 +40,6 @@ def add_event(
     )
 
 
-_OUTCOME_STATE = {
-    CallbackOutcome.DELIVERED: CallbackState.DELIVERED,
-    CallbackOutcome.RETRY: CallbackState.PENDING,
-    CallbackOutcome.GONE: CallbackState.GONE,
-    CallbackOutcome.FAILED: CallbackState.FAILED,
-}
-
-
 class CallbackOps:
     """Callback half of the SQLite store (a mixin of `SqliteStore`)."""
 
@@ -84,7 +76,7 @@ class CallbackOps:
         outcome: CallbackOutcome,
         next_at: float | None,
     ) -> None:
-        state = int(_OUTCOME_STATE[outcome])
+        state = int(outcome.state)
         delivered_at = attempt.at if outcome is CallbackOutcome.DELIVERED else None
 
         def op(conn: sqlite3.Connection) -> None:

@@ -32,6 +32,7 @@ from passerelle.core.retry import RetryPolicy
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign
 from passerelle.settings import Settings
 from passerelle.store.base import CallbackAttempt, CallbackJob, CallbackOutcome, Store
+from passerelle.tasks import Tracked
 from passerelle.webhooks import guard
 from passerelle.webhooks.metrics import CallbackMetrics
 
@@ -117,8 +118,7 @@ class CallbackSender:
         # events of a busy receiver waiting for one of its slots, with their claim time
         self._waiting: dict[str, deque[tuple[CallbackJob, float]]] = {}
         self._queued = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slot = asyncio.Event()
+        self._tasks = Tracked(log, "callback task")
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_expiry = 0.0
@@ -140,8 +140,7 @@ class CallbackSender:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=grace)
+        await self._tasks.drain(grace)
         if self._client is not None:
             await self._client.close()
 
@@ -171,9 +170,7 @@ class CallbackSender:
             1, min(self.settings.callback_batch, self.settings.callback_concurrency) // 4
         ):
             # claim in batches, not one event per finished callback (one transaction each)
-            self._slot.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot.wait(), self.poll)
+            await self._tasks.wait_freed(self.poll)
             return True
         jobs = await self.store.claim_callbacks(
             now, self.settings.callback_lease_s, min(room, self.settings.callback_batch)
@@ -189,15 +186,7 @@ class CallbackSender:
 
     def _launch(self, job: CallbackJob, host: str) -> None:
         self._per_host[host] = self._per_host.get(host, 0) + 1
-        task = asyncio.create_task(self._deliver(job, host))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slot.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("callback task failed", exc_info=task.exception())
+        self._tasks.spawn(self._deliver(job, host))
 
     async def _deliver(self, job: CallbackJob, host: str) -> None:
         try:

@@ -1,0 +1,49 @@
+"""`Tracked`: background tasks counted, logged when they fail, and drained at shutdown.
+
+The dispatcher (one task per submit), the callback sender (one per request) and the
+receipt handler (one per incoming PDU) share this bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+
+class Tracked:
+    """A set of running tasks, with an event set each time one finishes."""
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self._log = log
+        self._what = what
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` in the background."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("%s failed", self._what, exc_info=task.exception())
+
+    async def wait_freed(self, within: float) -> None:
+        """Return when a task finishes, or after `within` seconds."""
+        self._freed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._freed.wait(), within)
+
+    async def drain(self, grace: float) -> None:
+        """Wait for the running tasks, at most `grace` seconds."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
