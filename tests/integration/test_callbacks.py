@@ -254,7 +254,7 @@ class Outbox:
         self,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = lambda: 0.5,
-        on_request: Callable[[str, str], None] | None = None,
+        on_connect: Callable[[str, str], None] | None = None,
         poll: float = 0.05,
         **settings: object,
     ) -> tuple[CallbackSender, CallbackMetrics]:
@@ -263,7 +263,7 @@ class Outbox:
         options.update(settings)
         metrics = CallbackMetrics(CollectorRegistry())
         sender = CallbackSender(
-            self.store, make_settings(**options), metrics, clock, rng, on_request, poll
+            self.store, make_settings(**options), metrics, clock, rng, on_connect, poll
         )
         self.senders.append(sender)
         return sender, metrics
@@ -271,7 +271,7 @@ class Outbox:
     async def manual(
         self,
         clock: Clock,
-        on_request: Callable[[str, str], None] | None = None,
+        on_connect: Callable[[str, str], None] | None = None,
         **settings: object,
     ) -> tuple[CallbackSender, CallbackMetrics]:
         """A started sender whose background loop is idle: the test calls `step()`.
@@ -282,7 +282,7 @@ class Outbox:
         wanted = clock.t
         clock.t = 0.0
         options: dict[str, object] = {"callback_per_host": 100, **settings}
-        sender, metrics = self.sender(clock, lambda: 0.5, on_request, 3600.0, **options)
+        sender, metrics = self.sender(clock, lambda: 0.5, on_connect, 3600.0, **options)
         sender.start()
         await asyncio.sleep(0)  # its first step has read the clock (0): it finds nothing
         clock.t = wanted
@@ -588,7 +588,7 @@ async def test_any_2xx_is_success(
 
 
 class RequestLog:
-    """Collects what the sender was about to send (its `on_request` hook)."""
+    """Collects what the sender was about to send (its `on_connect` hook)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
@@ -606,7 +606,7 @@ async def test_private_target_is_refused_before_any_connection(outbox: Outbox, u
     await outbox.finals(account, ["DELIVRD"], now=T0)
     transport = RequestLog()
     clock = Clock(T0)
-    sender, metrics = await outbox.manual(clock, callback_allow_private=False, on_request=transport)
+    sender, metrics = await outbox.manual(clock, callback_allow_private=False, on_connect=transport)
     await outbox.step(sender)
     assert transport.requests == []  # the refusal came before the HTTP client
     event = await outbox.only_event()

@@ -6,6 +6,7 @@ from passerelle.core.states import RecipientState as S
 from passerelle.store.base import (
     CallbackAttempt,
     CallbackOutcome,
+    CallbackResult,
     CallbackState,
     NewAccount,
     NewMessage,
@@ -94,16 +95,24 @@ async def test_attempts_retry_deliver_and_list(store: Store) -> None:
     await submitted(store, callback=True)
     await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
     [job] = await store.claim_callbacks(103.0, 30.0, 10)
-    await store.finish_callback(
-        job.id, CallbackAttempt(103.0, 500, 12.0, "HTTP 500"), CallbackOutcome.RETRY, 110.0
+    await store.finish_callbacks(
+        [
+            CallbackResult(
+                job.id, CallbackAttempt(103.0, 500, 12.0, "HTTP 500"), CallbackOutcome.RETRY, 110.0
+            )
+        ]
     )
     assert await store.claim_callbacks(109.0, 30.0, 10) == []
     [again] = await store.claim_callbacks(110.0, 30.0, 10)
     assert again.attempts == 1
     failed = await store.list_callbacks("alice", failed_only=True, limit=10)
     assert [(e.id, e.last_status) for e in failed] == [(job.id, 500)]
-    await store.finish_callback(
-        job.id, CallbackAttempt(110.0, 204, 3.0, None), CallbackOutcome.DELIVERED, None
+    await store.finish_callbacks(
+        [
+            CallbackResult(
+                job.id, CallbackAttempt(110.0, 204, 3.0, None), CallbackOutcome.DELIVERED, None
+            )
+        ]
     )
     [event] = await store.list_callbacks(None, failed_only=False, limit=10)
     assert (event.state, event.attempts, event.delivered_at) == (CallbackState.DELIVERED, 2, 110.0)
@@ -117,11 +126,18 @@ async def test_gone_expire_and_replay(store: Store) -> None:
     await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
     await store.record_receipt("op1", "id1", S.DELIVERED, "DELIVRD", None, 102.0)
     first, second = await store.claim_callbacks(103.0, 30.0, 10)
-    await store.finish_callback(
-        first.id, CallbackAttempt(103.0, 410, 1.0, "HTTP 410"), CallbackOutcome.GONE, None
-    )
-    await store.finish_callback(
-        second.id, CallbackAttempt(103.0, None, 10000.0, "timeout"), CallbackOutcome.RETRY, 104.0
+    await store.finish_callbacks(
+        [
+            CallbackResult(
+                first.id, CallbackAttempt(103.0, 410, 1.0, "HTTP 410"), CallbackOutcome.GONE, None
+            ),
+            CallbackResult(
+                second.id,
+                CallbackAttempt(103.0, None, 10000.0, "timeout"),
+                CallbackOutcome.RETRY,
+                104.0,
+            ),
+        ]
     )
     assert await store.expire_callbacks(created_before=200.0, now=300.0) == 1
     states = {e.id: e.state for e in await store.list_callbacks(None, False, 10)}
@@ -130,3 +146,37 @@ async def test_gone_expire_and_replay(store: Store) -> None:
     assert not await store.replay_callback(999, 400.0)
     [job] = await store.claim_callbacks(400.0, 30.0, 10)
     assert job.id == first.id
+
+
+async def test_a_late_outcome_never_reopens_an_event(store: Store) -> None:
+    """An answer to a lapsed claim is logged but does not reopen an event delivered since."""
+    await submitted(store, callback=True)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    [job] = await store.claim_callbacks(103.0, 30.0, 10)
+    assert await store.claim_callbacks(132.0, 30.0, 10) == []  # still claimed
+    [again] = await store.claim_callbacks(133.0, 30.0, 10)  # the claim lapsed
+    assert again.id == job.id
+    delivered = CallbackAttempt(134.0, 200, 1.0, None)
+    late = CallbackAttempt(103.0, None, 30000.0, "timeout")
+    await store.finish_callbacks(
+        [CallbackResult(job.id, delivered, CallbackOutcome.DELIVERED, None)]
+    )
+    await store.finish_callbacks([CallbackResult(job.id, late, CallbackOutcome.RETRY, 140.0)])
+    [event] = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert (event.state, event.attempts, event.delivered_at) == (CallbackState.DELIVERED, 1, 134.0)
+    assert await store.claim_callbacks(200.0, 30.0, 10) == []
+    assert [a.status for a in await store.callback_attempts(job.id)] == [200, None]
+
+
+async def test_events_without_a_url_wait_until_one_is_set(store: Store) -> None:
+    """Events of an account with no callback URL are not claimed; setting a URL makes them due."""
+    await submitted(store, callback=True, url=None, recipients=("33600000001", "33600000002"))
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    await store.record_receipt("op1", "id1", S.UNDELIVERED, "UNDELIV", None, 102.0)
+    assert await store.claim_callbacks(103.0, 30.0, 10) == []
+    assert await store.claim_callbacks(104.0, 30.0, 10) == []
+    assert (await store.callback_backlog())[0] == 2
+    await store.update_account("alice", {"callback_url": "https://client.example/dlr"}, 105.0)
+    jobs = await store.claim_callbacks(105.0, 30.0, 10)
+    assert sorted(j.stat for j in jobs) == ["DELIVRD", "UNDELIV"]
+    assert {j.url for j in jobs} == {"https://client.example/dlr"}

@@ -101,10 +101,21 @@ def test_verify_rejects_malformed_headers(header: str) -> None:
 # --- the request ----------------------------------------------------------------------
 
 
+def header_lines(lines: str) -> dict[str, str]:
+    """The CRLF-terminated header lines the sender hands to its client, as a dict."""
+    assert lines.endswith("\r\n")
+    return dict(line.split(": ", 1) for line in lines[:-2].split("\r\n"))
+
+
 def test_post_request_is_a_signed_form() -> None:
     """POST: form body with the documented fields in order, signed, with the event id."""
-    method, url, body, headers = request_of(job(), T0 + 5.7)
-    assert (method, url) == ("POST", "https://client.example/dlr")
+    target, method, path, body, lines = request_of(job(), T0 + 5.7)
+    assert (target.origin, target.tls, method, path) == (
+        "https://client.example:443",
+        True,
+        "POST",
+        "/dlr",
+    )
     assert body is not None
     assert parse_qsl(body.decode()) == [
         ("msgid", "123456789"),
@@ -116,6 +127,7 @@ def test_post_request_is_a_signed_form() -> None:
         ("login", "alice"),
         ("event_id", "42"),
     ]
+    headers = header_lines(lines)
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert headers[EVENT_HEADER] == "42"
     signature = parse(headers[HEADER])
@@ -126,12 +138,14 @@ def test_post_request_is_a_signed_form() -> None:
 
 def test_get_request_signs_the_query() -> None:
     """GET: the same fields in the query (after the URL's own), the query is what is signed."""
-    method, url, body, headers = request_of(job("GET", "https://c.example/dlr?k=v"), T0)
+    target, method, path, body, lines = request_of(job("GET", "https://c.example/dlr?k=v"), T0)
     assert method == "GET" and body is None
-    base, _, query = url.partition("?")
-    assert base == "https://c.example/dlr"
+    assert target.head == b"Host: c.example\r\n"
+    base, _, query = path.partition("?")
+    assert base == "/dlr"
     assert query.startswith("k=v&msgid=123456789&")
-    assert query.encode() == b"k=v&" + request_of(job(), T0)[2]  # type: ignore[operator]
+    assert query.encode() == b"k=v&" + request_of(job(), T0)[3]  # type: ignore[operator]
+    headers = header_lines(lines)
     assert "Content-Type" not in headers
     assert parse(headers[HEADER])["v1"] == independent_mac(SECRET, str(int(T0)), query.encode())
 

@@ -244,6 +244,16 @@ class CallbackAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """An attempt and what it decided, as the sender hands it to the store."""
+
+    event_id: int
+    attempt: CallbackAttempt
+    outcome: CallbackOutcome
+    next_at: float | None  # when to try again (RETRY only)
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackEvent:
     """An event as listed by `passerelle callbacks list` and the console."""
 
@@ -373,16 +383,14 @@ class Store(Protocol):
     # transaction, for recipients of messages sent with callback=1 reaching a final state.
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
-        """Claim due pending events of accounts that have a callback URL."""
+        """Claim due pending events of accounts that have a callback URL, oldest due first.
 
-    async def finish_callback(
-        self,
-        event_id: int,
-        attempt: CallbackAttempt,
-        outcome: CallbackOutcome,
-        next_at: float | None,
-    ) -> None:
-        """Record an attempt and its outcome (`next_at` for RETRY)."""
+        A claim moves the event's next attempt to the end of the lease: unless it is
+        finished by then, it is due again (at least once, never lost)."""
+
+    async def finish_callbacks(self, results: Sequence[CallbackResult]) -> None:
+        """Record attempts and their outcomes, all in one transaction. An outcome never
+        reopens an event that is no longer pending (a late answer to a lapsed claim)."""
 
     async def expire_callbacks(self, created_before: float, now: float) -> int:
         """Fail pending events created before `created_before` (the horizon); how many."""

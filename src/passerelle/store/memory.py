@@ -121,6 +121,8 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
             raise AccountNotFound(login)
         account = dataclasses.replace(account, updated_at=at, **changes)  # type: ignore[arg-type]
         self.accounts[login] = account
+        if changes.get("callback_url"):
+            self.wake_callbacks(account.id, at)
         return account
 
     async def adjust_credits(

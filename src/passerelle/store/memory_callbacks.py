@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from passerelle.core.states import RecipientState, statut_of
@@ -11,6 +12,7 @@ from passerelle.store.base import (
     CallbackEvent,
     CallbackJob,
     CallbackOutcome,
+    CallbackResult,
     CallbackState,
 )
 
@@ -79,11 +81,10 @@ class MemoryCallbacks:
             if (
                 e.state is not CallbackState.PENDING
                 or e.next_attempt_at > now
-                or (e.claimed_until is not None and e.claimed_until > now)
                 or not account.callback_url
             ):
                 continue
-            e.claimed_until = now + lease
+            e.claimed_until = e.next_attempt_at = now + lease
             jobs.append(
                 CallbackJob(
                     e.id,
@@ -103,23 +104,31 @@ class MemoryCallbacks:
             )
         return jobs
 
-    async def finish_callback(
-        self,
-        event_id: int,
-        attempt: CallbackAttempt,
-        outcome: CallbackOutcome,
-        next_at: float | None,
-    ) -> None:
-        e = self.events[event_id]
-        e.tries.append(attempt)
-        e.state = outcome.state
-        e.attempts += 1
-        e.claimed_until = None
-        e.last_status, e.last_error = attempt.status, attempt.error
-        if next_at is not None:
-            e.next_attempt_at = next_at
-        if outcome is CallbackOutcome.DELIVERED:
-            e.delivered_at = attempt.at
+    async def finish_callbacks(self, results: Sequence[CallbackResult]) -> None:
+        for r in results:
+            e = self.events[r.event_id]
+            e.tries.append(r.attempt)
+            if e.state is not CallbackState.PENDING:
+                continue  # a late answer to a lapsed claim never reopens an event
+            e.state = r.outcome.state
+            e.attempts += 1
+            e.claimed_until = None
+            e.last_status, e.last_error = r.attempt.status, r.attempt.error
+            if r.next_at is not None:
+                e.next_attempt_at = r.next_at
+            if r.outcome is CallbackOutcome.DELIVERED:
+                e.delivered_at = r.attempt.at
+
+    def wake_callbacks(self, account_id: int, now: float) -> None:
+        """Make an account's pending, unclaimed events due now (its callback URL was set)."""
+        for e in self.events.values():
+            if (
+                e.account_id == account_id
+                and e.state is CallbackState.PENDING
+                and e.next_attempt_at > now
+                and (e.claimed_until is None or e.claimed_until <= now)
+            ):
+                e.next_attempt_at = now
 
     async def expire_callbacks(self, created_before: float, now: float) -> int:
         count = 0

@@ -25,7 +25,7 @@ from passerelle.store.base import (
     check_changes,
     new_msgid,
 )
-from passerelle.store.sqlite_callbacks import CallbackOps
+from passerelle.store.sqlite_callbacks import CallbackOps, wake_callbacks
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.writer import Writer
 
@@ -304,6 +304,8 @@ class SqliteStore(DeliveryOps, CallbackOps):
             )
             if cur.rowcount != 1:
                 raise AccountNotFound(login)
+            if changes.get("callback_url"):
+                wake_callbacks(conn, login, at)
 
         await self._writer.submit(op)
         account = await self.find_account(login)

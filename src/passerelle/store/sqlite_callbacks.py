@@ -7,6 +7,7 @@ final state (see `sqlite_delivery.py`), only for messages sent with callback=1.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from passerelle.core.states import RecipientState, statut_of
 from passerelle.store.base import (
@@ -14,11 +15,13 @@ from passerelle.store.base import (
     CallbackEvent,
     CallbackJob,
     CallbackOutcome,
+    CallbackResult,
     CallbackState,
 )
 from passerelle.store.writer import Writer
 
 PENDING = int(CallbackState.PENDING)
+PARK_S = 60.0  # pending events of accounts without a callback URL are looked at this often
 
 
 def add_event(
@@ -40,6 +43,17 @@ def add_event(
     )
 
 
+def wake_callbacks(conn: sqlite3.Connection, login: str, now: float) -> None:
+    """Make an account's pending, unclaimed events due now (its callback URL was set)."""
+    conn.execute(
+        "UPDATE callback_events SET next_attempt_at = ?"
+        " WHERE state = ? AND next_attempt_at > ?"
+        " AND (claimed_until IS NULL OR claimed_until <= ?)"
+        " AND account_id = (SELECT id FROM accounts WHERE login = ?)",
+        (now, PENDING, now, now, login),
+    )
+
+
 class CallbackOps:
     """Callback half of the SQLite store (a mixin of `SqliteStore`)."""
 
@@ -49,48 +63,66 @@ class CallbackOps:
         raise NotImplementedError
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
+        select = (
+            "SELECT e.id, a.login, a.callback_url, a.callback_method, a.callback_secret,"
+            " e.msgid, e.dest, e.statut, e.stat, e.err, e.occurred_at, e.created_at,"
+            " e.attempts FROM callback_events e JOIN accounts a ON a.id = e.account_id"
+            " WHERE e.state = ? AND e.next_attempt_at <= ? ORDER BY e.next_attempt_at LIMIT ?"
+        )
+
         def op(conn: sqlite3.Connection) -> list[CallbackJob]:
-            rows = conn.execute(
-                "SELECT e.id, a.login, a.callback_url, a.callback_method, a.callback_secret,"
-                " e.msgid, e.dest, e.statut, e.stat, e.err, e.occurred_at, e.created_at,"
-                " e.attempts FROM callback_events e JOIN accounts a ON a.id = e.account_id"
-                " WHERE e.state = ? AND e.next_attempt_at <= ?"
-                " AND (e.claimed_until IS NULL OR e.claimed_until <= ?)"
-                " AND a.callback_url IS NOT NULL AND a.callback_url != ''"
-                " ORDER BY e.next_attempt_at LIMIT ?",
-                (PENDING, now, now, limit),
-            ).fetchall()
+            rows = conn.execute(select, (PENDING, now, limit)).fetchall()
+            if any(not row[2] for row in rows):
+                # events of accounts without a callback URL: parked in one pass, so that
+                # claims do not scan them again and again (`update_account` wakes them)
+                conn.execute(
+                    "UPDATE callback_events SET next_attempt_at = ?"
+                    " WHERE state = ? AND next_attempt_at <= ? AND account_id IN"
+                    " (SELECT id FROM accounts WHERE coalesce(callback_url, '') = '')",
+                    (now + PARK_S, PENDING, now),
+                )
+                rows = conn.execute(select, (PENDING, now, limit)).fetchall()
+            # the claim moves the next attempt to the end of the lease: claims skip the
+            # event until then, and take it again if it was not finished by then
             conn.executemany(
-                "UPDATE callback_events SET claimed_until = ? WHERE id = ?",
-                [(now + lease, row[0]) for row in rows],
+                "UPDATE callback_events SET claimed_until = ?, next_attempt_at = ? WHERE id = ?",
+                [(now + lease, now + lease, row[0]) for row in rows],
             )
             return [CallbackJob(*row) for row in rows]
 
         jobs: list[CallbackJob] = await self._writer.submit(op)
         return jobs
 
-    async def finish_callback(
-        self,
-        event_id: int,
-        attempt: CallbackAttempt,
-        outcome: CallbackOutcome,
-        next_at: float | None,
-    ) -> None:
-        state = int(outcome.state)
-        delivered_at = attempt.at if outcome is CallbackOutcome.DELIVERED else None
+    async def finish_callbacks(self, results: Sequence[CallbackResult]) -> None:
+        attempts = [
+            (r.event_id, r.attempt.at, r.attempt.status, r.attempt.latency_ms, r.attempt.error)
+            for r in results
+        ]
+        outcomes = [
+            (
+                int(r.outcome.state),
+                r.attempt.status,
+                r.attempt.error,
+                r.next_at,
+                r.attempt.at if r.outcome is CallbackOutcome.DELIVERED else None,
+                r.event_id,
+                PENDING,
+            )
+            for r in results
+        ]
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO callback_attempts (event_id, at, status, latency_ms, error)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (event_id, attempt.at, attempt.status, attempt.latency_ms, attempt.error),
+                attempts,
             )
-            conn.execute(
+            conn.executemany(
                 "UPDATE callback_events SET state = ?, attempts = attempts + 1,"
                 " claimed_until = NULL, last_status = ?, last_error = ?,"
                 " next_attempt_at = coalesce(?, next_attempt_at),"
-                " delivered_at = coalesce(?, delivered_at) WHERE id = ?",
-                (state, attempt.status, attempt.error, next_at, delivered_at, event_id),
+                " delivered_at = coalesce(?, delivered_at) WHERE id = ? AND state = ?",
+                outcomes,
             )
 
         await self._writer.submit(op)

@@ -2,7 +2,9 @@
 multicast, reserved or unspecified address unless the operator allows private targets.
 
 The check runs at send time, on every address the host resolves to (DNS can change
-between configuration and sending). Redirects are never followed.
+between configuration and sending), each time the sender opens a connection; the
+connection is then made to one of those checked addresses, never to the name resolved
+again (no DNS-rebinding window). Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -33,21 +35,32 @@ def forbidden(address: str) -> bool:
     )
 
 
+async def addresses(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses `host` resolves to, in order; Refused if any is forbidden (unless
+    private targets are allowed). The caller connects to these, not to the name."""
+    try:
+        found = [str(ipaddress.ip_address(host))]  # a literal needs no DNS
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except (OSError, UnicodeError) as error:
+            raise Refused(f"cannot resolve {host}: {error}") from None
+        found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not allow_private:
+        for address in found:
+            if forbidden(address):
+                raise Refused(f"{host} resolves to {address}, a private address")
+    return found
+
+
 async def check(url: str, allow_private: bool) -> None:
     """Raise Refused unless `url` is http(s) and resolves only to allowed addresses."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused("callback URL must be an absolute http:// or https:// URL")
-    if allow_private:
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
+    if not allow_private:
+        await addresses(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), False
         )
-    except (OSError, UnicodeError) as error:
-        raise Refused(f"cannot resolve {parts.hostname}: {error}") from None
-    for info in infos:
-        address = str(info[4][0])
-        if forbidden(address):
-            raise Refused(f"{parts.hostname} resolves to {address}, a private address")

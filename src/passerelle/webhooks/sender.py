@@ -23,17 +23,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
-
-import aiohttp
-from yarl import URL
+from urllib.parse import urlencode
 
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign
 from passerelle.settings import Settings
-from passerelle.store.base import CallbackAttempt, CallbackJob, CallbackOutcome, Store
+from passerelle.store.base import (
+    CallbackAttempt,
+    CallbackJob,
+    CallbackOutcome,
+    CallbackResult,
+    Store,
+)
 from passerelle.tasks import Tracked
 from passerelle.webhooks import guard
+from passerelle.webhooks.client import Client, ProtocolError, Target, target_of
 from passerelle.webhooks.metrics import CallbackMetrics
 
 log = logging.getLogger("passerelle.callbacks")
@@ -55,8 +59,10 @@ def policy_for(settings: Settings) -> RetryPolicy:
 
 def origin(url: str) -> str:
     """The receiver a URL belongs to, for the per-receiver limit."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    try:
+        return target_of(url).origin
+    except guard.Refused:
+        return "invalid:"  # its attempt will record the refusal
 
 
 def fields_of(job: CallbackJob) -> list[tuple[str, str]]:
@@ -74,22 +80,27 @@ def fields_of(job: CallbackJob) -> list[tuple[str, str]]:
     ]
 
 
-def request_of(job: CallbackJob, now: float) -> tuple[str, str, bytes | None, dict[str, str]]:
-    """(method, url, body, headers) of one signed callback."""
+def request_of(job: CallbackJob, now: float) -> tuple[Target, str, str, bytes | None, str]:
+    """(target, method, path and query, body, header lines) of one signed callback.
+
+    GET: the fields follow the URL's own query, and the signature covers that whole
+    query string, byte for byte as it goes out. POST: the signature covers the body.
+    """
+    target = target_of(job.url)
     query = urlencode(fields_of(job))
     timestamp = int(now)
-    headers = {EVENT_HEADER: str(job.id), "User-Agent": "Passerelle-Callbacks/1"}
+    common = f"{EVENT_HEADER}: {job.id}\r\nUser-Agent: Passerelle-Callbacks/1\r\n"
     if job.method == "GET":
-        base = URL(job.url)  # quoted as yarl quotes it; its own query kept as written
-        own = base.raw_query_string
-        full = f"{own}&{query}" if own else query
-        url = str(base.with_query(None).with_fragment(None)) + "?" + full
-        headers[HEADER] = sign(job.secret, timestamp, full.encode())
-        return "GET", url, None, headers
+        full = f"{target.query}&{query}" if target.query else query
+        signature = sign(job.secret, timestamp, full.encode())
+        return target, "GET", f"{target.path}?{full}", None, f"{common}{HEADER}: {signature}\r\n"
     body = query.encode()
-    headers[HEADER] = sign(job.secret, timestamp, body)
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
-    return "POST", job.url, body, headers
+    signature = sign(job.secret, timestamp, body)
+    path = f"{target.path}?{target.query}" if target.query else target.path
+    headers = (
+        f"{common}{HEADER}: {signature}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    )
+    return target, "POST", path, body, headers
 
 
 class CallbackSender:
@@ -102,7 +113,7 @@ class CallbackSender:
         metrics: CallbackMetrics,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
-        on_request: Callable[[str, str], None] | None = None,
+        on_connect: Callable[[str, str], None] | None = None,
         poll: float = 0.2,
     ) -> None:
         self.store = store
@@ -112,8 +123,7 @@ class CallbackSender:
         self.rng = rng
         self.policy = policy_for(settings)
         self.poll = poll
-        self._on_request = on_request  # (method, url) just before a request goes out
-        self._client: aiohttp.ClientSession | None = None
+        self._client = Client(settings.callback_allow_private, on_connect=on_connect)
         self._per_host: dict[str, int] = {}
         # events of a busy receiver waiting for one of its slots, with their claim time
         self._waiting: dict[str, deque[tuple[CallbackJob, float]]] = {}
@@ -123,14 +133,11 @@ class CallbackSender:
         self._task: asyncio.Task[None] | None = None
         self._last_expiry = 0.0
         self._last_gauges = 0.0
+        self._results: list[CallbackResult] = []  # decided, not yet written
+        self._flushing: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Run in the background (call from the running event loop)."""
-        self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.settings.callback_concurrency),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
-        )
         self._task = asyncio.create_task(self._run(), name="callbacks")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -141,8 +148,9 @@ class CallbackSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._tasks.drain(grace)
-        if self._client is not None:
-            await self._client.close()
+        if self._flushing is not None:
+            await asyncio.wait({self._flushing}, timeout=grace)
+        self._client.close()
 
     async def _run(self) -> None:
         while not self._stop.is_set():
@@ -162,6 +170,7 @@ class CallbackSender:
             await self.store.expire_callbacks(now - self.settings.callback_horizon_s, now)
         if now - self._last_gauges > GAUGES_EVERY_S:
             self._last_gauges = now
+            self._client.sweep()
             count, oldest = await self.store.callback_backlog()
             self.metrics.pending.set(count)
             self.metrics.oldest.set(now - oldest if oldest is not None else 0)
@@ -193,7 +202,7 @@ class CallbackSender:
             attempt = await self.send(job)
         finally:
             self._per_host[host] -= 1
-        await self.record(job, attempt)
+        self.record(job, attempt)
         self._next_waiting(host)
 
     def _next_waiting(self, host: str) -> None:
@@ -210,37 +219,26 @@ class CallbackSender:
             del self._waiting[host]
 
     async def send(self, job: CallbackJob) -> CallbackAttempt:
-        """One attempt: guard, sign, request; never raises."""
+        """One attempt: sign, guard (when a connection opens), request; never raises."""
         now = self.clock()
         started = time.perf_counter()
         try:
-            await guard.check(job.url, self.settings.callback_allow_private)
-            method, url, body, headers = request_of(job, now)
-            assert self._client is not None
-            if self._on_request is not None:
-                self._on_request(method, url)
-            async with (
-                asyncio.timeout(self.settings.callback_timeout_s),
-                self._client.request(
-                    # encoded=True: the query goes out byte for byte as it was signed
-                    method,
-                    URL(url, encoded=True),
-                    data=body,
-                    headers=headers,
-                    allow_redirects=False,
-                ) as response,
-            ):
-                await response.read()
-            status: int | None = response.status
-            error = None if 200 <= response.status < 300 else f"HTTP {status}"
-            if 300 <= response.status < 400:
-                error = f"HTTP {status}: redirects are not followed"
+            target, method, path, body, headers = request_of(job, now)
+            async with asyncio.timeout(self.settings.callback_timeout_s):
+                answer = await self._client.request(target, method, path, body, headers)
+            status: int | None = answer
+            error = None if 200 <= answer < 300 else f"HTTP {answer}"
+            if 300 <= answer < 400:
+                error = f"HTTP {answer}: redirects are not followed"
         except guard.Refused as refused:
             status, error = None, f"refused: {refused}"
         except TimeoutError:
             status, error = None, "timeout"
-        except (aiohttp.ClientError, OSError, ValueError) as failure:
+        except (ProtocolError, OSError, ValueError) as failure:
             status, error = None, f"{type(failure).__name__}: {failure}"[:500]
+        except Exception as failure:  # a bug of ours: logged, and the attempt still counts
+            log.exception("callback attempt failed unexpectedly", extra={"event_id": job.id})
+            status, error = None, f"internal error: {type(failure).__name__}"
         latency = (time.perf_counter() - started) * 1000
         self.metrics.latency.observe(latency / 1000)
         return CallbackAttempt(now, status, round(latency, 2), error)
@@ -258,8 +256,13 @@ class CallbackSender:
             return CallbackOutcome.FAILED, None
         return CallbackOutcome.RETRY, at
 
-    async def record(self, job: CallbackJob, attempt: CallbackAttempt) -> None:
-        """Store the attempt and its outcome."""
+    def record(self, job: CallbackJob, attempt: CallbackAttempt) -> None:
+        """Decide the outcome of an attempt and queue it for the store.
+
+        Outcomes are written in batches (one transaction for all the attempts that ended
+        while the previous batch was being committed). Until its outcome is committed the
+        event stays claimed; if the process dies first, the claim lapses and the event is
+        sent again (at least once, see docs/callbacks.md)."""
         outcome, next_at = self.decide(job, attempt)
         label = outcome.value
         if attempt.error is not None and attempt.error.startswith("refused"):
@@ -275,4 +278,19 @@ class CallbackSender:
                     "outcome": outcome.value,
                 },
             )
-        await self.store.finish_callback(job.id, attempt, outcome, next_at)
+        self._results.append(CallbackResult(job.id, attempt, outcome, next_at))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush(), name="callback results")
+
+    async def _flush(self) -> None:
+        """Write queued outcomes until none is left, one transaction per batch."""
+        try:
+            while self._results:
+                batch, self._results = self._results, []
+                try:
+                    await self.store.finish_callbacks(batch)
+                except Exception:
+                    # not recorded: the claims lapse and the events are sent again
+                    log.exception("recording %d callback outcomes failed", len(batch))
+        finally:
+            self._flushing = None
