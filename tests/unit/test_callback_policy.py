@@ -22,7 +22,7 @@ from passerelle.store.base import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.store.memory import MemoryStore
 from passerelle.webhooks import guard
 from passerelle.webhooks.metrics import CallbackMetrics
-from passerelle.webhooks.sender import CallbackSender, fields_of, request_of
+from passerelle.webhooks.sender import BRISK_FOR_S, CallbackSender, fields_of, pause, request_of
 from tests.support import make_settings
 
 SECRET = "3f2a9c0d5e6b7a8f9e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f"
@@ -323,3 +323,21 @@ def test_horizon_is_a_setting() -> None:
     late = sender(jitter=0.0, callback_horizon_s=60.0)
     assert late.decide(job(attempts=2), attempt(500, T0 + 55)) == (CallbackOutcome.FAILED, None)
     assert late.decide(job(attempts=0), attempt(500, T0))[0] is CallbackOutcome.RETRY
+
+
+# --- polling --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("since_busy", "expected"),
+    [(0.0, 0.02), (BRISK_FOR_S - 0.01, 0.02), (BRISK_FOR_S, 0.2), (3600.0, 0.2)],
+)
+def test_poll_is_brisk_only_while_events_flow(since_busy: float, expected: float) -> None:
+    """Empty claims are retried every 20 ms for 2 s after the last busy one, then every poll."""
+    assert pause(0.2, since_busy) == expected
+
+
+def test_poll_never_exceeds_the_configured_one() -> None:
+    """A configured poll below the brisk one is kept as it is."""
+    assert pause(0.005, 0.0) == 0.005
+    assert pause(0.005, 3600.0) == 0.005

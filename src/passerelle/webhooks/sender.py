@@ -44,6 +44,15 @@ log = logging.getLogger("passerelle.callbacks")
 
 EXPIRY_EVERY_S = 60.0  # events past the horizon are failed this often
 GAUGES_EVERY_S = 2.0  # queue depth and oldest age are refreshed this often
+BRISK_POLL_S = 0.02  # the claim poll while events keep coming ...
+BRISK_FOR_S = 2.0  # ... that is, until this long after the last claim that found some
+
+
+def pause(poll: float, since_busy: float) -> float:
+    """How long to wait after a claim found nothing: briskly while receipts are flowing
+    (a callback then lags its receipt by tens of milliseconds, not by a whole `poll`),
+    `poll` once the outbox has been quiet for `BRISK_FOR_S` (an idle gateway stays idle)."""
+    return min(poll, BRISK_POLL_S) if since_busy < BRISK_FOR_S else poll
 
 
 def policy_for(settings: Settings) -> RetryPolicy:
@@ -153,14 +162,18 @@ class CallbackSender:
         self._client.close()
 
     async def _run(self) -> None:
+        last_busy = -BRISK_FOR_S
         while not self._stop.is_set():
             try:
                 busy = await self.step()
             except Exception:
                 log.exception("callback step failed; retrying")
                 busy = False
-            if not busy:
-                await asyncio.sleep(self.poll)
+            now = time.monotonic()
+            if busy:
+                last_busy = now
+            else:
+                await asyncio.sleep(pause(self.poll, now - last_busy))
 
     async def step(self) -> bool:
         """Claim and start one batch; True when it found work."""
