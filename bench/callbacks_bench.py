@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import hmac
 import json
 import os
@@ -351,6 +352,50 @@ def insert_events(db: Path, n: int, now: float) -> int:
         conn.close()
 
 
+def insert_paced(db: Path, n: int, rate: float) -> tuple[int, float]:
+    """N pending events at `rate` per second (a batch every 10 ms, each its own transaction,
+    holding the gateway's write lock like any writer): receipts arriving at that rate.
+    Returns the id before them and the time the last batch was committed."""
+    lock = os.open(f"{db}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    conn = sqlite3.connect(db, timeout=60, isolation_level=None)
+    try:
+        account_id, e0 = conn.execute(
+            "SELECT (SELECT id FROM accounts WHERE login = 'bench'),"
+            " (SELECT coalesce(max(id), 0) FROM callback_events)"
+        ).fetchone()
+        start = time.monotonic()
+        done = 0
+        last = time.time()
+        while done < n and time.monotonic() - start < 3600:
+            due = min(n, int((time.monotonic() - start) * rate) + 1)
+            if due > done:
+                now = time.time()
+                fixed = (1, "DELIVRD", "000", now, now, 0, 0, now)
+                rows = [
+                    (account_id, 500_000_000 + i, str(33600000000 + i), *fixed)
+                    for i in range(done, due)
+                ]
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(
+                        "INSERT INTO callback_events (account_id, msgid, dest, statut, stat,"
+                        " err, occurred_at, created_at, state, attempts, next_attempt_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    conn.execute("COMMIT")
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                done = due
+                last = time.time()
+            time.sleep(0.01)
+        return int(e0), last
+    finally:
+        conn.close()
+        os.close(lock)
+
+
 def sender_run(args: argparse.Namespace, per_host: int, profile: str | None) -> dict[str, object]:
     server = Server(args.passerelle, args.access_log, args.keep, gateway_env(args, per_host, False))
     receiver = Receiver(server.dir)
@@ -367,8 +412,12 @@ def sender_run(args: argparse.Namespace, per_host: int, profile: str | None) -> 
         if profile:
             profiler = Profiler(args.py_spy, server.pid, Path(profile), args.profile_rate, [])
         t_insert = time.time()
-        e0 = insert_events(server.db, args.events, t_insert)
-        t0 = time.time()  # committed: from here the sender can see them
+        if args.rate:
+            e0, t_last_insert = insert_paced(server.db, args.events, args.rate)
+            t0 = t_insert
+        else:
+            e0 = insert_events(server.db, args.events, t_insert)
+            t0 = t_last_insert = time.time()  # committed: from here the sender can see them
         deadline = time.monotonic() + args.drain_bound
         delivered = 0
         polls = 0
@@ -393,6 +442,14 @@ def sender_run(args: argparse.Namespace, per_host: int, profile: str | None) -> 
                 " WHERE id > ? AND state = ?",
                 (e0, DELIVERED_EVENT),
             ).fetchone()
+            lags = sorted(
+                row[0]
+                for row in conn.execute(
+                    "SELECT delivered_at - created_at FROM callback_events"
+                    " WHERE id > ? AND state = ?",
+                    (e0, DELIVERED_EVENT),
+                )
+            )
         finally:
             conn.close()
         checked, good = verify_sample(secret, r1.get("sample", [])[len(r0.get("sample", [])) :])  # type: ignore[arg-type]
@@ -427,6 +484,11 @@ def sender_run(args: argparse.Namespace, per_host: int, profile: str | None) -> 
                 float(r1["last"]),  # type: ignore[arg-type]
             ),
             "first_event_after_s": round(first_d - t0, 3) if first_d else None,
+            "rate": args.rate,
+            "last_after_last_insert_s": round(last_d - t_last_insert, 3) if last_d else None,
+            "lag_p50_ms": round(1000 * (pct(lags, 0.50) or 0), 1) if lags else None,
+            "lag_p99_ms": round(1000 * (pct(lags, 0.99) or 0), 1) if lags else None,
+            "lag_max_ms": round(1000 * lags[-1], 1) if lags else None,
             "gateway_cpu_s": round(gw_cpu, 2),
             "gateway_cpu_us_per_event": round(1e6 * gw_cpu / delivered, 1) if delivered else None,
             "gateway_main_thread_cpu_s": round(main1 - main0, 2),
@@ -456,6 +518,12 @@ def print_sender(r: dict[str, object]) -> None:
         f" {r['receiver_requests']} requests, {r['receiver_distinct']} distinct ids,"
         f" {r['receiver_connections']} connections"
     )
+    if r["rate"]:
+        print(
+            f"      PACED at {r['rate']} ev/s: last callback {r['last_after_last_insert_s']} s"
+            f" after the last insert; lag behind insert p50 {r['lag_p50_ms']} ms"
+            f" p99 {r['lag_p99_ms']} ms max {r['lag_max_ms']} ms"
+        )
     print(
         f"      gateway CPU {r['gateway_cpu_s']} s = {r['gateway_cpu_us_per_event']} us/event"
         f" (event loop {r['gateway_main_thread_cpu_s']} s, other threads"
@@ -666,6 +734,9 @@ def main() -> int:
     ap.add_argument(
         "--per-host", type=int, nargs="+", default=[8], help="PASSERELLE_CALLBACK_PER_HOST"
     )
+    ap.add_argument(
+        "--rate", type=float, default=0, help="sender: insert events at this rate (ev/s)"
+    )
     ap.add_argument("--concurrency", type=int, default=100, help="PASSERELLE_CALLBACK_CONCURRENCY")
     ap.add_argument("--batch", type=int, default=500, help="PASSERELLE_CALLBACK_BATCH")
     ap.add_argument("-n", "--requests", type=int, default=20000, help="e2e: GETs per run")
@@ -688,6 +759,7 @@ def main() -> int:
     args = ap.parse_args()
     if not (
         1 <= args.events <= 1_000_000
+        and 0 <= args.rate <= 100_000
         and all(1 <= p <= 1000 for p in args.per_host)
         and len(args.per_host) <= 6
         and 1 <= args.concurrency <= 1000
