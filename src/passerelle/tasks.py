@@ -47,3 +47,11 @@ class Tracked:
         """Wait for the running tasks, at most `grace` seconds."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
+
+    async def cancel(self) -> None:
+        """Cancel the tasks still running and wait until they have ended."""
+        running = set(self._tasks)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)

@@ -139,17 +139,28 @@ async def test_connection_close_answer_is_not_reused(
     client.close()
 
 
-async def test_idle_connection_dropped_by_receiver_is_retried_once(
+async def test_kept_alive_connection_dropped_as_a_request_goes_out_is_retried_once(
     servers: Callable[[Script], Scripted],
 ) -> None:
-    """A receiver that drops an idle kept-alive connection: the request goes out on a new one."""
-    server = await scripted(servers, answering(OK, then_close=True)).start()
+    """The receiver closes a kept-alive connection instead of answering: the request is sent
+    once more on a fresh connection (the race of a receiver dropping idle connections)."""
+
+    async def drop_second(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int
+    ) -> None:
+        await server.read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        if n == 1:
+            await server.read_request(reader)  # the reused connection's request: dropped
+
+    server = await servers(drop_second).start()
     client = Client(allow_private=True)
     assert await post(client, server.url()) == 200
-    await asyncio.sleep(0.05)  # the server has closed its side meanwhile
     assert await post(client, server.url()) == 200
     assert server.connections == 2
-    assert len(server.requests) == 2
+    assert len(server.requests) == 3  # the dropped one, then the same again
+    assert server.requests[1] == server.requests[2]
     client.close()
 
 
@@ -182,6 +193,43 @@ async def test_answer_framings(
     server = await scripted(servers, answering(answer, then_close=True)).start()
     client = Client(allow_private=True)
     assert await post(client, server.url()) == status
+    client.close()
+
+
+async def test_status_is_the_answer_even_if_the_body_never_ends(
+    servers: Callable[[Script], Scripted],
+) -> None:
+    """A 200 whose body keeps coming counts at once; that connection is not reused."""
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await writer.drain()
+        for _ in range(200):  # bounded: 2 s of a trickling body
+            writer.write(b"1\r\nx\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    server = await servers(endless).start()
+    client = Client(allow_private=True)
+    started = asyncio.get_running_loop().time()
+    assert await post(client, server.url()) == 200
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert client._idle == {}
+    client.close()
+
+
+async def test_an_upgrade_answer_is_a_protocol_error(
+    servers: Callable[[Script], Scripted],
+) -> None:
+    """`101 Switching Protocols` is not an answer to a callback: ProtocolError, no crash."""
+    upgrade = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    )
+    server = await scripted(servers, answering(upgrade)).start()
+    client = Client(allow_private=True)
+    with pytest.raises(ProtocolError, match="bad HTTP answer"):
+        await post(client, server.url())
     client.close()
 
 
@@ -250,6 +298,8 @@ async def test_connects_to_the_address_it_checked(servers: Callable[[Script], Sc
     with pytest.raises(guard.Refused, match="a private address"):
         await post(strict, server.url(host="localhost"))
     assert len(seen) == count  # refused before any socket
+    client.close()
+    strict.close()
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +331,11 @@ async def test_https_verifies_the_certificate(
     client.close()
     with pytest.raises(ssl.SSLCertVerificationError):
         await post(Client(allow_private=True), server.url("https"))
+    # trusted, but not for that name: the name in the URL is what is verified
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"match"):
+        await post(
+            Client(allow_private=True, ssl_context=trusting), server.url("https", "localhost")
+        )
 
 
 @pytest.mark.parametrize(
@@ -290,3 +345,21 @@ def test_target_refuses_what_is_not_http(url: str) -> None:
     """Only absolute http(s) URLs make a target."""
     with pytest.raises(guard.Refused, match="absolute http"):
         target_of(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://a%20b.example/x", "http://a%00b.example/", 'http://a"b.example/', "http://a<b>/"],
+    ids=str,
+)
+def test_target_refuses_host_names_that_are_not_names(url: str) -> None:
+    """A host that is neither a DNS name nor an address never reaches a header."""
+    with pytest.raises(guard.Refused, match="invalid host name"):
+        target_of(url)
+
+
+def test_target_keeps_credentials_out_of_its_repr() -> None:
+    """The Authorization line (a password) is not shown when a target is logged."""
+    target = target_of("https://user:s3cret@client.example/dlr")
+    assert b"Authorization: Basic " in target.head
+    assert "s3cret" not in repr(target) and "Authorization" not in repr(target)

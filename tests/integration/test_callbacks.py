@@ -941,3 +941,31 @@ async def test_python_receiver_example(outbox: Outbox, tmp_path: Path) -> None:
     command = [sys.executable, str(PY_EXAMPLE), str(port)]
     with example_server(command, env, port, tmp_path / "py.log"):
         await check_example_receiver(outbox, account, account.callback_url or "", recorded)
+
+
+# --- stopping -------------------------------------------------------------------------
+
+
+async def test_stop_finishes_what_is_in_flight_and_starts_nothing_more(
+    outbox: Outbox, receivers: Callable[..., Receiver]
+) -> None:
+    """stop(): the request in flight ends and its outcome is written; queued events are not
+    started (they come back when their lease ends); the pooled connection is closed."""
+    receiver = await receivers(delay=0.4).start()
+    account = await outbox.account("alice", receiver.url)
+    await outbox.finals(account, ["DELIVRD", "UNDELIV", "EXPIRED"], now=time.time())
+    sender, _ = outbox.sender(callback_per_host=1)
+    sender.start()
+    for _ in range(300):  # until the first request is at the receiver (bounded, 3 s)
+        if receiver.hits:
+            break
+        await asyncio.sleep(0.01)
+    assert len(receiver.hits) == 1
+    await sender.stop(grace=3.0)
+    events = await outbox.events()
+    delivered = [e for e in events if e.state is CallbackState.DELIVERED]
+    assert [e.id for e in delivered] == [receiver.hits[0].event_id]  # written before stop returned
+    assert {e.attempts for e in events if e not in delivered} == {0}
+    await asyncio.sleep(0.6)  # a queued event started after stop would have arrived by now
+    assert len(receiver.hits) == 1
+    assert not receiver._conns  # the client closed its kept-alive connection

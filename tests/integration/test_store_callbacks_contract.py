@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from passerelle.core.states import RecipientState as S
 from passerelle.store.base import (
     CallbackAttempt,
@@ -98,7 +100,11 @@ async def test_attempts_retry_deliver_and_list(store: Store) -> None:
     await store.finish_callbacks(
         [
             CallbackResult(
-                job.id, CallbackAttempt(103.0, 500, 12.0, "HTTP 500"), CallbackOutcome.RETRY, 110.0
+                job.id,
+                job.claim,
+                CallbackAttempt(103.0, 500, 12.0, "HTTP 500"),
+                CallbackOutcome.RETRY,
+                110.0,
             )
         ]
     )
@@ -110,7 +116,11 @@ async def test_attempts_retry_deliver_and_list(store: Store) -> None:
     await store.finish_callbacks(
         [
             CallbackResult(
-                job.id, CallbackAttempt(110.0, 204, 3.0, None), CallbackOutcome.DELIVERED, None
+                job.id,
+                again.claim,
+                CallbackAttempt(110.0, 204, 3.0, None),
+                CallbackOutcome.DELIVERED,
+                None,
             )
         ]
     )
@@ -129,10 +139,15 @@ async def test_gone_expire_and_replay(store: Store) -> None:
     await store.finish_callbacks(
         [
             CallbackResult(
-                first.id, CallbackAttempt(103.0, 410, 1.0, "HTTP 410"), CallbackOutcome.GONE, None
+                first.id,
+                first.claim,
+                CallbackAttempt(103.0, 410, 1.0, "HTTP 410"),
+                CallbackOutcome.GONE,
+                None,
             ),
             CallbackResult(
                 second.id,
+                second.claim,
                 CallbackAttempt(103.0, None, 10000.0, "timeout"),
                 CallbackOutcome.RETRY,
                 104.0,
@@ -148,24 +163,77 @@ async def test_gone_expire_and_replay(store: Store) -> None:
     assert job.id == first.id
 
 
-async def test_a_late_outcome_never_reopens_an_event(store: Store) -> None:
-    """An answer to a lapsed claim is logged but does not reopen an event delivered since."""
+async def test_a_late_outcome_after_the_new_claims_one_changes_nothing(store: Store) -> None:
+    """An answer to a lapsed claim, coming after the new claim delivered, is logged only."""
     await submitted(store, callback=True)
     await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
     [job] = await store.claim_callbacks(103.0, 30.0, 10)
     assert await store.claim_callbacks(132.0, 30.0, 10) == []  # still claimed
     [again] = await store.claim_callbacks(133.0, 30.0, 10)  # the claim lapsed
-    assert again.id == job.id
+    assert (again.id, again.claim) == (job.id, 163.0)
     delivered = CallbackAttempt(134.0, 200, 1.0, None)
     late = CallbackAttempt(103.0, None, 30000.0, "timeout")
     await store.finish_callbacks(
-        [CallbackResult(job.id, delivered, CallbackOutcome.DELIVERED, None)]
+        [CallbackResult(job.id, again.claim, delivered, CallbackOutcome.DELIVERED, None)]
     )
-    await store.finish_callbacks([CallbackResult(job.id, late, CallbackOutcome.RETRY, 140.0)])
+    await store.finish_callbacks(
+        [CallbackResult(job.id, job.claim, late, CallbackOutcome.RETRY, 140.0)]
+    )
     [event] = await store.list_callbacks(None, failed_only=False, limit=10)
     assert (event.state, event.attempts, event.delivered_at) == (CallbackState.DELIVERED, 1, 134.0)
     assert await store.claim_callbacks(200.0, 30.0, 10) == []
     assert [a.status for a in await store.callback_attempts(job.id)] == [200, None]
+
+
+@pytest.mark.parametrize(
+    ("late_status", "outcome", "next_at"),
+    [(None, CallbackOutcome.RETRY, 140.0), (410, CallbackOutcome.GONE, None)],
+    ids=["retry", "gone"],
+)
+async def test_a_late_outcome_during_the_new_claim_changes_nothing(
+    store: Store, late_status: int | None, outcome: CallbackOutcome, next_at: float | None
+) -> None:
+    """An answer to a lapsed claim, coming while the new claim is in flight, neither
+    reschedules nor closes the event: the new claim's answer decides."""
+    await submitted(store, callback=True)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    [job] = await store.claim_callbacks(103.0, 30.0, 10)
+    [again] = await store.claim_callbacks(133.0, 30.0, 10)
+    late = CallbackAttempt(103.0, late_status, 30000.0, "late")
+    await store.finish_callbacks([CallbackResult(job.id, job.claim, late, outcome, next_at)])
+    [event] = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert (event.state, event.attempts) == (CallbackState.PENDING, 0)
+    assert await store.claim_callbacks(150.0, 30.0, 10) == []  # still under the new claim
+    delivered = CallbackAttempt(151.0, 204, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(job.id, again.claim, delivered, CallbackOutcome.DELIVERED, None)]
+    )
+    [event] = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert (event.state, event.attempts, event.delivered_at) == (CallbackState.DELIVERED, 1, 151.0)
+
+
+async def test_expiry_and_replay_leave_a_claim_in_flight_alone(store: Store) -> None:
+    """The horizon does not fail an event being sent; a replay makes its old claim's answer moot."""
+    await submitted(store, callback=True)
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    [job] = await store.claim_callbacks(103.0, 30.0, 10)
+    assert await store.expire_callbacks(created_before=200.0, now=110.0) == 0
+    ok = CallbackAttempt(111.0, 200, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(job.id, job.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
+    [event] = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert event.state is CallbackState.DELIVERED
+    assert await store.replay_callback(job.id, 120.0)
+    [replayed] = await store.claim_callbacks(120.0, 30.0, 10)
+    assert await store.replay_callback(job.id, 121.0)  # replayed again while in flight
+    await store.finish_callbacks(
+        [CallbackResult(job.id, replayed.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
+    [event] = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert event.state is CallbackState.PENDING  # the second replay still has to go out
+    [last] = await store.claim_callbacks(121.0, 30.0, 10)
+    assert last.id == job.id
 
 
 async def test_events_without_a_url_wait_until_one_is_set(store: Store) -> None:

@@ -48,6 +48,7 @@ def job(
         occurred_at=T0,
         created_at=T0,
         attempts=attempts,
+        claim=T0 + 30,
     )
 
 
@@ -176,8 +177,12 @@ FORBIDDEN = [
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
     "::ffff:169.254.169.254",
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:a00:1::1",  # 6to4 of 10.0.0.1
+    "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
 ]
-ALLOWED = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"]
+ALLOWED = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "2002:5db8:d822::1"]
 
 
 @pytest.mark.parametrize("address", FORBIDDEN)

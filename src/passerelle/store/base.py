@@ -231,6 +231,7 @@ class CallbackJob:
     occurred_at: float
     created_at: float
     attempts: int
+    claim: float  # the end of this claim's lease: identifies the claim when finishing
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,7 @@ class CallbackResult:
     """An attempt and what it decided, as the sender hands it to the store."""
 
     event_id: int
+    claim: float  # the job's `claim`: an outcome applies only to the claim it answers
     attempt: CallbackAttempt
     outcome: CallbackOutcome
     next_at: float | None  # when to try again (RETRY only)
@@ -389,11 +391,14 @@ class Store(Protocol):
         finished by then, it is due again (at least once, never lost)."""
 
     async def finish_callbacks(self, results: Sequence[CallbackResult]) -> None:
-        """Record attempts and their outcomes, all in one transaction. An outcome never
-        reopens an event that is no longer pending (a late answer to a lapsed claim)."""
+        """Record attempts and their outcomes, all in one transaction. Every attempt is
+        logged, but an outcome changes the event only if the event is still pending under
+        the same claim: a late answer to a lapsed claim (the event was claimed again,
+        replayed or expired since) never reopens, reschedules or closes it."""
 
     async def expire_callbacks(self, created_before: float, now: float) -> int:
-        """Fail pending events created before `created_before` (the horizon); how many."""
+        """Fail pending events created before `created_before` (the horizon) that are not
+        being sent (a claim in progress decides for itself); how many."""
 
     async def list_callbacks(
         self, login: str | None, failed_only: bool, limit: int

@@ -100,6 +100,7 @@ class MemoryCallbacks:
                     e.occurred_at,
                     e.occurred_at,
                     e.attempts,
+                    now + lease,
                 )
             )
         return jobs
@@ -108,8 +109,8 @@ class MemoryCallbacks:
         for r in results:
             e = self.events[r.event_id]
             e.tries.append(r.attempt)
-            if e.state is not CallbackState.PENDING:
-                continue  # a late answer to a lapsed claim never reopens an event
+            if e.state is not CallbackState.PENDING or e.claimed_until != r.claim:
+                continue  # a late answer to a lapsed claim changes nothing
             e.state = r.outcome.state
             e.attempts += 1
             e.claimed_until = None
@@ -133,7 +134,11 @@ class MemoryCallbacks:
     async def expire_callbacks(self, created_before: float, now: float) -> int:
         count = 0
         for e in self.events.values():
-            if e.state is CallbackState.PENDING and e.occurred_at < created_before:
+            if (
+                e.state is CallbackState.PENDING
+                and e.occurred_at < created_before
+                and (e.claimed_until is None or e.claimed_until <= now)
+            ):
                 e.state, e.claimed_until = CallbackState.FAILED, None
                 e.last_error = (e.last_error or "no callback URL") + " (expired)"
                 count += 1

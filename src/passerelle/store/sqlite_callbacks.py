@@ -84,11 +84,12 @@ class CallbackOps:
                 rows = conn.execute(select, (PENDING, now, limit)).fetchall()
             # the claim moves the next attempt to the end of the lease: claims skip the
             # event until then, and take it again if it was not finished by then
+            until = now + lease
             conn.executemany(
                 "UPDATE callback_events SET claimed_until = ?, next_attempt_at = ? WHERE id = ?",
-                [(now + lease, now + lease, row[0]) for row in rows],
+                [(until, until, row[0]) for row in rows],
             )
-            return [CallbackJob(*row) for row in rows]
+            return [CallbackJob(*(*row, until)) for row in rows]
 
         jobs: list[CallbackJob] = await self._writer.submit(op)
         return jobs
@@ -107,6 +108,7 @@ class CallbackOps:
                 r.attempt.at if r.outcome is CallbackOutcome.DELIVERED else None,
                 r.event_id,
                 PENDING,
+                r.claim,
             )
             for r in results
         ]
@@ -121,7 +123,8 @@ class CallbackOps:
                 "UPDATE callback_events SET state = ?, attempts = attempts + 1,"
                 " claimed_until = NULL, last_status = ?, last_error = ?,"
                 " next_attempt_at = coalesce(?, next_attempt_at),"
-                " delivered_at = coalesce(?, delivered_at) WHERE id = ? AND state = ?",
+                " delivered_at = coalesce(?, delivered_at)"
+                " WHERE id = ? AND state = ? AND claimed_until = ?",
                 outcomes,
             )
 
@@ -132,8 +135,9 @@ class CallbackOps:
             return conn.execute(
                 "UPDATE callback_events SET state = ?, claimed_until = NULL,"
                 " last_error = coalesce(last_error, 'no callback URL') || ' (expired)'"
-                " WHERE state = ? AND created_at < ?",
-                (int(CallbackState.FAILED), PENDING, created_before),
+                " WHERE state = ? AND created_at < ?"
+                " AND (claimed_until IS NULL OR claimed_until <= ?)",
+                (int(CallbackState.FAILED), PENDING, created_before, now),
             ).rowcount
 
         expired: int = await self._writer.submit(op)

@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import ipaddress
+import re
 import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import httptools
@@ -48,9 +50,22 @@ class Target:
     host: str  # IDNA-encoded name or bare address, for resolving, SNI and checking
     port: int
     tls: bool
-    head: bytes  # "Host: ..." and, if the URL has user information, "Authorization: ..."
+    # "Host: ..." and, if the URL has user information, "Authorization: ..." (kept out
+    # of reprs: it may carry a password)
+    head: bytes = field(repr=False)
     path: str  # the raw path (percent-encoded as yarl encodes it)
     query: str  # the URL's own raw query ('' if none)
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,253}")  # after IDNA encoding (yarl's raw_host)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=4096)
@@ -63,6 +78,8 @@ def target_of(url: str) -> Target:
         raise guard.Refused("callback URL must be an absolute http:// or https:// URL") from None
     if u.scheme not in ("http", "https") or not host or port is None:
         raise guard.Refused("callback URL must be an absolute http:// or https:// URL")
+    if not HOST_NAME.fullmatch(host) and not _is_address(host):
+        raise guard.Refused(f"callback URL has an invalid host name: {host!r}")
     head = f"Host: {u.host_port_subcomponent}\r\n"
     if u.user is not None:
         credentials = f"{u.user}:{u.password or ''}".encode()
@@ -97,10 +114,10 @@ class _Connection(asyncio.Protocol):
     def exchange(self, data: bytes) -> asyncio.Future[int]:
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
+        self.status, self.answered, self.reusable = None, False, False
         if self.closed or self.transport.is_closing():
             self.waiter.set_exception(ProtocolError("connection closed before an answer"))
             return self.waiter
-        self.status, self.answered, self.reusable = None, False, False
         self.transport.write(data)
         return self.waiter
 
@@ -108,8 +125,15 @@ class _Connection(asyncio.Protocol):
         self.answered = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as error:
-            self._fail(ProtocolError(f"bad HTTP answer: {error}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as error:
+            self._fail(ProtocolError(f"bad HTTP answer: {type(error).__name__} {error}"))
+            self.close()
+            return
+        if self.status is not None and self.waiter is not None and not self.waiter.done():
+            # the final status is known but the body has not all come in this read: the
+            # status is the answer; the rest of the body is not waited for (a receiver
+            # cannot stretch an attempt into a timeout), and the connection is not reused
+            self.waiter.set_result(self.status)
             self.close()
 
     # httptools callbacks
@@ -137,6 +161,10 @@ class _Connection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(error)
 
+    def eof_received(self) -> bool:
+        self.closed = True  # the receiver is done with this connection
+        return False
+
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -158,6 +186,7 @@ class Client:
         self._ssl = ssl_context
         self._on_connect = on_connect  # (origin, address) just before a socket connects
         self._idle: dict[str, deque[_Connection]] = {}
+        self._closed = False
 
     async def request(
         self, target: Target, method: str, path_query: str, body: bytes | None, headers: str
@@ -184,7 +213,9 @@ class Client:
         except BaseException:
             connection.close()  # interrupted (timeout, cancel, error): never reused
             raise
-        if connection.reusable and not connection.closed:
+        if self._closed or not connection.reusable or connection.closed:
+            connection.close()
+        else:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(target.origin, deque()).append(connection)
         return status
@@ -237,7 +268,8 @@ class Client:
                 del self._idle[origin]
 
     def close(self) -> None:
-        """Close every idle connection."""
+        """Close every idle connection; connections in use close when their answer came."""
+        self._closed = True
         for idle in self._idle.values():
             for connection in idle:
                 connection.close()

@@ -22,8 +22,12 @@ class Refused(Exception):
 def forbidden(address: str) -> bool:
     """True for an address a callback must not reach by default."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address carried inside IPv6 (mapped ::ffff:a.b.c.d, or 6to4 2002:AABB:CCDD::)
+        # is judged as that IPv4 address
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            ip = embedded
     return bool(
         ip.is_private
         or ip.is_loopback

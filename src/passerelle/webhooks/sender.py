@@ -150,13 +150,19 @@ class CallbackSender:
         self._task = asyncio.create_task(self._run(), name="callbacks")
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming; let requests in flight finish (bounded), then close the client."""
+        """Stop claiming and starting requests; let those in flight finish (within
+        `grace`, the rest are cancelled), write their outcomes, then close the client.
+        Events claimed but not sent, or whose outcome was not written, are sent again
+        once their lease ends (at least once)."""
         self._stop.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._waiting.clear()
+        self._queued = 0
         await self._tasks.drain(grace)
+        await self._tasks.cancel()
         if self._flushing is not None:
             await asyncio.wait({self._flushing}, timeout=grace)
         self._client.close()
@@ -221,6 +227,8 @@ class CallbackSender:
     def _next_waiting(self, host: str) -> None:
         """Start the next queued event of `host` whose claim still holds; events whose lease
         has lapsed are dropped: they are claimed again (maybe already were)."""
+        if self._stop.is_set():
+            return  # stopping: queued events wait for their lease to end
         waiting = self._waiting.get(host)
         latest = self.settings.callback_lease_s
         while waiting and self._per_host.get(host, 0) < self.settings.callback_per_host:
@@ -291,7 +299,7 @@ class CallbackSender:
                     "outcome": outcome.value,
                 },
             )
-        self._results.append(CallbackResult(job.id, attempt, outcome, next_at))
+        self._results.append(CallbackResult(job.id, job.claim, attempt, outcome, next_at))
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush(), name="callback results")
 
