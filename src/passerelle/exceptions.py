@@ -26,7 +26,7 @@
     │   ├── AccountNotFound
     │   ├── NotFound
     │   └── InvalidValue
-    ├── PduError (smpp/pdu.py)      a malformed SMPP frame; carries the status to answer
+    ├── PduError (smpp/frame.py)    a malformed SMPP frame; carries the status to answer
     ├── ConfigError                 settings that cannot be used
     └── StoreError                  the storage failed (answered 99, request had no effect)
 

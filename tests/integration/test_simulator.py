@@ -26,8 +26,8 @@ from passerelle.simulator import (
 )
 from passerelle.simulator.receipt import Pending, ReceiptWriter
 from passerelle.simulator.state import load_state
+from passerelle.smpp.frame import HEADER, FrameReader, PduError, decode, encode
 from passerelle.smpp.pdu import (
-    HEADER,
     Bind,
     BindKind,
     BindResp,
@@ -35,16 +35,12 @@ from passerelle.smpp.pdu import (
     DeliverSmResp,
     EnquireLink,
     EnquireLinkResp,
-    FrameReader,
     GenericNack,
     Pdu,
-    PduError,
     SubmitSm,
     SubmitSmResp,
     Unbind,
     UnbindResp,
-    decode,
-    encode,
 )
 from passerelle.smpp.status import Status
 from passerelle.smpp.tlv import MessageState, Tlv, find_bytes, find_int, find_str

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from passerelle.smpp import tlv
+from passerelle.smpp.frame import FrameReader, PduError, decode, encode
 from passerelle.smpp.pdu import (
     Bind,
     BindKind,
@@ -18,16 +19,12 @@ from passerelle.smpp.pdu import (
     DeliverSmResp,
     EnquireLink,
     EnquireLinkResp,
-    FrameReader,
     GenericNack,
     Pdu,
-    PduError,
     SubmitSm,
     SubmitSmResp,
     Unbind,
     UnbindResp,
-    decode,
-    encode,
     is_response,
 )
 from passerelle.smpp.tlv import Tlv, TlvParam

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passerelle.smpp.frame import decode, encode
 from passerelle.smpp.pdu import (
     BindKind,
     BindResp,
@@ -15,8 +16,6 @@ from passerelle.smpp.pdu import (
     SubmitSm,
     SubmitSmResp,
     Unbind,
-    decode,
-    encode,
 )
 from passerelle.smpp.session import (
     Answered,

@@ -12,7 +12,8 @@ import enum
 import time
 
 from passerelle.simulator.config import Malformation, Mode, SimulatorConfig
-from passerelle.smpp.pdu import HEADER, CommandId
+from passerelle.smpp.frame import HEADER
+from passerelle.smpp.pdu import CommandId
 
 _SUBMIT_MODES = frozenset(
     {

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from passerelle.simulator.config import IdFormat
 from passerelle.smpp.coding import decode_text
-from passerelle.smpp.pdu import HEADER, CommandId, DeliverSm, SubmitSm
+from passerelle.smpp.frame import HEADER
+from passerelle.smpp.pdu import CommandId, DeliverSm, SubmitSm
 from passerelle.smpp.tlv import MessageState, Tlv, TlvParam, find_bytes
 
 RECEIPT_ESM_CLASS = 0x04

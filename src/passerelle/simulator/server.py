@@ -22,16 +22,8 @@ from passerelle.simulator.receipt import Pending, ReceiptWriter, format_id, resp
 from passerelle.simulator.session import SmscSession
 from passerelle.simulator.state import load_state, save_state
 from passerelle.simulator.stats import SimulatorStats, write_json
-from passerelle.smpp.pdu import (
-    HEADER,
-    Bind,
-    BindKind,
-    CommandId,
-    GenericNack,
-    SubmitSm,
-    SubmitSmResp,
-    encode,
-)
+from passerelle.smpp.frame import HEADER, encode
+from passerelle.smpp.pdu import Bind, BindKind, CommandId, GenericNack, SubmitSm, SubmitSmResp
 from passerelle.smpp.status import Status
 
 log = logging.getLogger("passerelle.simulator")

@@ -17,23 +17,19 @@ import asyncio
 from typing import TYPE_CHECKING, cast
 
 from passerelle.simulator.receipt import Pending
+from passerelle.smpp.frame import HEADER, FrameReader, PduError, decode, encode
 from passerelle.smpp.pdu import (
-    HEADER,
     Bind,
     BindKind,
     BindResp,
     CommandId,
     EnquireLink,
     EnquireLinkResp,
-    FrameReader,
     GenericNack,
-    PduError,
     SubmitSm,
     SubmitSmResp,
     Unbind,
     UnbindResp,
-    decode,
-    encode,
     is_response,
 )
 from passerelle.smpp.status import Status

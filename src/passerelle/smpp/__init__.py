@@ -1,1 +1,1 @@
-"""Own SMPP 3.4 client: sans-IO codec (`pdu`, `tlv`), status table, text coding."""
+"""Own SMPP 3.4 client: sans-IO codec (`pdu`, `frame`, `tlv`), status table, text coding."""

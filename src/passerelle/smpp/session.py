@@ -22,8 +22,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from passerelle.smpp.frame import HEADER, PduError, decode, encode
+from passerelle.smpp.frame import FrameReader as _FrameReader
 from passerelle.smpp.pdu import (
-    HEADER,
     Bind,
     BindKind,
     BindResp,
@@ -36,15 +37,11 @@ from passerelle.smpp.pdu import (
     EnquireLinkResp,
     GenericNack,
     Pdu,
-    PduError,
     SubmitSm,
     SubmitSmResp,
     Unbind,
     UnbindResp,
-    decode,
-    encode,
 )
-from passerelle.smpp.pdu import FrameReader as _FrameReader
 
 MAX_SEQUENCE = 0x7FFFFFFF
 
