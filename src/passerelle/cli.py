@@ -213,6 +213,24 @@ def db_upgrade() -> None:
     out.print(f"database at {settings.database_url} is up to date")
 
 
+@db.command("purge")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    help="Age limit in days (default: PASSERELLE_RETENTION_DAYS, 180).",
+)
+def db_purge(older_than_days: int | None) -> None:
+    """Delete messages older than the retention period, with their recipients and
+    callback events (the ledger is kept); `serve` does the same every hour."""
+    settings = _settings()
+    days = older_than_days if older_than_days is not None else settings.retention_days
+    if days == 0:
+        out.print("retention is off (PASSERELLE_RETENTION_DAYS=0): nothing purged")
+        return
+    purged = _with_gateway(settings, lambda gateway: gateway.purge_old(days))
+    out.print(f"purged {purged} message(s) older than {days} day(s)")
+
+
 @main.group()
 def account() -> None:
     """Customer accounts and credits."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from passerelle import exceptions as exc
+from passerelle import retention
 from passerelle.auth import Credentials, hash_password
 from passerelle.core import numbers
 from passerelle.core.message import Outgoing
@@ -223,6 +224,12 @@ class Gateway:
         """Send a callback event again, now."""
         if not await self.store.replay_callback(event_id, self._clock()):
             raise exc.NotFound(f"no callback event {event_id}")
+
+    async def purge_old(self, days: int | None = None) -> int:
+        """Delete messages older than `days` (the retention setting by default); how many."""
+        days = self.settings.retention_days if days is None else days
+        cutoff = retention.cutoff_of(self._clock(), days)
+        return 0 if cutoff is None else await retention.purge(self.store, cutoff)
 
     # --- connectors and routes -----------------------------------------------------
 

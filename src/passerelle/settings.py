@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     group_commit_max_batch: int = Field(default=512, ge=1)
     sqlite_synchronous: Literal["FULL", "EXTRA"] = "FULL"
     migrate_on_start: bool = True
-    retention_days: int = Field(default=180, ge=1)
+    retention: bool = True  # run the retention purge in `serve` (worker 0)
+    retention_days: int = Field(default=180, ge=0)  # 0 = keep everything
     shutdown_grace_s: float = Field(default=15.0, ge=0)
 
     delivery: bool = True  # run the dispatcher and SMPP links in `serve`

@@ -46,9 +46,13 @@ def _die_with_parent() -> None:
 
 def roles(index: int, count: int) -> dict[str, bool]:
     """What worker `index` of `count` runs besides the API: worker 0 the delivery
-    (dispatcher, SMPP links), worker 1 the callback sender (worker 0 too when alone), so
-    that neither shares an event loop with the other."""
-    return {"delivery": index == 0, "callbacks": index == (1 if count > 1 else 0)}
+    (dispatcher, SMPP links) and the retention purge, worker 1 the callback sender
+    (worker 0 too when alone), so that delivery and callbacks never share an event loop."""
+    return {
+        "delivery": index == 0,
+        "callbacks": index == (1 if count > 1 else 0),
+        "retention": index == 0,
+    }
 
 
 def _worker(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from passerelle.cli import main
+from passerelle.store.base import NewMessage
+from passerelle.store.sqlite import SqliteStore
 
 
 class Cli:
@@ -198,3 +203,43 @@ def test_route_prefix_must_be_digits(run: Cli) -> None:
     """A prefix with letters is refused."""
     result = run("route", "add", "33a", "op1")
     assert result.exit_code == 1 and "prefix" in result.output
+
+
+def test_db_purge_deletes_only_what_is_older_than_asked(run: Cli, tmp_path: Path) -> None:
+    """`db purge --older-than-days 30` removes a 40-day-old message, keeps a new one and
+    the ledger; with retention off and no age given, it purges nothing."""
+    assert run("account", "create", "acme", "--email", "o@a.fr", "--credits", "10").exit_code == 0
+
+    async def two_messages() -> tuple[int, int]:
+        store = SqliteStore(str(tmp_path / "cli.db"))
+        await store.open()
+        try:
+            account = await store.find_account("acme")
+            assert account is not None
+            now = time.time()
+            ids = []
+            for at in (now - 40 * 86400, now):
+                message = NewMessage(
+                    account.id, at, "Shop", 5, "hi", False, False, ("33600000001",), 1
+                )
+                ids.append(await store.accept_message(message))
+            return ids[0], ids[1]
+        finally:
+            await store.close()
+
+    old, new = asyncio.run(two_messages())
+    off = CliRunner().invoke(
+        main, ["db", "purge"], env={**run.env, "PASSERELLE_RETENTION_DAYS": "0"}
+    )
+    assert off.exit_code == 0 and "retention is off" in off.output
+    result = run("db", "purge", "--older-than-days", "30")
+    assert result.exit_code == 0, result.output
+    assert "purged 1 message(s) older than 30 day(s)" in result.output
+    conn = sqlite3.connect(tmp_path / "cli.db")
+    try:
+        assert [r[0] for r in conn.execute("SELECT msgid FROM messages")] == [new]
+        assert conn.execute("SELECT count(*) FROM ledger").fetchone()[0] == 3  # grant + 2 debits
+    finally:
+        conn.close()
+    assert run("db", "purge", "--older-than-days", "30").output.startswith("purged 0")
+    assert old != new

@@ -59,12 +59,12 @@ def test_gives_up_after_attempts_or_horizon() -> None:
 
 
 def test_worker_roles() -> None:
-    """Alone, a worker does everything; with several, 0 delivers and 1 sends callbacks."""
+    """Alone, a worker does everything; with several, 0 delivers and purges, 1 sends callbacks."""
     from passerelle.workers import roles
 
-    assert roles(0, 1) == {"delivery": True, "callbacks": True}
+    assert roles(0, 1) == {"delivery": True, "callbacks": True, "retention": True}
     assert [roles(i, 3) for i in range(3)] == [
-        {"delivery": True, "callbacks": False},
-        {"delivery": False, "callbacks": True},
-        {"delivery": False, "callbacks": False},
+        {"delivery": True, "callbacks": False, "retention": True},
+        {"delivery": False, "callbacks": True, "retention": False},
+        {"delivery": False, "callbacks": False, "retention": False},
     ]

@@ -20,6 +20,7 @@ from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.logs import flush_access_log
+from passerelle.retention import RetentionJob
 from passerelle.service import Gateway
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store
@@ -57,6 +58,7 @@ class App:
         self.callbacks = CallbackSender(
             self.store, settings, CallbackMetrics(self.metrics.registry)
         )
+        self.retention = RetentionJob(self.store, settings.retention_days)
         self.web = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
@@ -82,10 +84,13 @@ class App:
             self.gateway.on_accepted = self.dispatcher.notify
         if self.settings.callbacks:
             self.callbacks.start()
+        if self.settings.retention:
+            self.retention.start()
         log.info("ready", extra={"database": _safe_url(self.settings.database_url)})
         try:
             yield
         finally:
+            await self.retention.stop()
             if self.settings.callbacks:
                 await self.callbacks.stop()
             if self.settings.delivery:

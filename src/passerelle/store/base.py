@@ -411,6 +411,14 @@ class Store(Protocol):
     async def replay_callback(self, event_id: int, now: float) -> bool:
         """Make an event pending and due now; False if there is no such event."""
 
+    # --- retention -----------------------------------------------------------------
+
+    async def purge_before(self, cutoff: float, limit: int) -> int:
+        """Delete at most `limit` messages created before `cutoff`, oldest first, with
+        their recipients, callback events and attempts, in one transaction, and receipts
+        kept for unknown operator ids received before `cutoff`; how many messages. The
+        ledger (the accounts' financial history) is kept."""
+
     async def callback_backlog(self) -> tuple[int, float | None]:
         """Pending events, and the creation time of the oldest one."""
 

@@ -150,7 +150,8 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
         ids = []
         unit = message.cost // max(1, len(message.recipients))
         for dest in message.recipients:
-            rid = len(self.outbox) + 1
+            self.last_recipient_id += 1  # never reused, even after a purge
+            rid = self.last_recipient_id
             self.outbox[rid] = OutboxRow(
                 rid,
                 msgid,
@@ -201,6 +202,21 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
 
     async def count_messages(self, account_id: int) -> int:
         return sum(1 for m in self.messages.values() if m.account_id == account_id)
+
+    async def purge_before(self, cutoff: float, limit: int) -> int:
+        old = sorted(
+            (m for m in self.messages.items() if m[1].summary.created_at < cutoff),
+            key=lambda m: m[1].summary.created_at,
+        )[:limit]
+        for msgid, message in old:
+            for rid in message.recipient_ids:
+                del self.outbox[rid]
+            for event_id in [e.id for e in self.events.values() if e.msgid == msgid]:
+                del self.events[event_id]
+            del self.messages[msgid]
+        for key in [k for k, p in self.pending.items() if p.received_at < cutoff]:
+            del self.pending[key]
+        return len(old)
 
     async def ping(self) -> bool:
         return True

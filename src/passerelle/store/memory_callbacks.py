@@ -44,6 +44,7 @@ class MemoryCallbacks:
     """Callback half of the in-memory store."""
 
     events: dict[int, EventRow] = field(default_factory=dict)
+    last_event_id: int = 0
 
     def _account_by_id(self, account_id: int) -> Account:
         raise NotImplementedError
@@ -59,7 +60,8 @@ class MemoryCallbacks:
         now: float,
     ) -> None:
         """Queue an event (the caller checked the message asked for callbacks)."""
-        event_id = len(self.events) + 1
+        self.last_event_id += 1  # never reused, even after a purge
+        event_id = self.last_event_id
         self.events[event_id] = EventRow(
             event_id,
             account_id,

@@ -41,6 +41,7 @@ class _Pending:
     state: RecipientState
     stat: str
     err: str | None
+    received_at: float
 
 
 @dataclass
@@ -51,6 +52,7 @@ class MemoryDelivery:
     routes: dict[int, Route] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
+    last_recipient_id: int = 0
 
     def _refund(self, row: OutboxRow, err: str, now: float) -> None:
         raise NotImplementedError
@@ -171,7 +173,7 @@ class MemoryDelivery:
             r for r in self.outbox.values() if r.smsc_id == smsc_id and r.connector == connector
         ]
         if not matches:
-            self.pending[(connector, smsc_id)] = _Pending(state, stat, err)
+            self.pending[(connector, smsc_id)] = _Pending(state, stat, err, now)
             return ReceiptMatch.PENDING
         row = max(matches, key=lambda r: r.id)
         if row.state.final:

@@ -59,6 +59,7 @@ messages = Table(
     Column("recipient_count", Integer, nullable=False),
     Column("cost", Integer, nullable=False),
     Index("messages_account_created", "account_id", "created_at"),
+    Index("messages_created", "created_at"),  # the retention purge
 )
 
 recipients = Table(
@@ -137,6 +138,7 @@ pending_receipts = Table(
     Column("err", String(16), nullable=True),
     Column("received_at", Float, nullable=False),
     Index("pending_receipts_id", "connector", "smsc_id"),
+    Index("pending_receipts_received", "received_at"),
 )
 
 callback_events = Table(
@@ -160,6 +162,9 @@ callback_events = Table(
     Column("delivered_at", Float, nullable=True),
     Index("callback_events_due", "state", "next_attempt_at"),
     Index("callback_events_account", "account_id", "id"),
+    Index("callback_events_msgid", "msgid"),
+    # ids are sent to receivers as `event_id`: never reused, even once old rows are purged
+    sqlite_autoincrement=True,
 )
 
 callback_attempts = Table(

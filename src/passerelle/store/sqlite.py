@@ -27,6 +27,7 @@ from passerelle.store.base import (
 )
 from passerelle.store.sqlite_callbacks import CallbackOps, wake_callbacks
 from passerelle.store.sqlite_delivery import DeliveryOps
+from passerelle.store.sqlite_retention import RetentionOps
 from passerelle.store.writer import Writer
 
 _ACCOUNT_COLUMNS = (
@@ -198,7 +199,7 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
     ]
 
 
-class SqliteStore(DeliveryOps, CallbackOps):
+class SqliteStore(DeliveryOps, CallbackOps, RetentionOps):
     """The embedded default store (one file)."""
 
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:

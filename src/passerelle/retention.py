@@ -1,0 +1,95 @@
+"""The retention purge (DESIGN 4): messages older than `PASSERELLE_RETENTION_DAYS`
+(180 by default, 0 keeps everything) are deleted with their recipients and callback
+events; the ledger is kept. Their msgids become reusable only then.
+
+`purge` deletes in batches of `BATCH` messages, one transaction each, with a short
+pause between batches so that accepts and receipts are never held up for long.
+`RetentionJob` runs it in `serve` (worker 0): a minute after start, then every hour.
+`passerelle db purge` runs it once by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from passerelle.store.base import Store
+
+log = logging.getLogger("passerelle.retention")
+
+BATCH = 1000  # messages per transaction
+PAUSE_S = 0.01  # between two batches
+FIRST_RUN_S = 60.0  # after start
+EVERY_S = 3600.0
+DAY_S = 86400.0
+
+
+def cutoff_of(now: float, days: int) -> float | None:
+    """Messages created before this are purged; None when retention is off (0 days)."""
+    return now - days * DAY_S if days > 0 else None
+
+
+async def purge(store: Store, cutoff: float, batch: int = BATCH, pause: float = PAUSE_S) -> int:
+    """Delete every message created before `cutoff`, batch by batch; how many."""
+    total = 0
+    while True:
+        purged = await store.purge_before(cutoff, batch)
+        total += purged
+        if purged < batch:
+            return total
+        await asyncio.sleep(pause)
+
+
+class RetentionJob:
+    """Runs `purge` in the background, a minute after start and then every hour."""
+
+    def __init__(
+        self,
+        store: Store,
+        days: int,
+        clock: Callable[[], float] = time.time,
+        first: float = FIRST_RUN_S,
+        every: float = EVERY_S,
+    ) -> None:
+        self.store = store
+        self.days = days
+        self.clock = clock
+        self.first = first
+        self.every = every
+        self.purged = 0  # messages purged since start
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run in the background (call from the running event loop)."""
+        if self.days > 0:
+            self._task = asyncio.create_task(self._run(), name="retention")
+
+    async def stop(self) -> None:
+        """Stop; a purge in progress stops between two batches (each is atomic)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run_once(self) -> int:
+        """One purge at the clock's now; how many messages went."""
+        cutoff = cutoff_of(self.clock(), self.days)
+        if cutoff is None:
+            return 0
+        purged = await purge(self.store, cutoff)
+        self.purged += purged
+        if purged:
+            log.info("purged old messages", extra={"purged": purged, "days": self.days})
+        return purged
+
+    async def _run(self) -> None:
+        await asyncio.sleep(self.first)
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("retention purge failed; trying again later")
+            await asyncio.sleep(self.every)

@@ -1,0 +1,95 @@
+"""The retention half of the store contract (memory twin and SQLite): what a purge
+deletes, what it keeps, and that it goes batch by batch, oldest first."""
+
+from __future__ import annotations
+
+from passerelle.core.states import RecipientState as S
+from passerelle.retention import purge
+from passerelle.store.base import (
+    CallbackAttempt,
+    CallbackOutcome,
+    CallbackResult,
+    NewAccount,
+    NewMessage,
+    Store,
+)
+
+
+async def account(store: Store) -> int:
+    """An account with credits and a callback URL; its id."""
+    created = await store.create_account(
+        NewAccount("alice", "a@x.fr", "h", "sekret", 1.0, credits=100, callback_url="https://c/d")
+    )
+    return created.id
+
+
+async def message(store: Store, account_id: int, at: float, dest: str) -> int:
+    """A callback=1 message to `dest` created at `at`, submitted as op1/<dest>; its msgid."""
+    msgid = await store.accept_message(
+        NewMessage(account_id, at, "Shop", 5, "hi", False, True, (dest,), 1)
+    )
+    [due] = [d for d in await store.claim_due(at, 30.0, 100) if d.msgid == msgid]
+    await store.mark_submitted(due.id, "op1", dest, at)
+    return msgid
+
+
+async def test_purge_deletes_old_messages_and_what_hangs_on_them(store: Store) -> None:
+    """Old messages go with recipients, events, attempts and stray receipts; the new stay;
+    the ledger is kept whole."""
+    alice = await account(store)
+    old = await message(store, alice, 100.0, "33600000001")
+    new = await message(store, alice, 300.0, "33600000002")
+    for dest, at in (("33600000001", 101.0), ("33600000002", 301.0)):
+        await store.record_receipt("op1", dest, S.DELIVERED, "DELIVRD", None, at)
+    jobs = await store.claim_callbacks(400.0, 30.0, 10)
+    attempt = CallbackAttempt(400.0, 200, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(j.id, j.claim, attempt, CallbackOutcome.DELIVERED, None) for j in jobs]
+    )
+    await store.record_receipt("op1", "stray-old", S.DELIVERED, "DELIVRD", None, 150.0)
+    await store.record_receipt("op1", "stray-new", S.DELIVERED, "DELIVRD", None, 250.0)
+    ledger_before = await store.ledger(alice, 100)
+
+    assert await store.purge_before(200.0, 10) == 1
+
+    assert await store.message_states(alice, old) == []
+    assert [r.state for r in await store.message_states(alice, new)] == [S.DELIVERED]
+    events = await store.list_callbacks(None, failed_only=False, limit=10)
+    assert [e.msgid for e in events] == [new]
+    old_event = next(j.id for j in jobs if j.msgid == old)
+    assert await store.callback_attempts(old_event) == []
+    assert await store.ledger(alice, 100) == ledger_before
+    assert await store.balance(alice) == await store.ledger_sum(alice)
+    # a receipt kept for an unknown id is purged with the old; a newer one still applies
+    late = await message(store, alice, 500.0, "stray-old")
+    later = await message(store, alice, 500.0, "stray-new")
+    assert [r.state for r in await store.message_states(alice, late)] == [S.SUBMITTED]
+    assert [r.state for r in await store.message_states(alice, later)] == [S.DELIVERED]
+
+
+async def test_purge_goes_oldest_first_in_batches(store: Store) -> None:
+    """`limit` bounds one call; the oldest go first; `purge` repeats until none is left."""
+    alice = await account(store)
+    msgids = [
+        await message(store, alice, at, f"3360000000{i}")
+        for i, at in enumerate([30.0, 10.0, 20.0, 40.0, 500.0])
+    ]
+    assert await store.purge_before(100.0, 2) == 2
+    left = [m for m in msgids if await store.message_states(alice, m)]
+    assert left == [msgids[0], msgids[3], msgids[4]]  # created at 10 and 20 went first
+    assert await purge(store, 100.0, batch=1, pause=0) == 2
+    assert [m for m in msgids if await store.message_states(alice, m)] == [msgids[4]]
+    assert await store.purge_before(100.0, 2) == 0
+
+
+async def test_nothing_new_reuses_a_purged_row(store: Store) -> None:
+    """After a purge, new recipients and events get fresh ids (no row takes a purged one's)."""
+    alice = await account(store)
+    await message(store, alice, 100.0, "33600000001")
+    await store.record_receipt("op1", "33600000001", S.DELIVERED, "DELIVRD", None, 101.0)
+    [first] = await store.claim_callbacks(102.0, 30.0, 10)
+    assert await store.purge_before(200.0, 10) == 1
+    await message(store, alice, 300.0, "33600000009")
+    await store.record_receipt("op1", "33600000009", S.DELIVERED, "DELIVRD", None, 301.0)
+    [second] = await store.claim_callbacks(302.0, 30.0, 10)
+    assert second.id > first.id
