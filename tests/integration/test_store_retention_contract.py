@@ -68,7 +68,7 @@ async def test_purge_deletes_old_messages_and_what_hangs_on_them(store: Store) -
 
 
 async def test_purge_goes_oldest_first_in_batches(store: Store) -> None:
-    """`limit` bounds one call; the oldest go first; `purge` repeats until none is left."""
+    """`limit` bounds one call; an account's oldest go first; `purge` repeats until none is left."""
     alice = await account(store)
     msgids = [
         await message(store, alice, at, f"3360000000{i}")

@@ -414,7 +414,8 @@ class Store(Protocol):
     # --- retention -----------------------------------------------------------------
 
     async def purge_before(self, cutoff: float, limit: int) -> int:
-        """Delete at most `limit` messages created before `cutoff`, oldest first, with
+        """Delete at most `limit` messages created before `cutoff` (account by account,
+        oldest first within an account), with
         their recipients, callback events and attempts, in one transaction, and receipts
         kept for unknown operator ids received before `cutoff`; how many messages. The
         ledger (the accounts' financial history) is kept."""

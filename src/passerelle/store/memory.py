@@ -206,7 +206,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
     async def purge_before(self, cutoff: float, limit: int) -> int:
         old = sorted(
             (m for m in self.messages.items() if m[1].summary.created_at < cutoff),
-            key=lambda m: m[1].summary.created_at,
+            key=lambda m: (m[1].account_id, m[1].summary.created_at),
         )[:limit]
         for msgid, message in old:
             for rid in message.recipient_ids:

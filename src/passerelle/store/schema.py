@@ -58,8 +58,7 @@ messages = Table(
     Column("callback", Boolean, nullable=False),
     Column("recipient_count", Integer, nullable=False),
     Column("cost", Integer, nullable=False),
-    Index("messages_account_created", "account_id", "created_at"),
-    Index("messages_created", "created_at"),  # the retention purge
+    Index("messages_account_created", "account_id", "created_at"),  # also the purge's
 )
 
 recipients = Table(

@@ -24,7 +24,6 @@ def upgrade() -> None:
         "callback_events", recreate="always", table_kwargs={"sqlite_autoincrement": True}
     ):
         pass
-    op.create_index("messages_created", "messages", ["created_at"])
     op.create_index("callback_events_msgid", "callback_events", ["msgid"])
     op.create_index("pending_receipts_received", "pending_receipts", ["received_at"])
 
@@ -32,4 +31,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("pending_receipts_received", "pending_receipts")
     op.drop_index("callback_events_msgid", "callback_events")
-    op.drop_index("messages_created", "messages")
