@@ -63,7 +63,7 @@ def _worker(
     if os.getppid() != parent:  # the supervisor died before prctl took effect
         return
     from passerelle.api.app import create_app
-    from passerelle.cli import run_server
+    from passerelle.cli.server import run_server
     from passerelle.logs import setup_logging
     from passerelle.settings import Settings
 

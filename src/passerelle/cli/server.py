@@ -1,0 +1,123 @@
+"""`passerelle serve`: bind the socket, then run uvicorn (or the workers) until a signal."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from passerelle.cli.common import _prepare, _settings, err
+from passerelle.exceptions import ConfigError, StoreError
+from passerelle.logs import setup_logging
+from passerelle.settings import Settings
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (PASSERELLE_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on, 0 for any (PASSERELLE_PORT, 8080).")
+@click.option(
+    "--port-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the port actually bound to this file (useful with --port 0).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="API processes sharing the socket (PASSERELLE_WORKERS, default 1); worker 0 "
+    "also runs delivery, worker 1 the callback sender.",
+)
+def serve(host: str | None, port: int | None, port_file: Path | None, workers: int | None) -> None:
+    """Run the gateway: legacy API, delivery, callbacks, health and metrics."""
+    from passerelle.api.app import create_app
+
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
+    }
+    settings = _settings(**overrides)
+    setup_logging(settings.log_level, settings.log_format)
+    log = logging.getLogger("passerelle")
+    try:
+        _prepare(settings)
+        app = create_app(settings) if settings.workers == 1 else None
+    except (ConfigError, StoreError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        sys.exit(3)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as error:
+        err.print(f"[red]error:[/red] cannot listen on {settings.host}:{settings.port}: {error}")
+        sys.exit(3)
+    sock.listen(4096)
+    bound = sock.getsockname()[1]
+    log.info(
+        "listening",
+        extra={
+            "url": f"http://{settings.host}:{bound}",
+            "port": bound,
+            "workers": settings.workers,
+        },
+    )
+    if app is None:
+        from passerelle.workers import Supervisor
+
+        supervisor = Supervisor(sock, settings.workers, {**overrides, "migrate_on_start": False})
+        if port_file is not None:
+            port_file.write_text(str(bound))
+        sys.exit(supervisor.run(settings.shutdown_grace_s))
+    if port_file is not None:
+        port_file.write_text(str(bound))
+    run_server(app, sock, settings)
+
+
+def run_server(app: Any, sock: socket.socket, settings: Settings) -> None:
+    """Serve `app` on the listening `sock` until SIGTERM/SIGINT (graceful, exit 0)."""
+    import uvicorn
+
+    GracefulServer = _graceful_server_class()
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        backlog=4096,
+    )
+    GracefulServer(config).run(sockets=[sock])
+
+
+def _graceful_server_class() -> type[Any]:
+    import uvicorn
+
+    class Graceful(uvicorn.Server):
+        """uvicorn's server, but a SIGTERM/SIGINT that ended in a clean shutdown exits 0.
+
+        uvicorn re-raises the caught signal after shutting down, so the process would
+        die "of SIGTERM" even though every request finished and every write committed.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            original = {s: signal.signal(s, self.handle_exit) for s in _SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Graceful
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
