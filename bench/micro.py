@@ -142,8 +142,8 @@ def log() -> None:
 
 def writer() -> None:
     from passerelle.store import migrate
-    from passerelle.store.base import NewAccount, NewMessage, new_msgid
     from passerelle.store.sqlite import SqliteStore
+    from passerelle.store.values import NewAccount, NewMessage, new_msgid
 
     folder = tempfile.mkdtemp(prefix="passerelle-micro-")
     db = os.path.join(folder, "w.db")

@@ -21,7 +21,8 @@ from passerelle.core.ratelimit import FailureLimiter, RequestLimiter
 from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
 from passerelle.settings import Settings
-from passerelle.store.base import (
+from passerelle.store.base import Store
+from passerelle.store.values import (
     CALLBACK_METHODS,
     Account,
     Connector,
@@ -29,7 +30,6 @@ from passerelle.store.base import (
     MessageSummary,
     NewAccount,
     NewMessage,
-    Store,
 )
 
 MAX_MSGID_DIGITS = 18

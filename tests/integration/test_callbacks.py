@@ -46,7 +46,8 @@ from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
 from passerelle.simulator import Simulator, SimulatorConfig
-from passerelle.store.base import (
+from passerelle.store.sqlite import SqliteStore
+from passerelle.store.values import (
     Account,
     CallbackAttempt,
     CallbackEvent,
@@ -54,7 +55,6 @@ from passerelle.store.base import (
     Connector,
     NewMessage,
 )
-from passerelle.store.sqlite import SqliteStore
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 from tests.support import PASSWORD, make_settings, sqlite_store

@@ -27,8 +27,8 @@ from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
 from passerelle.simulator import IdFormat, Mode, Simulator, SimulatorConfig
-from passerelle.store.base import Account, Connector, RecipientStatus
 from passerelle.store.sqlite import SqliteStore
+from passerelle.store.values import Account, Connector, RecipientStatus
 from tests.support import PASSWORD, make_settings, sqlite_store
 
 FAST = RetryPolicy(base=0.05, factor=2, max_delay=0.2, max_attempts=50)

@@ -25,8 +25,8 @@ from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
-from passerelle.store.base import Connector
 from passerelle.store.sqlite import SqliteStore
+from passerelle.store.values import Connector
 from tests.support import PASSWORD, make_settings, sqlite_store
 
 

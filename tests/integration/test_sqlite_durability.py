@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from passerelle.api.app import App
-from passerelle.store.base import NewAccount, NewMessage
+from passerelle.store.values import NewAccount, NewMessage
 from tests.support import PASSWORD, asgi_client, make_settings, sqlite_store
 
 

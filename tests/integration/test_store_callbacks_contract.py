@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from passerelle.core.states import RecipientState as S
-from passerelle.store.base import (
+from passerelle.store.base import Store
+from passerelle.store.values import (
     CallbackAttempt,
     CallbackOutcome,
     CallbackResult,
     CallbackState,
     NewAccount,
     NewMessage,
-    Store,
 )
 
 

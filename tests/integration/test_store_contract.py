@@ -8,7 +8,8 @@ import pytest
 
 from passerelle import exceptions as exc
 from passerelle.core.states import RecipientState
-from passerelle.store.base import NewAccount, NewMessage, Store
+from passerelle.store.base import Store
+from passerelle.store.values import NewAccount, NewMessage
 
 
 def new_account(login: str = "alice", credits: int = 10) -> NewAccount:

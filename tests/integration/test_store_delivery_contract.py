@@ -6,7 +6,8 @@ import pytest
 
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
-from passerelle.store.base import Connector, NewAccount, NewMessage, ReceiptMatch, Store
+from passerelle.store.base import Store
+from passerelle.store.values import Connector, NewAccount, NewMessage, ReceiptMatch
 
 
 async def queued(store: Store, recipients: tuple[str, ...] = ("33612345678",)) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from passerelle.core.states import RecipientState as S
 from passerelle.retention import purge
-from passerelle.store.base import (
+from passerelle.store.base import Store
+from passerelle.store.values import (
     CallbackAttempt,
     CallbackOutcome,
     CallbackResult,
     NewAccount,
     NewMessage,
-    Store,
 )
 
 

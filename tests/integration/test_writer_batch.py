@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from passerelle.exceptions import NoCredit
-from passerelle.store.base import NewAccount, NewMessage
 from passerelle.store.sqlite import SqliteStore
+from passerelle.store.values import NewAccount, NewMessage
 from tests.support import sqlite_store
 
 

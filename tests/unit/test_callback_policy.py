@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign, verify
-from passerelle.store.base import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.store.memory import MemoryStore
+from passerelle.store.values import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.webhooks import guard
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import BRISK_FOR_S, CallbackSender, fields_of, pause, request_of

@@ -63,7 +63,7 @@ def connector() -> None:
 @click.option("--disabled", is_flag=True, help="Store it without binding.")
 def connector_add(name: str, disabled: bool, **options: Any) -> None:
     """Create or replace connector NAME."""
-    from passerelle.store.base import Connector
+    from passerelle.store.values import Connector
 
     settings = _settings()
     conn = Connector(name=name, enabled=not disabled, **options)

@@ -30,7 +30,8 @@ from passerelle.delivery.link import Link, SubmitResult, describe
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.outbound import submit_sm
 from passerelle.smpp.status import StatusClass, classify
-from passerelle.store.base import DueRecipient, Store
+from passerelle.store.base import Store
+from passerelle.store.values import DueRecipient
 from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.dispatcher")

@@ -35,7 +35,7 @@ from passerelle.smpp.session import (
     Unbound,
 )
 from passerelle.smpp.status import is_throttle, name_of
-from passerelle.store.base import Connector
+from passerelle.store.values import Connector
 
 log = logging.getLogger("passerelle.smpp")
 

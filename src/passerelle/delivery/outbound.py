@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from passerelle.smpp.coding import Alphabet, encode_text
 from passerelle.smpp.pdu import SubmitSm
-from passerelle.store.base import Connector, DueRecipient
+from passerelle.store.values import Connector, DueRecipient
 
 # sendertype → (source TON, source NPI)
 SOURCE_TON_NPI: dict[int, tuple[int, int]] = {

@@ -21,7 +21,8 @@ from passerelle.delivery.link import Link
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.settings import Settings
-from passerelle.store.base import Connector, Store
+from passerelle.store.base import Store
+from passerelle.store.values import Connector
 
 log = logging.getLogger("passerelle.supervisor")
 

@@ -1,13 +1,20 @@
-"""In-memory twin of the store, for unit tests and `memory://` (nothing is durable)."""
+"""In-memory twin of the store, for unit tests and `memory://` (nothing is durable).
+
+`recipients_of` is here because only the twin filters stored recipients in Python
+(the SQLite backend does it in its query).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
-from passerelle.store.base import (
+from passerelle.store.memory_callbacks import MemoryCallbacks
+from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
+from passerelle.store.values import (
     Account,
     LedgerEntry,
     MessageSummary,
@@ -16,10 +23,12 @@ from passerelle.store.base import (
     RecipientStatus,
     check_changes,
     new_msgid,
-    recipients_of,
 )
-from passerelle.store.memory_callbacks import MemoryCallbacks
-from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
+
+
+def recipients_of(rows: Sequence[RecipientStatus], dest: str | None) -> list[RecipientStatus]:
+    """Filter recipients to `dest` when given."""
+    return [r for r in rows if dest is None or r.dest == dest]
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from passerelle.core.states import RecipientState, statut_of
-from passerelle.store.base import (
+from passerelle.store.values import (
     Account,
     CallbackAttempt,
     CallbackEvent,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from passerelle.core.routing import Route, ordered
 from passerelle.core.states import RecipientState
-from passerelle.store.base import Connector, DueRecipient, LedgerEntry, ReceiptMatch, RouteRow
+from passerelle.store.values import Connector, DueRecipient, LedgerEntry, ReceiptMatch, RouteRow
 
 
 @dataclass

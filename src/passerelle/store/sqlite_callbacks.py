@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from passerelle.core.states import RecipientState, statut_of
-from passerelle.store.base import (
+from passerelle.store.values import (
     CallbackAttempt,
     CallbackEvent,
     CallbackJob,

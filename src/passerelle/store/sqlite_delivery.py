@@ -12,8 +12,8 @@ from typing import Any
 
 from passerelle.core.routing import Route, ordered
 from passerelle.core.states import RecipientState
-from passerelle.store.base import Connector, DueRecipient, ReceiptMatch, RouteRow
 from passerelle.store.sqlite_callbacks import add_event
+from passerelle.store.values import Connector, DueRecipient, ReceiptMatch, RouteRow
 from passerelle.store.writer import Writer
 
 _CONNECTOR_COLUMNS = (

@@ -1,0 +1,282 @@
+"""The store's values: what goes into a `Store` and what comes out of it.
+
+Frozen dataclasses and enums shared by the protocol (`base.py`), both backends
+(`memory*.py`, `sqlite*.py`) and their callers (service, delivery, webhooks, CLI).
+The helpers kept here concern these values only, so every backend shares them: the
+msgid range and `new_msgid` (what a msgid is), `CALLBACK_METHODS` (the methods an
+`Account.callback_method` may name), `ACCOUNT_FIELDS` and `check_changes` (which
+`Account` fields `update_account` may change).
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+
+from passerelle.core.routing import Route
+from passerelle.core.states import RecipientState
+
+MSGID_LOW = 100_000_000
+MSGID_HIGH = 999_999_999
+CALLBACK_METHODS = ("POST", "GET")
+ACCOUNT_FIELDS = frozenset(
+    {
+        "email",
+        "api_password_hash",
+        "console_password_hash",
+        "activated",
+        "gateway_enabled",
+        "suspended",
+        "rate_limit",
+        "callback_url",
+        "callback_method",
+        "callback_secret",
+    }
+)
+
+
+def new_msgid() -> int:
+    """A random nine-digit msgid from the CSPRNG (DESIGN 1.5)."""
+    return MSGID_LOW + secrets.randbelow(MSGID_HIGH - MSGID_LOW + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One customer account as stored."""
+
+    id: int
+    login: str
+    email: str
+    api_password_hash: str
+    console_password_hash: str | None
+    activated: bool
+    gateway_enabled: bool
+    suspended: bool
+    credits: int
+    rate_limit: float | None
+    callback_url: str | None
+    callback_method: str
+    callback_secret: str
+    created_at: float
+    updated_at: float
+
+    @property
+    def usable(self) -> bool:
+        """True when the account may use the API (else code 14)."""
+        return self.activated and self.gateway_enabled and not self.suspended
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """What creating an account needs."""
+
+    login: str
+    email: str
+    api_password_hash: str
+    callback_secret: str
+    created_at: float
+    credits: int = 0
+    activated: bool = True
+    gateway_enabled: bool = True
+    callback_url: str | None = None
+    callback_method: str = "POST"
+    rate_limit: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A validated, priced message to store and charge in one transaction."""
+
+    account_id: int
+    created_at: float
+    sender: str
+    sender_type: int
+    text: str
+    flash: bool
+    callback: bool
+    recipients: tuple[str, ...]
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientStatus:
+    """One recipient of a stored message."""
+
+    dest: str
+    state: RecipientState
+    stat: str | None
+    updated_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A stored message with its recipients' states, for `account show` and the console."""
+
+    msgid: int
+    created_at: float
+    sender: str
+    text: str
+    cost: int
+    recipients: tuple[RecipientStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One movement of credits."""
+
+    id: int
+    account_id: int
+    at: float
+    delta: int
+    kind: str
+    actor: str
+    reason: str
+    msgid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """An SMPP link to an operator (DESIGN 5). The password is sent in clear by SMPP."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str
+    system_type: str = ""
+    bind_mode: str = "trx"  # "trx" (transceiver) or "tx+rx" (transmitter + receiver)
+    window: int = 10
+    throughput: float = 0.0  # submits/s; 0 = unlimited
+    enquire_link_s: float = 30.0
+    id_mode: str = "as-is"  # receipt ids: "as-is", "hex-to-dec", "dec-to-hex"
+    coding: str = "gsm"  # "gsm" (data_coding 0) or "latin1" (3)
+    enabled: bool = True
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    """A stored routing rule."""
+
+    id: int
+    route: Route
+
+
+@dataclass(frozen=True, slots=True)
+class DueRecipient:
+    """A recipient claimed for submission, with what the submit needs."""
+
+    id: int
+    msgid: int
+    dest: str
+    sender: str
+    sender_type: int
+    text: str
+    flash: bool
+    attempts: int
+    created_at: float
+    reclaimed: bool  # an earlier claim ended without an outcome: a resend may duplicate
+
+
+class ReceiptMatch(enum.Enum):
+    """What recording a receipt did."""
+
+    APPLIED = "applied"  # the recipient moved to the receipt's state
+    PENDING = "pending"  # no recipient yet: kept until its submit_sm_resp is recorded
+    IGNORED = "ignored"  # the recipient is already final (a repeated receipt)
+
+
+class CallbackState(enum.IntEnum):
+    """Where a callback event stands."""
+
+    PENDING = 0  # to send (or waiting for the account to set a callback URL)
+    DELIVERED = 1  # a 2xx was received
+    FAILED = 2  # retries exhausted (horizon passed)
+    GONE = 3  # the receiver answered 410 Gone: never again
+
+
+class CallbackOutcome(enum.Enum):
+    """What one sending attempt decided."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    GONE = "gone"
+    FAILED = "failed"
+
+    @property
+    def state(self) -> CallbackState:
+        """The event's state after an attempt with this outcome."""
+        return {
+            CallbackOutcome.DELIVERED: CallbackState.DELIVERED,
+            CallbackOutcome.RETRY: CallbackState.PENDING,
+            CallbackOutcome.GONE: CallbackState.GONE,
+            CallbackOutcome.FAILED: CallbackState.FAILED,
+        }[self]
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackJob:
+    """A claimed event with what sending it needs (URL, method and secret read at claim)."""
+
+    id: int
+    login: str
+    url: str
+    method: str
+    secret: str
+    msgid: int
+    dest: str
+    statut: int
+    stat: str
+    err: str | None
+    occurred_at: float
+    created_at: float
+    attempts: int
+    claim: float  # the end of this claim's lease: identifies the claim when finishing
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAttempt:
+    """One try at sending an event."""
+
+    at: float
+    status: int | None  # the HTTP status, None when no answer came
+    latency_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """An attempt and what it decided, as the sender hands it to the store."""
+
+    event_id: int
+    claim: float  # the job's `claim`: an outcome applies only to the claim it answers
+    attempt: CallbackAttempt
+    outcome: CallbackOutcome
+    next_at: float | None  # when to try again (RETRY only)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    """An event as listed by `passerelle callbacks list` and the console."""
+
+    id: int
+    login: str
+    msgid: int
+    dest: str
+    statut: int
+    stat: str
+    state: CallbackState
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    last_status: int | None
+    last_error: str | None
+    delivered_at: float | None
+
+
+def check_changes(changes: dict[str, object]) -> None:
+    """Refuse unknown account fields (a programming error, not client input)."""
+    unknown = set(changes) - ACCOUNT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown account fields: {sorted(unknown)}")
