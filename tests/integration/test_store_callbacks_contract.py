@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from passerelle.core.states import RecipientState as S
 from passerelle.store.base import Store
+from passerelle.store.sqlite import SqliteStore
 from passerelle.store.values import (
     CallbackAttempt,
     CallbackOutcome,
@@ -248,3 +251,32 @@ async def test_events_without_a_url_wait_until_one_is_set(store: Store) -> None:
     jobs = await store.claim_callbacks(105.0, 30.0, 10)
     assert sorted(j.stat for j in jobs) == ["DELIVRD", "UNDELIV"]
     assert {j.url for j in jobs} == {"https://client.example/dlr"}
+
+
+async def test_backlog_gauges_leave_the_event_loop_free(store: Store) -> None:
+    """Counting a backlog (pending callbacks, queued recipients) lets the loop run meanwhile:
+    on a big backlog the count takes long, and the API shares that loop."""
+    await submitted(store, callback=True, recipients=("33600000001", "33600000002"))
+    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
+    ticks = 0
+    counting = True
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while counting:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    ticks = 0
+    backlog = await store.callback_backlog()
+    during_backlog = ticks
+    ticks = 0
+    depth = await store.queue_depth()
+    during_depth = ticks
+    counting = False
+    await task
+    assert backlog == (1, 102.0) and depth == 0
+    if isinstance(store, SqliteStore):  # the memory twin has nothing to count for long
+        assert during_backlog > 0 and during_depth > 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from passerelle.core.states import RecipientState, statut_of
 from passerelle.store.values import (
@@ -60,6 +61,9 @@ class CallbackOps:
     _writer: Writer
 
     def _read(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    async def _measure(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...]:
         raise NotImplementedError
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
@@ -192,11 +196,7 @@ class CallbackOps:
         return done
 
     async def callback_backlog(self) -> tuple[int, float | None]:
-        count, oldest = (
-            self._read()
-            .execute(
-                "SELECT count(*), min(created_at) FROM callback_events WHERE state = ?", (PENDING,)
-            )
-            .fetchone()
+        count, oldest = await self._measure(
+            "SELECT count(*), min(created_at) FROM callback_events WHERE state = ?", (PENDING,)
         )
         return int(count), oldest

@@ -86,6 +86,9 @@ class DeliveryOps:
     def _read(self) -> sqlite3.Connection:
         raise NotImplementedError
 
+    async def _measure(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...]:
+        raise NotImplementedError
+
     async def add_connector(self, connector: Connector) -> None:
         c = connector
 
@@ -288,12 +291,8 @@ class DeliveryOps:
         return match
 
     async def queue_depth(self) -> int:
-        row = (
-            self._read()
-            .execute("SELECT count(*) FROM recipients WHERE state = ?", (QUEUED,))
-            .fetchone()
-        )
-        return int(row[0])
+        (count,) = await self._measure("SELECT count(*) FROM recipients WHERE state = ?", (QUEUED,))
+        return int(count)
 
     async def delivery_counts(self) -> dict[RecipientState, int]:
         rows: list[Any] = (
