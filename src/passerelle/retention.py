@@ -1,6 +1,7 @@
 """The retention purge (DESIGN 4): messages older than `PASSERELLE_RETENTION_DAYS`
 (180 by default, 0 keeps everything) are deleted with their recipients and callback
-events; the ledger is kept. Their msgids become reusable only then.
+events, once they are done (no recipient still queued, no callback still pending); the
+ledger is kept. Their msgids become reusable only then.
 
 `purge` deletes in batches of `BATCH` messages, one transaction each, with a short
 pause between batches so that accepts and receipts are never held up for long.
@@ -33,13 +34,15 @@ def cutoff_of(now: float, days: int) -> float | None:
 
 
 async def purge(store: Store, cutoff: float, batch: int = BATCH, pause: float = PAUSE_S) -> int:
-    """Delete every message created before `cutoff`, batch by batch; how many."""
+    """Delete every finished message created before `cutoff`, batch by batch; how many.
+    (A batch may be smaller than `batch`: the store also bounds the recipients per
+    transaction; the loop ends on a batch that deletes nothing.)"""
     total = 0
     while True:
         purged = await store.purge_before(cutoff, batch)
-        total += purged
-        if purged < batch:
+        if purged == 0:
             return total
+        total += purged
         await asyncio.sleep(pause)
 
 

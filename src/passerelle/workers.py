@@ -29,7 +29,10 @@ import socket
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from passerelle.settings import Settings
 
 log = logging.getLogger("passerelle.workers")
 
@@ -55,6 +58,16 @@ def roles(index: int, count: int) -> dict[str, bool]:
     }
 
 
+def worker_settings(overrides: dict[str, Any], index: int, count: int) -> Settings:
+    """The settings of worker `index`: a role runs there only if its own setting is on
+    too (`PASSERELLE_RETENTION=false` keeps the purge off in worker 0)."""
+    from passerelle.settings import Settings
+
+    base = Settings.load(**overrides)
+    wanted = {name: on and bool(getattr(base, name)) for name, on in roles(index, count).items()}
+    return Settings.load(**{**overrides, **wanted})
+
+
 def _worker(
     index: int, count: int, sock: socket.socket, overrides: dict[str, Any], parent: int
 ) -> None:
@@ -65,10 +78,8 @@ def _worker(
     from passerelle.api.app import create_app
     from passerelle.cli.server import run_server
     from passerelle.logs import setup_logging
-    from passerelle.settings import Settings
 
-    overrides = {**overrides, **roles(index, count)}
-    settings = Settings.load(**overrides)
+    settings = worker_settings(overrides, index, count)
     setup_logging(settings.log_level, settings.log_format)
     run_server(create_app(settings), sock, settings)
 

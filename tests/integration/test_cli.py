@@ -223,6 +223,8 @@ def test_db_purge_deletes_only_what_is_older_than_asked(run: Cli, tmp_path: Path
                     account.id, at, "Shop", 5, "hi", False, False, ("33600000001",), 1
                 )
                 ids.append(await store.accept_message(message))
+            for due in await store.claim_due(now, 30.0, 10):  # both handed to the operator
+                await store.mark_submitted(due.id, "op", f"id{due.id}", now)
             return ids[0], ids[1]
         finally:
             await store.close()

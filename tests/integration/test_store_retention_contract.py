@@ -3,8 +3,13 @@ deletes, what it keeps, and that it goes batch by batch, oldest first."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from passerelle.core.states import RecipientState as S
 from passerelle.retention import purge
+from passerelle.store import sqlite_retention
 from passerelle.store.base import Store
 from passerelle.store.values import (
     CallbackAttempt,
@@ -13,6 +18,7 @@ from passerelle.store.values import (
     NewAccount,
     NewMessage,
 )
+from tests.support import sqlite_store
 
 
 async def account(store: Store) -> int:
@@ -83,13 +89,92 @@ async def test_purge_goes_oldest_first_in_batches(store: Store) -> None:
 
 
 async def test_nothing_new_reuses_a_purged_row(store: Store) -> None:
-    """After a purge, new recipients and events get fresh ids (no row takes a purged one's)."""
+    """After a purge, a new callback event gets a fresh id (receivers deduplicate on it)."""
     alice = await account(store)
     await message(store, alice, 100.0, "33600000001")
     await store.record_receipt("op1", "33600000001", S.DELIVERED, "DELIVRD", None, 101.0)
     [first] = await store.claim_callbacks(102.0, 30.0, 10)
+    ok = CallbackAttempt(102.0, 200, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(first.id, first.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
     assert await store.purge_before(200.0, 10) == 1
     await message(store, alice, 300.0, "33600000009")
     await store.record_receipt("op1", "33600000009", S.DELIVERED, "DELIVRD", None, 301.0)
     [second] = await store.claim_callbacks(302.0, 30.0, 10)
     assert second.id > first.id
+
+
+async def test_unfinished_messages_are_kept_until_done(store: Store) -> None:
+    """A recipient still queued (claimed or not), or a callback still pending, keeps its
+    message past the cutoff; once done, it goes."""
+    alice = await account(store)
+    queued = await store.accept_message(
+        NewMessage(alice, 100.0, "Shop", 5, "hi", False, True, ("33600000001",), 1)
+    )
+    [claimed] = await store.claim_due(100.0, 30.0, 10)
+    waiting = await message(store, alice, 100.0, "33600000002")
+    await store.record_receipt("op1", "33600000002", S.DELIVERED, "DELIVRD", None, 101.0)
+    assert await store.purge_before(200.0, 10) == 0
+    assert [r.state for r in await store.message_states(alice, queued)] == [S.QUEUED]
+    await store.mark_submitted(claimed.id, "op1", "late", 201.0)  # the dispatcher's answer
+    [event] = await store.claim_callbacks(202.0, 30.0, 10)
+    assert event.msgid == waiting
+    assert await store.purge_before(300.0, 10) == 1  # submitted: done, the event still pending
+    assert await store.message_states(alice, queued) == []
+    ok = CallbackAttempt(203.0, 200, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(event.id, event.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
+    assert await store.purge_before(300.0, 10) == 1
+    assert await store.message_states(alice, waiting) == []
+
+
+async def test_purge_covers_every_account_and_only_the_old(store: Store) -> None:
+    """Each account's old messages go, within one call's limit; younger ones stay."""
+    ids = []
+    for login in ("alice", "bob", "carol"):
+        created = await store.create_account(
+            NewAccount(login, f"{login}@x.fr", "h", "s", 1.0, credits=10)
+        )
+        ids.append(created.id)
+    old = [await message(store, a, 100.0, f"3360000000{i}") for i, a in enumerate(ids)]
+    young = [await message(store, a, 300.0, f"3361000000{i}") for i, a in enumerate(ids)]
+    assert await store.purge_before(200.0, 2) == 2
+    assert await store.purge_before(200.0, 2) == 1
+    assert await store.purge_before(200.0, 2) == 0
+    for a, o, y in zip(ids, old, young, strict=True):
+        assert await store.message_states(a, o) == []
+        assert len(await store.message_states(a, y)) == 1
+
+
+async def test_sqlite_bounds_the_recipients_of_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite deletes about RECIPIENT_BUDGET recipients per call (at least one message), so
+    bulk messages never hold the writer long; `purge` still finishes the job."""
+    monkeypatch.setattr(sqlite_retention, "RECIPIENT_BUDGET", 5)
+    store = await sqlite_store(tmp_path / "budget.db")
+    try:
+        alice = await account(store)
+        for size in (3, 3, 7):
+            dests = tuple(f"3360000{size}{i:03d}" for i in range(size))
+            await store.accept_message(
+                NewMessage(alice, 100.0, "Shop", 5, "hi", False, False, dests, size)
+            )
+        for due in await store.claim_due(100.0, 30.0, 100):
+            await store.mark_submitted(due.id, "op1", f"id{due.id}", 100.0)
+        assert await store.purge_before(200.0, 10) == 1  # 3 + 3 > 5
+        assert await store.purge_before(200.0, 10) == 1
+        assert await store.purge_before(200.0, 10) == 1  # 7 alone: at least one message
+        assert await store.purge_before(200.0, 10) == 0
+        for size in (3, 3, 7):
+            dests = tuple(f"3361000{size}{i:03d}" for i in range(size))
+            await store.accept_message(
+                NewMessage(alice, 100.0, "Shop", 5, "hi", False, False, dests, size)
+            )
+        for due in await store.claim_due(100.0, 30.0, 100):
+            await store.mark_failed(due.id, "no route", 100.0, refund=True)
+        assert await purge(store, 200.0, batch=10, pause=0) == 3
+    finally:
+        await store.close()

@@ -12,7 +12,7 @@ NOW = 1_800_000_000.0
 
 
 async def store_with(ages_in_days: list[float]) -> tuple[MemoryStore, list[int]]:
-    """A memory store with one message per age; their msgids."""
+    """A memory store with one message per age, each handed to an operator; their msgids."""
     store = MemoryStore()
     await store.open()
     account = await store.create_account(NewAccount("a", "a@x.fr", "h", "s", 0.0, credits=50))
@@ -20,6 +20,8 @@ async def store_with(ages_in_days: list[float]) -> tuple[MemoryStore, list[int]]
     for age in ages_in_days:
         message = NewMessage(account.id, NOW - age * DAY_S, "S", 5, "t", False, False, ("3361",), 1)
         msgids.append(await store.accept_message(message))
+    for due in await store.claim_due(NOW, 30.0, 100):
+        await store.mark_submitted(due.id, "op", f"id{due.id}", NOW)
     return store, msgids
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route, RouteOutcome, choose, ordered
 
@@ -68,3 +70,17 @@ def test_worker_roles() -> None:
         {"delivery": False, "callbacks": True, "retention": False},
         {"delivery": False, "callbacks": False, "retention": False},
     ]
+
+
+def test_worker_roles_respect_settings_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A role runs in its worker only if its setting is on: off in the environment stays off."""
+    from passerelle.workers import worker_settings
+
+    monkeypatch.setenv("PASSERELLE_RETENTION", "false")
+    monkeypatch.setenv("PASSERELLE_CALLBACKS", "false")
+    first, second = worker_settings({}, 0, 2), worker_settings({"port": 0}, 1, 2)
+    assert (first.delivery, first.retention, first.callbacks) == (True, False, False)
+    assert (second.delivery, second.retention, second.callbacks) == (False, False, False)
+    assert second.port == 0
+    monkeypatch.delenv("PASSERELLE_CALLBACKS")
+    assert worker_settings({}, 1, 2).callbacks is True

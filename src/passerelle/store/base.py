@@ -172,11 +172,13 @@ class Store(Protocol):
     # --- retention -----------------------------------------------------------------
 
     async def purge_before(self, cutoff: float, limit: int) -> int:
-        """Delete at most `limit` messages created before `cutoff` (account by account,
-        oldest first within an account), with
-        their recipients, callback events and attempts, in one transaction, and receipts
-        kept for unknown operator ids received before `cutoff`; how many messages. The
-        ledger (the accounts' financial history) is kept."""
+        """Delete messages created before `cutoff` that are done (no recipient still
+        queued, no callback event still pending), with their recipients, callback events
+        and attempts, and receipts kept for unknown operator ids received before
+        `cutoff`, in one transaction; how many messages. At most `limit`, account by
+        account, oldest first; a backend may take fewer to keep the transaction short
+        (callers repeat until none is deleted). The ledger (the accounts' financial
+        history) is kept."""
 
     async def callback_backlog(self) -> tuple[int, float | None]:
         """Pending events, and the creation time of the oldest one."""

@@ -16,6 +16,7 @@ from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
 from passerelle.store.values import (
     Account,
+    CallbackState,
     LedgerEntry,
     MessageSummary,
     NewAccount,
@@ -213,8 +214,15 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
         return sum(1 for m in self.messages.values() if m.account_id == account_id)
 
     async def purge_before(self, cutoff: float, limit: int) -> int:
+        def done(msgid: int, message: _Message) -> bool:
+            return not any(
+                self.outbox[rid].state is RecipientState.QUEUED for rid in message.recipient_ids
+            ) and not any(
+                e.msgid == msgid and e.state is CallbackState.PENDING for e in self.events.values()
+            )
+
         old = sorted(
-            (m for m in self.messages.items() if m[1].summary.created_at < cutoff),
+            (m for m in self.messages.items() if m[1].summary.created_at < cutoff and done(*m)),
             key=lambda m: (m[1].account_id, m[1].summary.created_at),
         )[:limit]
         for msgid, message in old:

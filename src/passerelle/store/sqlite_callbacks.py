@@ -100,7 +100,14 @@ class CallbackOps:
 
     async def finish_callbacks(self, results: Sequence[CallbackResult]) -> None:
         attempts = [
-            (r.event_id, r.attempt.at, r.attempt.status, r.attempt.latency_ms, r.attempt.error)
+            (
+                r.event_id,
+                r.attempt.at,
+                r.attempt.status,
+                r.attempt.latency_ms,
+                r.attempt.error,
+                r.event_id,
+            )
             for r in results
         ]
         outcomes = [
@@ -119,8 +126,9 @@ class CallbackOps:
 
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany(
+                # an event purged meanwhile keeps no orphan attempt
                 "INSERT INTO callback_attempts (event_id, at, status, latency_ms, error)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM callback_events WHERE id = ?)",
                 attempts,
             )
             conn.executemany(

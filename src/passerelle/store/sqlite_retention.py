@@ -1,10 +1,16 @@
 """SQLite retention purge: old messages go, with everything that hangs on them.
 
 DESIGN 4: messages older than the retention period (`PASSERELLE_RETENTION_DAYS`, 180)
-are deleted by a periodic job; their msgids become reusable only then. One call deletes
-at most `limit` messages (account by account, oldest first), in one transaction, so
-that the writer is never held for long; the caller repeats until a call deletes fewer
-than `limit`.
+are deleted by a periodic job; their msgids become reusable only then. A message is
+purged only once it is done: no recipient still waiting to be handed to an operator
+(queued, perhaps claimed by the dispatcher: it was paid for and may still be refunded)
+and no callback event still pending (being sent or retried). Everything else older
+than the cutoff goes, whatever the operator said.
+
+One call deletes, in one transaction, at most `limit` messages and about
+`RECIPIENT_BUDGET` recipients (at least one message), account by account, oldest
+first, so that the writer is never held for long; the caller repeats until a call
+deletes nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +18,16 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from passerelle.core.states import RecipientState
+from passerelle.store.values import CallbackState
 from passerelle.store.writer import Writer
 
+RECIPIENT_BUDGET = 10_000  # recipients deleted per transaction (~15 ms of writer time)
 _IDS = "(SELECT value FROM json_each(?))"
+_DONE = (
+    " AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.msgid = m.msgid AND r.state = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM callback_events e WHERE e.msgid = m.msgid AND e.state = ?)"
+)
 
 
 class RetentionOps:
@@ -23,21 +36,29 @@ class RetentionOps:
     _writer: Writer
 
     async def purge_before(self, cutoff: float, limit: int) -> int:
+        queued, pending = int(RecipientState.QUEUED), int(CallbackState.PENDING)
+
         def op(conn: sqlite3.Connection) -> int:
             # account by account, on the (account_id, created_at) index the console uses:
             # an index on created_at alone would cost every accept one more insert
             msgids: list[int] = []
+            recipients = 0
             for (account_id,) in conn.execute("SELECT id FROM accounts ORDER BY id").fetchall():
-                msgids += [
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT msgid FROM messages WHERE account_id = ? AND created_at < ?"
-                        " ORDER BY created_at LIMIT ?",
-                        (account_id, cutoff, limit - len(msgids)),
-                    )
-                ]
-                if len(msgids) >= limit:
-                    break
+                rows = conn.execute(
+                    "SELECT m.msgid, m.recipient_count FROM messages m"  # noqa: S608
+                    f" WHERE m.account_id = ? AND m.created_at < ?{_DONE}"
+                    " ORDER BY m.created_at LIMIT ?",
+                    (account_id, cutoff, queued, pending, limit - len(msgids)),
+                )
+                for msgid, count in rows:
+                    if msgids and recipients + count > RECIPIENT_BUDGET:
+                        break
+                    msgids.append(msgid)
+                    recipients += count
+                else:
+                    if len(msgids) < limit:
+                        continue
+                break
             if msgids:
                 ids = json.dumps(msgids)
                 conn.execute(
