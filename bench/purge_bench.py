@@ -209,7 +209,11 @@ def main() -> int:
         print(f"  accepts before the purge: {describe(before)}")
         print(
             f"  accepts during the purge: {describe(during)}"
-            f" (purge seen for {finished - started:.1f} s)"
+            + (
+                f" (purge seen for {finished - started:.1f} s)"
+                if finished
+                else " (the purge did not finish within the bound)"
+            )
         )
         print(f"  accepts after it:         {describe(latencies(url, args.requests, 60))}")
         return 0

@@ -178,3 +178,22 @@ async def test_sqlite_bounds_the_recipients_of_one_transaction(
         assert await purge(store, 200.0, batch=10, pause=0) == 3
     finally:
         await store.close()
+
+
+async def test_sqlite_finds_candidates_by_msgid_not_by_state(tmp_path: Path) -> None:
+    """The purge's "done" checks look recipients and events up by msgid: a plan scanning
+    every queued recipient per candidate stalled accepts for seconds with a backlog."""
+    store = await sqlite_store(tmp_path / "plan.db")
+    try:
+        plan = " ".join(
+            str(row[3])
+            for row in store._read().execute(
+                "EXPLAIN QUERY PLAN " + sqlite_retention.CANDIDATES, (1, 1.0, 0, 0, 10)
+            )
+        )
+    finally:
+        await store.close()
+    assert "SEARCH m USING INDEX messages_account_created" in plan
+    assert "SEARCH r USING INDEX sqlite_autoindex_recipients_1 (msgid=?)" in plan
+    assert "SEARCH e USING INDEX callback_events_msgid (msgid=?)" in plan
+    assert "recipients_due" not in plan and "callback_events_due" not in plan
