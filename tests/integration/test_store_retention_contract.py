@@ -197,3 +197,27 @@ async def test_sqlite_finds_candidates_by_msgid_not_by_state(tmp_path: Path) -> 
     assert "SEARCH r USING INDEX sqlite_autoindex_recipients_1 (msgid=?)" in plan
     assert "SEARCH e USING INDEX callback_events_msgid (msgid=?)" in plan
     assert "recipients_due" not in plan and "callback_events_due" not in plan
+
+
+async def test_late_writes_for_purged_rows_do_nothing(store: Store) -> None:
+    """A late outcome for a recipient or an event that no longer exists changes nothing
+    and raises nothing (a worker may answer after a purge or a manual delete)."""
+    alice = await account(store)
+    await message(store, alice, 100.0, "33600000001")
+    await store.record_receipt("op1", "33600000001", S.DELIVERED, "DELIVRD", None, 101.0)
+    [event] = await store.claim_callbacks(102.0, 30.0, 10)
+    ok = CallbackAttempt(102.0, 200, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(event.id, event.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
+    assert await store.purge_before(200.0, 10) == 1
+    await store.mark_submitted(1, "op1", "x", 300.0)
+    await store.mark_retry(1, 400.0, "late")
+    await store.mark_failed(1, "late", 300.0, refund=True)
+    await store.release([1])
+    await store.finish_callbacks(
+        [CallbackResult(event.id, event.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
+    assert await store.callback_attempts(event.id) == []
+    assert await store.list_callbacks(None, failed_only=False, limit=10) == []
+    assert await store.balance(alice) == await store.ledger_sum(alice) == 99

@@ -109,7 +109,9 @@ class MemoryCallbacks:
 
     async def finish_callbacks(self, results: Sequence[CallbackResult]) -> None:
         for r in results:
-            e = self.events[r.event_id]
+            e = self.events.get(r.event_id)
+            if e is None:
+                continue  # purged meanwhile: no orphan attempt, as in SQLite
             e.tries.append(r.attempt)
             if e.state is not CallbackState.PENDING or e.claimed_until != r.claim:
                 continue  # a late answer to a lapsed claim changes nothing

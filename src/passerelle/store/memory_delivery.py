@@ -124,8 +124,8 @@ class MemoryDelivery:
     async def mark_submitted(
         self, recipient_id: int, connector: str, smsc_id: str, now: float
     ) -> None:
-        row = self.outbox[recipient_id]
-        if row.state is not RecipientState.QUEUED:
+        row = self.outbox.get(recipient_id)
+        if row is None or row.state is not RecipientState.QUEUED:
             return
         row.state, row.connector, row.smsc_id = RecipientState.SUBMITTED, connector, smsc_id
         row.claimed_until, row.attempts, row.updated_at = None, row.attempts + 1, now
@@ -134,15 +134,15 @@ class MemoryDelivery:
             self._apply(row, early.state, early.stat, early.err, now)
 
     async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
-        row = self.outbox[recipient_id]
-        if row.state.final:
+        row = self.outbox.get(recipient_id)
+        if row is None or row.state.final:
             return
         row.state, row.next_attempt_at, row.err = RecipientState.QUEUED, next_at, err
         row.claimed_until, row.attempts = None, row.attempts + 1
 
     async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        row = self.outbox[recipient_id]
-        if row.state.final:
+        row = self.outbox.get(recipient_id)
+        if row is None or row.state.final:
             return
         row.state, row.err, row.updated_at, row.claimed_until = (
             RecipientState.FAILED,
@@ -156,8 +156,8 @@ class MemoryDelivery:
 
     async def release(self, recipient_ids: Sequence[int]) -> None:
         for rid in recipient_ids:
-            row = self.outbox[rid]
-            if row.state is RecipientState.QUEUED:
+            row = self.outbox.get(rid)
+            if row is not None and row.state is RecipientState.QUEUED:
                 row.claimed_until = None
 
     async def record_receipt(
