@@ -13,6 +13,7 @@ from passerelle.store import sqlite_retention
 from passerelle.store.base import Store
 from passerelle.store.values import (
     CallbackAttempt,
+    CallbackJob,
     CallbackOutcome,
     CallbackResult,
     NewAccount,
@@ -37,6 +38,18 @@ async def message(store: Store, account_id: int, at: float, dest: str) -> int:
     [due] = [d for d in await store.claim_due(at, 30.0, 100) if d.msgid == msgid]
     await store.mark_submitted(due.id, "op1", dest, at)
     return msgid
+
+
+async def delivered_with_callback(store: Store, account_id: int) -> CallbackJob:
+    """A message of t=100 delivered at 101, its callback sent and answered at 102; the job."""
+    await message(store, account_id, 100.0, "33600000001")
+    await store.record_receipt("op1", "33600000001", S.DELIVERED, "DELIVRD", None, 101.0)
+    [job] = await store.claim_callbacks(102.0, 30.0, 10)
+    ok = CallbackAttempt(102.0, 200, 1.0, None)
+    await store.finish_callbacks(
+        [CallbackResult(job.id, job.claim, ok, CallbackOutcome.DELIVERED, None)]
+    )
+    return job
 
 
 async def test_purge_deletes_old_messages_and_what_hangs_on_them(store: Store) -> None:
@@ -91,13 +104,7 @@ async def test_purge_goes_oldest_first_in_batches(store: Store) -> None:
 async def test_nothing_new_reuses_a_purged_row(store: Store) -> None:
     """After a purge, a new callback event gets a fresh id (receivers deduplicate on it)."""
     alice = await account(store)
-    await message(store, alice, 100.0, "33600000001")
-    await store.record_receipt("op1", "33600000001", S.DELIVERED, "DELIVRD", None, 101.0)
-    [first] = await store.claim_callbacks(102.0, 30.0, 10)
-    ok = CallbackAttempt(102.0, 200, 1.0, None)
-    await store.finish_callbacks(
-        [CallbackResult(first.id, first.claim, ok, CallbackOutcome.DELIVERED, None)]
-    )
+    first = await delivered_with_callback(store, alice)
     assert await store.purge_before(200.0, 10) == 1
     await message(store, alice, 300.0, "33600000009")
     await store.record_receipt("op1", "33600000009", S.DELIVERED, "DELIVRD", None, 301.0)
@@ -203,13 +210,8 @@ async def test_late_writes_for_purged_rows_do_nothing(store: Store) -> None:
     """A late outcome for a recipient or an event that no longer exists changes nothing
     and raises nothing (a worker may answer after a purge or a manual delete)."""
     alice = await account(store)
-    await message(store, alice, 100.0, "33600000001")
-    await store.record_receipt("op1", "33600000001", S.DELIVERED, "DELIVRD", None, 101.0)
-    [event] = await store.claim_callbacks(102.0, 30.0, 10)
+    event = await delivered_with_callback(store, alice)
     ok = CallbackAttempt(102.0, 200, 1.0, None)
-    await store.finish_callbacks(
-        [CallbackResult(event.id, event.claim, ok, CallbackOutcome.DELIVERED, None)]
-    )
     assert await store.purge_before(200.0, 10) == 1
     await store.mark_submitted(1, "op1", "x", 300.0)
     await store.mark_retry(1, 400.0, "late")
