@@ -21,6 +21,7 @@ from passerelle.core.signature import EVENT_HEADER, HEADER, sign, verify
 from passerelle.store.memory import MemoryStore
 from passerelle.store.values import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.webhooks import guard
+from passerelle.webhooks.client import target_of
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import BRISK_FOR_S, CallbackSender, fields_of, pause, request_of
 from tests.support import make_settings
@@ -197,6 +198,13 @@ def test_public_addresses_allowed(address: str) -> None:
     assert not guard.forbidden(address)
 
 
+async def check(url: str, allow_private: bool) -> None:
+    """The guard as the sender applies it: the URL parsed as the client parses it, then its
+    host's addresses checked."""
+    target = target_of(url)
+    await guard.addresses(target.host, target.port, allow_private)
+
+
 @pytest.mark.parametrize(
     ("url", "address"),
     [
@@ -211,13 +219,13 @@ def test_public_addresses_allowed(address: str) -> None:
 async def test_check_refuses_private_targets(url: str, address: str) -> None:
     """A URL whose host resolves to a private address is refused by the guard itself."""
     with pytest.raises(guard.Refused, match=f"resolves to {address}, a private address"):
-        await guard.check(url, allow_private=False)
+        await check(url, allow_private=False)
 
 
 async def test_check_refuses_localhost_by_name() -> None:
     """A host name resolving to loopback is refused like the address."""
     with pytest.raises(guard.Refused, match="a private address"):
-        await guard.check("http://localhost:8080/dlr", allow_private=False)
+        await check("http://localhost:8080/dlr", allow_private=False)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +236,7 @@ async def test_check_refuses_localhost_by_name() -> None:
 async def test_check_refuses_other_schemes(url: str, allow_private: bool) -> None:
     """Only absolute http(s) URLs, whatever the private-target setting."""
     with pytest.raises(guard.Refused, match="absolute http"):
-        await guard.check(url, allow_private=allow_private)
+        await check(url, allow_private=allow_private)
 
 
 @pytest.mark.parametrize(
@@ -237,12 +245,12 @@ async def test_check_refuses_other_schemes(url: str, allow_private: bool) -> Non
 )
 async def test_check_allows_private_targets_when_told(url: str) -> None:
     """PASSERELLE_CALLBACK_ALLOW_PRIVATE=true lets private targets through."""
-    await guard.check(url, allow_private=True)
+    await check(url, allow_private=True)
 
 
 async def test_check_allows_public_literal() -> None:
     """A public literal address passes (resolution of a literal needs no DNS)."""
-    await guard.check("https://93.184.216.34/dlr", allow_private=False)
+    await check("https://93.184.216.34/dlr", allow_private=False)
 
 
 # --- retry decision -------------------------------------------------------------------

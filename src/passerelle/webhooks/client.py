@@ -258,9 +258,11 @@ class Client:
         """Close connections idle for longer than `idle_s`."""
         now = time.monotonic()
         for origin, idle in list(self._idle.items()):
-            keep = deque(c for c in idle if not c.closed and now - c.idle_since < self.idle_s)
+            keep: deque[_Connection] = deque()
             for connection in idle:
-                if connection not in keep:
+                if not connection.closed and now - connection.idle_since < self.idle_s:
+                    keep.append(connection)
+                else:
                     connection.close()
             if keep:
                 self._idle[origin] = keep

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
 
 
 class Refused(Exception):
@@ -57,14 +56,3 @@ async def addresses(host: str, port: int, allow_private: bool) -> list[str]:
             if forbidden(address):
                 raise Refused(f"{host} resolves to {address}, a private address")
     return found
-
-
-async def check(url: str, allow_private: bool) -> None:
-    """Raise Refused unless `url` is http(s) and resolves only to allowed addresses."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused("callback URL must be an absolute http:// or https:// URL")
-    if not allow_private:
-        await addresses(
-            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), False
-        )
