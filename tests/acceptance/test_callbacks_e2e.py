@@ -191,6 +191,8 @@ def test_kill9_while_sending_loses_no_callback(servers: Any, smscs: Any) -> None
             time.sleep(0.05)  # every receipt in: each has its event
             stored = events(server)
         assert len(stored) == 200
+        while not receiver.by_event() and time.monotonic() < started + 30:
+            time.sleep(0.01)  # the first callbacks are in (at ~40/s, 200 take ~5 s)
         seen_before = len(receiver.by_event())
         server.kill9()
         assert 0 < seen_before < 200, seen_before  # the kill landed while sending
