@@ -27,6 +27,8 @@ import time
 from typing import Any, TextIO
 from urllib.parse import unquote_to_bytes
 
+from passerelle.core.params import split_path
+
 SECRET_PARAMS = frozenset({"apipasse", "apipass", "password", "passwd", "pwd", "secret", "token"})
 _SECRET_BYTES = frozenset(name.encode() for name in SECRET_PARAMS)
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -51,19 +53,22 @@ def _is_secret(raw_name: bytes) -> bool:
 def redact_target(raw_path: bytes, query: bytes = b"") -> str:
     """The request target for logs, with secret values replaced by ``***``.
 
-    Names are decoded exactly as the API parser decodes them (so ``api%70asse`` is
-    caught) and values end where the parser ends them (``&`` in a query, ``/`` in a
-    path), so a secret is hidden whole however it is written.
+    The path is cut into name/value pairs by the API parser's own `split_path`, so the
+    value redacted is the one the parser reads as ``apipasse`` whatever the words
+    around it (``/msg/Password/apipasse/x`` hides ``x``, not ``apipasse``). Names are
+    decoded as the parser decodes them (so ``api%70asse`` is caught) and values end
+    where the parser ends them (``&`` in a query, ``/`` in a path), so a secret is
+    hidden whole however it is written.
     """
     target = raw_path
-    segments = raw_path.split(b"/")
+    head, segments, tail = split_path(raw_path)
     changed = False
-    for i in range(len(segments) - 1):
-        if segments[i] and _is_secret(segments[i]):
+    for i in range(0, len(segments) - 1, 2):
+        if _is_secret(segments[i]):
             segments[i + 1] = b"***"
             changed = True
     if changed:
-        target = b"/".join(segments)
+        target = head + b"/".join(segments) + tail
     if query:
         pairs = query.split(b"&")
         for i, pair in enumerate(pairs):
@@ -72,12 +77,6 @@ def redact_target(raw_path: bytes, query: bytes = b"") -> str:
                 pairs[i] = name + b"=***"
         target += b"?" + b"&".join(pairs)
     return target.decode("latin-1")
-
-
-def redact_text(text: str) -> str:
-    """Redact secrets from any text that may hold a URL (exception messages)."""
-    path, _, query = text.encode("utf-8", "replace").partition(b"?")
-    return redact_target(path, query)
 
 
 def _json_str(value: str) -> str:

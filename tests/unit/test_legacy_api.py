@@ -47,7 +47,7 @@ async def test_send_answers_msgid_and_charges(app_factory: BuildApp) -> None:
         ("action=solde&login=alice", "01|Login, mot de passe non valide"),
         ("action=solde&login=nobody&apipasse=x", "01|Login, mot de passe non valide"),
         ("action=solde&Login=alice&apipasse=" + PASSWORD, "01|Login, mot de passe non valide"),
-        ("action=statut&login=alice&apipasse=" + PASSWORD, "09|Le msgid n'est pas renseigné"),
+        ("action=statut&login=alice&apipasse=" + PASSWORD, "09|Le msgid n'est pas renseigne"),
         ("action=statut&msgid=12x&login=alice&apipasse=" + PASSWORD, "10|Le msgid est invalide"),
         (
             "action=statut&msgid=123456789&login=alice&apipasse=" + PASSWORD,

@@ -43,7 +43,7 @@ def test_name_without_value_and_empty_pairs() -> None:
 def test_path_style_keeps_encoded_slash_inside_value() -> None:
     """Path style is parsed from the raw path, so %2F stays inside its value."""
     raw = b"/client/api/action/envoi/msg/a%2Fb+c/dest/33612345678"
-    assert parse_path(raw, b"/client/api") == {
+    assert parse_path(raw) == {
         "action": "envoi",
         "msg": "a/b c",
         "dest": "33612345678",
@@ -52,7 +52,7 @@ def test_path_style_keeps_encoded_slash_inside_value() -> None:
 
 def test_path_style_odd_trailing_segment_ignored() -> None:
     """An odd trailing segment has no value and is ignored."""
-    assert parse_path(b"/client/api/action/solde/login", b"/client/api") == {"action": "solde"}
+    assert parse_path(b"/client/api/action/solde/login") == {"action": "solde"}
 
 
 def test_precedence_path_query_body() -> None:
@@ -117,7 +117,7 @@ def test_urlencoded_parser_never_raises(raw: bytes) -> None:
 @given(st.binary(max_size=300))
 def test_path_parser_never_raises(raw: bytes) -> None:
     """Any raw path parses into a dict of strings."""
-    out = parse_path(b"/client/api/" + raw, b"/client/api")
+    out = parse_path(b"/client/api/" + raw)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in out.items())
 
 

@@ -20,17 +20,25 @@ from passerelle.logs import AccessLog, JsonFormatter, redact_target
 
 
 def reference_redact(raw_path: bytes, query: bytes = b"") -> str:
-    """redact_target as first written (decode every name)."""
+    """redact_target written plainly (decode every name; pair the path's segments)."""
 
     def secret(raw_name: bytes) -> bool:
         name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("latin-1").strip().lower()
         return name in logs.SECRET_PARAMS
 
-    segments = raw_path.split(b"/")
-    for i in range(len(segments) - 1):
-        if segments[i] and secret(segments[i]):
+    prefix = b"/client/api" if raw_path.startswith(b"/client/api") else b""
+    if raw_path.startswith(b"/client/api/index.php"):
+        prefix = b"/client/api/index.php"
+    rest = raw_path[len(prefix) :]
+    lead = len(rest) - len(rest.lstrip(b"/"))
+    trail = len(rest) - len(rest.rstrip(b"/")) if rest.strip(b"/") else 0
+    segments = rest[lead : len(rest) - trail].split(b"/") if rest.strip(b"/") else []
+    for i in range(0, len(segments) - 1, 2):
+        if secret(segments[i]):
             segments[i + 1] = b"***"
-    target = b"/".join(segments)
+    target = raw_path if not segments else prefix + rest[:lead] + b"/".join(segments)
+    if segments and trail:
+        target += rest[len(rest) - trail :]
     if query:
         pairs = query.split(b"&")
         for i, pair in enumerate(pairs):

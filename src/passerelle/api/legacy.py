@@ -71,7 +71,7 @@ class LegacyApi:
             if raw_path in BARE_PATHS:  # query style, the common case: no path pairs
                 raw = parse_urlencoded(query)
             else:
-                raw = merge((self._path_params(raw_path), parse_urlencoded(query)))
+                raw = merge((parse_path(raw_path), parse_urlencoded(query)))
             if method == "POST":
                 raw.update(await self._body_params(scope, receive))
             params = LegacyParams.from_mapping(raw)
@@ -94,11 +94,6 @@ class LegacyApi:
                 round(elapsed * 1000, 2),
                 address,
             )
-
-    def _path_params(self, raw_path: bytes) -> dict[str, str]:
-        if raw_path.startswith(INDEX):
-            return parse_path(raw_path, INDEX)
-        return parse_path(raw_path, PREFIX)
 
     async def _body_params(self, scope: dict[str, Any], receive: Any) -> dict[str, str]:
         chunks: list[bytes] = []

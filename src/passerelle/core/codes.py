@@ -16,7 +16,7 @@ class LegacyCode(enum.Enum):
     DEST_TOO_SHORT = ("06", "Le numéro du destinataire est invalide")
     BAD_PREFIX = ("07", "Préfixe international invalide")
     MSG_MISSING = ("08", "Le message n'est pas renseigné")
-    MSGID_MISSING = ("09", "Le msgid n'est pas renseigné")
+    MSGID_MISSING = ("09", "Le msgid n'est pas renseigne")  # sic: the manual's table, no accent
     MSGID_INVALID = ("10", "Le msgid est invalide")
     UNKNOWN_ACTION = ("11", "Action inconnue")
     MSG_TOO_LONG = ("12", "Message trop long")

@@ -32,7 +32,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "msgid": (),
 }
 BLANKS = " \t\r\n"
-SECRET_NAMES = frozenset({"apipasse", "apipass", "password", "passwd", "pwd"})
+PREFIX = b"/client/api"
+INDEX = b"/client/api/index.php"
 
 
 def _unquote(raw: bytes) -> str:
@@ -69,13 +70,28 @@ def parse_urlencoded(raw: bytes) -> dict[str, str]:
     return out
 
 
-def parse_path(raw_path: bytes, prefix: bytes) -> dict[str, str]:
-    """Parse path-style pairs after `prefix` (``/client/api``) from the raw path."""
-    rest = raw_path[len(prefix) :].strip(b"/")
+def split_path(raw_path: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """``(head, segments, tail)`` with ``head + b"/".join(segments) + tail == raw_path``.
+
+    The head is the legacy prefix (``/client/api/index.php`` or ``/client/api``, when the
+    path starts with it) and the slashes after it; the tail is the trailing slashes.
+    Path-style pairs are ``segments[0]/segments[1]``, ``segments[2]/segments[3]``...; an
+    odd last segment has no value. The parser and the log redaction both read a path
+    through this one function, so they always agree on which segment is which value.
+    """
+    prefix = INDEX if raw_path.startswith(INDEX) else PREFIX if raw_path.startswith(PREFIX) else b""
+    rest = raw_path[len(prefix) :]
+    inner = rest.strip(b"/")
+    if not inner:
+        return raw_path, [], b""
+    start = len(rest) - len(rest.lstrip(b"/"))
+    return raw_path[: len(prefix) + start], inner.split(b"/"), rest[start + len(inner) :]
+
+
+def parse_path(raw_path: bytes) -> dict[str, str]:
+    """Parse path-style pairs after the legacy prefix (``/client/api``) from the raw path."""
+    _head, segments, _tail = split_path(raw_path)
     out: dict[str, str] = {}
-    if not rest:
-        return out
-    segments = rest.split(b"/")
     for i in range(0, len(segments) - 1, 2):
         out[_unquote(segments[i])] = _unquote(segments[i + 1])
     return out
