@@ -18,6 +18,7 @@
     │   ├── SenderInvalid           13
     │   ├── TooManyRecipients       15
     │   ├── InvalidParameter        17 (names the parameter)
+    │   ├── TooManyFields           18 (more fields or parts than a request may carry)
     │   ├── NoCredit                02
     │   ├── MsgidMissing            09
     │   └── MsgidInvalid            10
@@ -27,6 +28,7 @@
     │   ├── NotFound
     │   └── InvalidValue
     ├── PduError (smpp/frame.py)    a malformed SMPP frame; carries the status to answer
+    ├── RequestIncomplete           the client left before its request was received whole
     ├── ConfigError                 settings that cannot be used
     └── StoreError                  the storage failed (answered 99, request had no effect)
 
@@ -119,6 +121,12 @@ class InvalidParameter(ApiError):
         return f"{self.code.number}|{self.code.label} : {self.name}"
 
 
+class TooManyFields(ApiError):
+    """More name=value pairs, path pairs or multipart parts than a request may carry."""
+
+    code = LegacyCode.TOO_MANY_FIELDS
+
+
 class NoCredit(ApiError):
     code = LegacyCode.NO_CREDIT
 
@@ -149,6 +157,11 @@ class NotFound(AdminError):
 
 class InvalidValue(AdminError):
     """A value given to an operator command is not acceptable."""
+
+
+class RequestIncomplete(PasserelleError):
+    """The client went away before its request (body) was received in full: the request
+    has no effect (nothing stored, nothing charged) and gets no answer."""
 
 
 class ConfigError(PasserelleError):

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     max_recipients_get: int = Field(default=500, ge=1)
     max_recipients_post: int = Field(default=50_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    http_max_connections: int = Field(default=1000, ge=1)  # per process, then 503
+    http_header_timeout_s: float = Field(default=10.0, gt=0)  # the whole head, from 1st byte
+    http_body_timeout_s: float = Field(default=60.0, gt=0)  # the whole body, from its head
+    http_keepalive_s: float = Field(default=5.0, gt=0)  # idle kept-alive connection
 
     account_rate_limit: float = Field(default=0.0, ge=0)  # requests/s; 0 = unlimited
     login_failures_per_login: int = Field(default=10, ge=0)

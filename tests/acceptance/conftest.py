@@ -141,6 +141,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     starts: int = 0
+    launcher: tuple[str, ...] = ()  # a command that execs `passerelle serve` (e.g. prlimit)
 
     @property
     def db_path(self) -> Path:
@@ -211,7 +212,11 @@ class Server:
         log = self.log_path.open("ab")
         try:
             self.process = subprocess.Popen(
-                [str(PASSERELLE), "serve", "--port", "0", "--port-file", str(port_file)],
+                [
+                    *self.launcher,
+                    str(PASSERELLE),
+                    *("serve", "--port", "0", "--port-file", str(port_file)),
+                ],
                 env=self.env,
                 cwd=self.folder,  # settings also read ./.env: keep the project's out
                 stdin=subprocess.DEVNULL,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from passerelle.core.numbers import NumberFault, first_fault, number_fault, split_dest, unique
 
 
@@ -49,3 +52,43 @@ def test_checks_in_manual_order_whatever_the_list_order() -> None:
 def test_unique_keeps_first_seen_order() -> None:
     """Duplicates are kept once, in order."""
     assert unique(["3", "1", "3", "2", "1"]) == ["3", "1", "2"]
+
+
+NUMBER_PIECES = st.sampled_from(
+    [
+        "33612345678",
+        "3363123456",
+        "999123456789",
+        "1234",
+        "+33612345678",
+        "0033612345678",
+        " 336",
+        "12a45678901",
+        "",
+        ",",
+        "00",
+        "4",
+        "9",
+        "٣٣٦١٢٣٤٥٦٧٨",
+    ]
+)
+
+
+@given(st.lists(NUMBER_PIECES, max_size=12).map(",".join))
+def test_fast_paths_agree_with_the_number_by_number_rules(dest: str) -> None:
+    """Splitting and checking a whole list at C speed gives the per-number answers."""
+    numbers = split_dest(dest)
+    slow: list[str] = []
+    for item in dest.split(","):
+        number = item.strip(" \t\r\n")
+        if not number:
+            continue
+        if number.startswith("+"):
+            number = number[1:]
+        elif number.startswith("00"):
+            number = number[2:]
+        slow.append(number)
+    assert numbers == slow
+    faults = {number_fault(n) for n in numbers} - {None}
+    expected = min(faults, key=lambda f: f.value) if faults else None
+    assert first_fault(numbers) is expected

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passerelle.core.charset import decode_bytes
 from passerelle.core.params import (
+    MAX_FIELDS,
     LegacyParams,
     merge,
     parse_multipart,
     parse_path,
     parse_urlencoded,
 )
+from passerelle.exceptions import TooManyFields
 
 
 def test_plus_is_space_and_percent_decodes() -> None:
@@ -134,3 +140,46 @@ def test_from_mapping_never_raises(raw: dict[str, str]) -> None:
     params = LegacyParams.from_mapping(raw)
     if params.dest is not None:
         assert params.dest == params.dest.strip(" \t\r\n")
+
+
+def test_fields_are_capped_at_64() -> None:
+    """64 pairs parse; the 65th is refused with 18 (empty pairs do not count)."""
+    ok = b"&".join(b"f%d=1" % i for i in range(MAX_FIELDS))
+    assert len(parse_urlencoded(ok + b"&&&")) == MAX_FIELDS
+    with pytest.raises(TooManyFields):
+        parse_urlencoded(ok + b"&x=1")
+    with pytest.raises(TooManyFields):
+        parse_urlencoded(b"&" * 1_000_000)
+
+
+def test_path_pairs_are_capped_at_64() -> None:
+    """64 path-style pairs parse; more are refused with 18."""
+    ok = b"/client/api/" + b"/".join(b"f%d/v" % i for i in range(MAX_FIELDS))
+    assert len(parse_path(ok)) == MAX_FIELDS
+    with pytest.raises(TooManyFields):
+        parse_path(ok + b"/x/y")
+
+
+def test_multipart_parts_are_capped_at_64() -> None:
+    """64 parts parse; 65 are refused with 18 before the stdlib parser runs."""
+
+    def body(n: int) -> bytes:
+        parts = b"".join(
+            b'--B\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(n)
+        )
+        return parts + b"--B--\r\n"
+
+    assert len(parse_multipart(body(MAX_FIELDS), "multipart/form-data; boundary=B")) == MAX_FIELDS
+    with pytest.raises(TooManyFields):
+        parse_multipart(body(MAX_FIELDS + 1), 'multipart/form-data; boundary="B"')
+    with pytest.raises(TooManyFields):
+        parse_multipart(b"--B\r\n\r\n\r\n" * 466_000, "multipart/form-data; boundary=B")
+
+
+@given(st.lists(st.sampled_from([b"%2C", b"%2c", b"3", b"+", b"%", b"%41", b"\xe9", b","])))
+def test_comma_escape_shortcut_decodes_like_the_general_decoder(pieces: list[bytes]) -> None:
+    """The `%2C` shortcut gives exactly what full percent-decoding gives."""
+    raw = b"".join(pieces)
+    assert parse_urlencoded(b"dest=" + raw) == {
+        "dest": decode_bytes(unquote_to_bytes(raw.replace(b"+", b" ")))
+    }

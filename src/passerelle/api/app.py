@@ -98,6 +98,7 @@ class App:
                 await self.supervisor.stop()
                 await self.receipts.drain()
             self.gateway.close()
+            self.legacy.close()
             await self.store.close()
             log.info("stopped: every accepted write is committed")
             flush_access_log()

@@ -3,19 +3,32 @@
 A plain ASGI handler, not a framework route: this is the hot path, and it needs the
 raw path (path style keeps ``%2F`` inside a value) and raw bytes (UTF-8 or
 Windows-1252 per value).
+
+- HEAD is safe: it answers the headers of a legacy answer and does nothing else (no
+  credentials checked, nothing sent, charged or stored).
+- A body not received in full (the client left before `Content-Length` bytes or the
+  last chunk) has no effect and gets no answer.
+- A body over `OFFLOAD_BYTES` is parsed, and its `envoi` validated, on a worker thread:
+  the event loop (other requests, delivery, callbacks, ``/healthz``) never waits on one
+  large request.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 from passerelle import exceptions as exc
 from passerelle.api.errors import answer_for
 from passerelle.api.metrics import Metrics
 from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
-from passerelle.core.message import validate_send
+from passerelle.core.message import Outgoing, validate_send
 from passerelle.core.params import (
+    INDEX,
+    PREFIX,
     LegacyParams,
     merge,
     parse_multipart,
@@ -25,12 +38,13 @@ from passerelle.core.params import (
 from passerelle.logs import log_access, redact_target
 from passerelle.service import Gateway
 
-PREFIX = b"/client/api"
-INDEX = b"/client/api/index.php"
+T = TypeVar("T")
+
 ACTIONS = ("envoi", "statut", "solde")
 ALLOWED = b"GET, POST, HEAD"
 METHODS = frozenset({"GET", "POST", "HEAD"})
 BARE_PATHS = frozenset({PREFIX, PREFIX + b"/", INDEX, INDEX + b"/"})
+OFFLOAD_BYTES = 64 * 1024  # larger bodies (and `dest` lists) are read on a worker thread
 
 
 def is_legacy_path(path: str) -> bool:
@@ -53,6 +67,15 @@ class LegacyApi:
         self._content_type = f"text/plain; charset={settings.legacy_charset}".encode()
         self._max_body = settings.max_body_bytes
         self._access_log = settings.access_log
+        # one thread: large bodies are parsed one at a time, never on the event loop
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="passerelle-parse")
+
+    def close(self) -> None:
+        """Stop the parsing thread."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _off_loop(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         started = perf_counter()
@@ -67,22 +90,29 @@ class LegacyApi:
         client = scope.get("client")
         address: str | None = client[0] if client else None
         action = "other"
-        try:
-            if raw_path in BARE_PATHS:  # query style, the common case: no path pairs
-                raw = parse_urlencoded(query)
-            else:
-                raw = merge((parse_path(raw_path), parse_urlencoded(query)))
-            if method == "POST":
-                raw.update(await self._body_params(scope, receive))
-            params = LegacyParams.from_mapping(raw)
-            if params.action in ACTIONS:
-                action = params.action
-            line = await self._answer(params, address or "unknown", method == "POST")
-            code = "ok"
-        except Exception as error:  # every failure gets a legacy answer, never a 500
-            line, code = answer_for(error, redact_target(raw_path, query))
-        # uvicorn sends no body for HEAD but keeps the content-length of the GET answer
-        await self._send(send, 200, line.encode(self._charset, "replace"))
+        if method == "HEAD":  # safe: the headers of an answer, and nothing is done
+            line, code = "", "head"
+        else:
+            try:
+                if raw_path in BARE_PATHS:  # query style, the common case: no path pairs
+                    raw = parse_urlencoded(query)
+                else:
+                    raw = merge((parse_path(raw_path), parse_urlencoded(query)))
+                if method == "POST":
+                    raw.update(await self._body_params(scope, receive))
+                params = LegacyParams.from_mapping(raw)
+                if params.action in ACTIONS:
+                    action = params.action
+                line = await self._answer(params, address or "unknown", method == "POST")
+                code = "ok"
+            except exc.RequestIncomplete:  # nothing was done; nobody is left to answer
+                line, code = "", "incomplete"
+            except Exception as error:  # every failure gets a legacy answer, never a 500
+                line, code = answer_for(error, redact_target(raw_path, query))
+        if code == "head":
+            await self._send(send, 200, b"", length=False)
+        elif code != "incomplete":
+            await self._send(send, 200, line.encode(self._charset, "replace"))
         elapsed = perf_counter() - started
         self.metrics.observe_request(action, code, elapsed)
         if self._access_log:
@@ -102,7 +132,7 @@ class LegacyApi:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise exc.RequestIncomplete()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
@@ -116,7 +146,11 @@ class LegacyApi:
                 content_type = value.decode("latin-1")
                 break
         if content_type.lower().startswith("multipart/form-data"):
+            if size > OFFLOAD_BYTES:
+                return await self._off_loop(lambda: parse_multipart(body, content_type))
             return parse_multipart(body, content_type)
+        if size > OFFLOAD_BYTES:
+            return await self._off_loop(lambda: parse_urlencoded(body))
         return parse_urlencoded(body)
 
     async def _answer(self, params: LegacyParams, address: str, via_post: bool) -> str:
@@ -128,17 +162,30 @@ class LegacyApi:
         if params.action == "envoi":
             settings = gateway.settings
             limit = settings.max_recipients_post if via_post else settings.max_recipients_get
-            msgid = await gateway.send(account, validate_send(params, limit))
+            msgid = await gateway.send(account, await self._validate(params, limit))
             return f"{msgid}|{SENT_LABEL}"
         if params.action == "statut":
             statut = await gateway.status(account, params.msgid, params.dest)
             return f"{statut}|{STATUS_LABELS[statut]}"
         return f"{await gateway.balance(account)} SMS"
 
+    async def _validate(self, params: LegacyParams, limit: int) -> Outgoing:
+        """`validate_send`, on the worker thread when the `dest` list is long."""
+        if params.dest is not None and len(params.dest) > OFFLOAD_BYTES:
+            return await self._off_loop(lambda: validate_send(params, limit))
+        return validate_send(params, limit)
+
     async def _send(
-        self, send: Any, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+        self,
+        send: Any,
+        status: int,
+        body: bytes,
+        extra: list[tuple[bytes, bytes]] | None = None,
+        length: bool = True,
     ) -> None:
-        headers = [(b"content-type", self._content_type), (b"content-length", b"%d" % len(body))]
+        headers = [(b"content-type", self._content_type)]
+        if length:
+            headers.append((b"content-length", b"%d" % len(body)))
         if extra:
             headers.extend(extra)
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 import signal
 import socket
 import sys
@@ -83,19 +84,45 @@ def run_server(app: Any, sock: socket.socket, settings: Settings) -> None:
     """Serve `app` on the listening `sock` until SIGTERM/SIGINT (graceful, exit 0)."""
     import uvicorn
 
+    from passerelle.api.protocol import HttpLimits, protocol_class
+
     GracefulServer = _graceful_server_class()
+    limits = HttpLimits(
+        max_connections=connection_cap(settings.http_max_connections),
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
+    )
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=protocol_class(limits),
+        ws="none",
         lifespan="on",
         access_log=False,
         log_config=None,
         server_header=False,
+        timeout_keep_alive=settings.http_keepalive_s,  # type: ignore[arg-type]
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         backlog=4096,
     )
     GracefulServer(config).run(sockets=[sock])
+
+
+FD_RESERVE = 128  # descriptors kept for the database, SMPP links, callbacks and logs
+
+
+def connection_cap(wanted: int) -> int:
+    """Raise the soft open-files limit to the hard one; the HTTP connection cap that
+    leaves `FD_RESERVE` descriptors for everything else (never below 16)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(16, min(wanted, soft - FD_RESERVE))
 
 
 def _graceful_server_class() -> type[Any]:

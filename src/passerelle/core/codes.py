@@ -1,4 +1,4 @@
-"""Return codes of the legacy API: the manual's 01-10, our extensions 11-17 and 99."""
+"""Return codes of the legacy API: the manual's 01-10, our extensions 11-18 and 99."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class LegacyCode(enum.Enum):
     TOO_MANY_RECIPIENTS = ("15", "Trop de destinataires")
     RATE_LIMITED = ("16", "Trop de requêtes")
     INVALID_PARAMETER = ("17", "Paramètre invalide")
+    TOO_MANY_FIELDS = ("18", "Trop de paramètres")
     INTERNAL = ("99", "Erreur interne")
 
     @property

@@ -7,10 +7,14 @@ Pure functions, no I/O. Rules (DESIGN 1.1, docs/api.md):
   inside its value; an odd trailing segment is ignored.
 - precedence path < query < body; a canonical name wins over its alias.
 - values are trimmed of blanks, except ``msg``.
+- bounded: at most `MAX_FIELDS` pairs in a query, a body or a path, and parts in a
+  multipart body (the API has ten parameters and six aliases; a whole `dest` list is one
+  field); more is refused (`TooManyFields`, code 18) before anything is decoded.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -18,6 +22,7 @@ from email.policy import HTTP
 from urllib.parse import unquote_to_bytes
 
 from passerelle.core.charset import decode_bytes
+from passerelle.exceptions import TooManyFields
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "action": (),
@@ -32,6 +37,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "msgid": (),
 }
 BLANKS = " \t\r\n"
+MAX_FIELDS = 64
 PREFIX = b"/client/api"
 INDEX = b"/client/api/index.php"
 
@@ -40,7 +46,12 @@ def _unquote(raw: bytes) -> str:
     if b"+" in raw:
         raw = raw.replace(b"+", b" ")
     if b"%" in raw:
-        raw = unquote_to_bytes(raw)
+        # A long `dest` list from PHP's urlencode has one escape per number, `%2C`:
+        # replacing it is 20 times faster than the general decoder on a 4 MB body.
+        if raw.count(b"%") == raw.count(b"%2C") + raw.count(b"%2c"):
+            raw = raw.replace(b"%2C", b",").replace(b"%2c", b",")
+        else:
+            raw = unquote_to_bytes(raw)
     return decode_bytes(raw)
 
 
@@ -49,6 +60,11 @@ def parse_urlencoded(raw: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     if not raw:
         return out
+    seps = raw.count(b"&")
+    if seps >= MAX_FIELDS and (
+        seps >= 4 * MAX_FIELDS or sum(1 for pair in raw.split(b"&") if pair) > MAX_FIELDS
+    ):
+        raise TooManyFields()
     if b"%" not in raw:
         # Nothing to percent-decode: when the whole string is UTF-8, so is every piece
         # of it split at the ASCII `&` and `=`, so one decode gives the same values.
@@ -91,6 +107,8 @@ def split_path(raw_path: bytes) -> tuple[bytes, list[bytes], bytes]:
 def parse_path(raw_path: bytes) -> dict[str, str]:
     """Parse path-style pairs after the legacy prefix (``/client/api``) from the raw path."""
     _head, segments, _tail = split_path(raw_path)
+    if len(segments) > 2 * MAX_FIELDS + 1:
+        raise TooManyFields()
     out: dict[str, str] = {}
     for i in range(0, len(segments) - 1, 2):
         out[_unquote(segments[i])] = _unquote(segments[i + 1])
@@ -101,12 +119,21 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
     """Parse a ``multipart/form-data`` body; a part's explicit charset is used.
 
     A body or header the parser cannot read yields no parameters (the request is then
-    answered by the normal checks, e.g. 11), never an exception.
+    answered by the normal checks, e.g. 11), never an exception; more than `MAX_FIELDS`
+    parts raise `TooManyFields`, counted before the (slow) stdlib parser runs.
     """
+    boundary = _BOUNDARY.search(content_type)
+    if boundary is not None:
+        delimiter = b"--" + boundary.group(1).encode("latin-1", "replace")
+        if body.count(delimiter) > MAX_FIELDS + 1:
+            raise TooManyFields()
     try:
         return _parse_multipart(body, content_type)
     except Exception:  # the stdlib parser raises assorted errors on hostile headers
         return {}
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";,]+)', re.IGNORECASE)
 
 
 def _parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
