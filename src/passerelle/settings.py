@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from passerelle.core.deadline import DEFAULT_DEADLINE_S
 from passerelle.exceptions import ConfigError
 
 
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     smpp_response_timeout_s: float = Field(default=10.0, gt=0)
     dispatch_batch: int = Field(default=500, ge=1)
     dispatch_lease_s: float = Field(default=60.0, gt=0)
+    receipt_deadline_s: float = Field(default=DEFAULT_DEADLINE_S, gt=0)  # then EXPIRED
 
     callbacks: bool = True  # run the callback sender in `serve`
     callback_allow_private: bool = False  # SSRF guard off (tests, private networks)

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from passerelle.api.legacy import LegacyApi, is_legacy_path
 from passerelle.api.metrics import Metrics
+from passerelle.delivery.deadline import DeadlineJob
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
@@ -55,6 +56,7 @@ class App:
             lease=settings.dispatch_lease_s,
             batch=settings.dispatch_batch,
         )
+        self.deadline = DeadlineJob(self.store, settings.receipt_deadline_s, self.delivery_metrics)
         self.callbacks = CallbackSender(
             self.store, settings, CallbackMetrics(self.metrics.registry)
         )
@@ -81,6 +83,7 @@ class App:
         if self.settings.delivery:
             await self.supervisor.start()
             self.dispatcher.start()
+            self.deadline.start()
             self.gateway.on_accepted = self.dispatcher.notify
         if self.settings.callbacks:
             self.callbacks.start()
@@ -94,6 +97,7 @@ class App:
             if self.settings.callbacks:
                 await self.callbacks.stop()
             if self.settings.delivery:
+                await self.deadline.stop()
                 await self.dispatcher.stop(self.settings.shutdown_grace_s)
                 await self.supervisor.stop()
                 await self.receipts.drain()

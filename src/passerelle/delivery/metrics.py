@@ -64,6 +64,12 @@ class DeliveryMetrics:
             "(a crash between submit_sm and recording its answer): the operator may get it twice",
             registry=registry,
         )
+        self.expired = Counter(
+            "passerelle_receipt_deadline_expired",
+            "Submitted recipients made final (EXPIRED, no-receipt) because no receipt came"
+            " before PASSERELLE_RECEIPT_DEADLINE_S",
+            registry=registry,
+        )
         self.refreshes = Counter(
             "passerelle_config_refreshes",
             "Times the connectors and routes were re-read and applied",

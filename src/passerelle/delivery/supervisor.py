@@ -7,6 +7,12 @@ restart. With no connector configured, it starts the built-in simulator (a real 
 server on 127.0.0.1, random port) and binds to it: a fresh install sends through the
 real SMPP path. With connectors but no route, every enabled connector is tried in
 name order for every number.
+
+The built-in simulator keeps the receipts it still owes in a state file next to the
+SQLite file (`builtin_state_file`: ``<db>.simulator.json``), saved every
+`BUILTIN_STATE_INTERVAL_S` and at a graceful stop, and sends them after a restart: it
+binds with the same connector name and system_id, so the gateway matches their
+operator ids to the recipients recorded before the restart.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from passerelle.core.routing import Route
 from passerelle.delivery.link import Link
@@ -27,6 +34,16 @@ from passerelle.store.values import Connector
 log = logging.getLogger("passerelle.supervisor")
 
 BUILTIN = "builtin-simulator"
+BUILTIN_STATE_INTERVAL_S = 0.1  # a kill -9 loses at most the receipts of this window
+
+
+def builtin_state_file(database_url: str) -> Path | None:
+    """Where the built-in simulator keeps its pending receipts: ``<db>.simulator.json``
+    next to the SQLite file; None when the database is not a file (nothing survives)."""
+    path = database_url.removeprefix("sqlite:///")
+    if path == database_url or path in ("", ":memory:"):
+        return None
+    return Path(path + ".simulator.json")
 
 
 class Supervisor:
@@ -123,6 +140,8 @@ class Supervisor:
                 delay=self.settings.simulator_delay_s,
                 deliver_ratio=self.settings.simulator_deliver_ratio,
                 receipt_window=self.settings.simulator_window,
+                state_file=builtin_state_file(self.settings.database_url),
+                state_interval=BUILTIN_STATE_INTERVAL_S,
             )
             simulator = Simulator(config)
             port = await simulator.start()

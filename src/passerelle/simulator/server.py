@@ -27,11 +27,19 @@ from passerelle.smpp.pdu import Bind, BindKind, CommandId, GenericNack, SubmitSm
 from passerelle.smpp.status import Status
 
 log = logging.getLogger("passerelle.simulator")
+WRITE_SHARE_FACTOR = 9.0  # wait 9 times what a write took: writes get at most 10 %
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 _REFUSALS = {
     Verdict.QUEUE_FULL: Status.ESME_RMSGQFUL,
     Verdict.THROTTLE: Status.ESME_RTHROTTLED,
 }
+
+
+def pause_after(interval: float, spent: float) -> float:
+    """Seconds before the next periodic write, one having taken `spent`: `interval`, or
+    more when writing is slow (a large state file), so that writing never takes more
+    than a tenth of the event loop that also answers submits and sends receipts."""
+    return max(interval, WRITE_SHARE_FACTOR * spent)
 
 
 class Simulator:
@@ -235,12 +243,15 @@ class Simulator:
 
     def _periodic(self, interval: float, action: Callable[[], None]) -> None:
         async def run() -> None:
+            wait = interval
             while True:
-                await asyncio.sleep(interval)
+                await asyncio.sleep(wait)
+                started = time.perf_counter()
                 try:
                     action()
                 except OSError:
                     log.exception("simulator could not write its file")
+                wait = pause_after(interval, time.perf_counter() - started)
 
         self._tasks.append(asyncio.get_running_loop().create_task(run()))
 

@@ -67,7 +67,10 @@ class SimulatorStats:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write `data` to `path` atomically (temporary file in the same folder, then rename)."""
+    """Write `data` to `path` atomically (temporary file in the same folder, then rename),
+    readable by its owner only (a state file holds numbers and the start of texts)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, separators=(",", ":")) + "\n")
     os.replace(tmp, path)

@@ -132,6 +132,13 @@ class Store(Protocol):
     ) -> ReceiptMatch:
         """Apply an operator receipt to the recipient it names."""
 
+    async def expire_overdue(self, now: float, deadline: float, limit: int) -> int:
+        """Make final (`core.deadline.EXPIRY`: EXPIRED, ``no-receipt``) the submitted
+        recipients still without a receipt `deadline` seconds after their submit, oldest
+        first, at most `limit` in one transaction, each with its callback event when the
+        message asked for callbacks; no refund. How many (callers repeat while it is
+        `limit`)."""
+
     async def queue_depth(self) -> int:
         """Recipients waiting to be submitted."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from passerelle.core.deadline import EXPIRY, is_overdue
 from passerelle.core.routing import Route, ordered
 from passerelle.core.states import RecipientState
 from passerelle.store.values import Connector, DueRecipient, LedgerEntry, ReceiptMatch, RouteRow
@@ -31,6 +32,7 @@ class OutboxRow:
     reclaims: int = 0
     connector: str | None = None
     smsc_id: str | None = None
+    submitted_at: float | None = None
     stat: str | None = None
     err: str | None = None
     updated_at: float | None = None
@@ -129,6 +131,7 @@ class MemoryDelivery:
             return
         row.state, row.connector, row.smsc_id = RecipientState.SUBMITTED, connector, smsc_id
         row.claimed_until, row.attempts, row.updated_at = None, row.attempts + 1, now
+        row.submitted_at = now
         early = self.pending.pop((connector, smsc_id), None)
         if early is not None:
             self._apply(row, early.state, early.stat, early.err, now)
@@ -180,6 +183,15 @@ class MemoryDelivery:
             return ReceiptMatch.IGNORED
         self._apply(row, state, stat, err, now)
         return ReceiptMatch.APPLIED
+
+    async def expire_overdue(self, now: float, deadline: float, limit: int) -> int:
+        overdue = sorted(
+            (r for r in self.outbox.values() if is_overdue(r.state, r.submitted_at, now, deadline)),
+            key=lambda r: (r.submitted_at, r.id),
+        )[:limit]
+        for row in overdue:
+            self._apply(row, EXPIRY.state, EXPIRY.stat, EXPIRY.err, now)
+        return len(overdue)
 
     async def queue_depth(self) -> int:
         return sum(1 for r in self.outbox.values() if r.state is RecipientState.QUEUED)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -81,6 +82,13 @@ recipients = Table(
     UniqueConstraint("msgid", "dest", name="recipients_msgid_dest"),
     Index("recipients_due", "state", "next_attempt_at"),
     Index("recipients_smsc_id", "smsc_id"),
+    # the receipt deadline's: submitted recipients only (state 1), by submit time
+    Index(
+        "recipients_awaiting_receipt",
+        "submitted_at",
+        sqlite_where=text("state = 1"),
+        postgresql_where=text("state = 1"),
+    ),
 )
 
 ledger = Table(

@@ -23,6 +23,7 @@ from passerelle.exceptions import NoCredit, StoreError
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
+from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_retention import RetentionOps
 from passerelle.store.values import (
     MSGID_HIGH,
@@ -161,7 +162,7 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
     ]
 
 
-class SqliteStore(AccountOps, DeliveryOps, CallbackOps, RetentionOps):
+class SqliteStore(AccountOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps):
     """The embedded default store (one file)."""
 
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:

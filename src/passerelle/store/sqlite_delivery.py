@@ -25,7 +25,7 @@ SUBMITTED = int(RecipientState.SUBMITTED)
 FAILED = int(RecipientState.FAILED)
 
 
-def _apply_receipt(
+def apply_receipt(
     conn: sqlite3.Connection,
     recipient_id: int,
     state: RecipientState,
@@ -33,6 +33,7 @@ def _apply_receipt(
     err: str | None,
     now: float,
 ) -> None:
+    """Record a receipt's state for a recipient in flight; a final one queues its event."""
     if state.final:
         conn.execute(
             "UPDATE recipients SET state = ?, stat = ?, err = ?, final_at = ? WHERE id = ?",
@@ -68,9 +69,7 @@ def _submitted_many(
                 (connector, smsc_id),
             ).fetchone()
             if early is not None:
-                _apply_receipt(
-                    conn, recipient_id, RecipientState(early[1]), early[2], early[3], now
-                )
+                apply_receipt(conn, recipient_id, RecipientState(early[1]), early[2], early[3], now)
                 conn.execute(
                     "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
                     (connector, smsc_id),
@@ -284,7 +283,7 @@ class DeliveryOps:
                 return ReceiptMatch.PENDING
             if RecipientState(row[1]).final:
                 return ReceiptMatch.IGNORED
-            _apply_receipt(conn, row[0], state, stat, err, now)
+            apply_receipt(conn, row[0], state, stat, err, now)
             return ReceiptMatch.APPLIED
 
         match: ReceiptMatch = await self._writer.submit(op)
