@@ -73,8 +73,9 @@ class Credentials:
         self._key = secrets.token_bytes(32)
         self._verified: dict[bytes, _Verified] = {}
         self._accounts: dict[str, _Snapshot] = {}
-        self._pending: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+        self._pending: dict[tuple[bytes, str], asyncio.Task[bool]] = {}
         self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="passerelle-argon2")
+        self.verifications = 0  # argon2 verifications started (a metric)
 
     async def account(self, login: str, now: float) -> Account | None:
         """The account snapshot for `login` (at most `account_ttl` old)."""
@@ -87,17 +88,38 @@ class Credentials:
             self._accounts[login] = snap
         return snap.account
 
-    async def check(self, account: Account | None, login: str, password: str, now: float) -> bool:
-        """True when `password` is the API password of `account` (None: unknown login)."""
-        digest = hashlib.blake2b(
+    def _digest(self, login: str, password: str) -> bytes:
+        return hashlib.blake2b(
             login.encode() + b"\0" + password.encode(), key=self._key, digest_size=32
         ).digest()
-        if account is not None:
-            hit = self._verified.get(digest)
-            if hit is not None and hit.until > now and hit.hash == account.api_password_hash:
-                return True
+
+    def known(self, account: Account | None, login: str, password: str, now: float) -> bool:
+        """True when this exact pair was verified against the account's current hash
+        within `verified_ttl`: no verification needed, no limit applies."""
+        if account is None:
+            return False
+        hit = self._verified.get(self._digest(login, password))
+        return hit is not None and hit.until > now and hit.hash == account.api_password_hash
+
+    async def check(
+        self,
+        account: Account | None,
+        login: str,
+        password: str,
+        now: float,
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """True when `password` is the API password of `account` (None: unknown login).
+
+        `before` runs (and may refuse by raising) just before a verification starts:
+        not for a known pair, nor for a check that joins a verification of the same
+        pair already running.
+        """
+        if self.known(account, login, password, now):
+            return True
+        digest = self._digest(login, password)
         stored = account.api_password_hash if account is not None else _DUMMY_HASH
-        ok = await self._verify_once(digest, stored, password)
+        ok = await self._verify_once(digest, stored, password, before)
         if ok and account is not None:
             if len(self._verified) >= MAX_ENTRIES:
                 self._verified.clear()
@@ -105,22 +127,32 @@ class Credentials:
             return True
         return False
 
-    async def _verify_once(self, digest: bytes, stored: str, password: str) -> bool:
+    async def _verify_once(
+        self,
+        digest: bytes,
+        stored: str,
+        password: str,
+        before: Callable[[], Awaitable[None]] | None,
+    ) -> bool:
         """Verify in a thread; concurrent checks of the same pair share one verification."""
         key = (digest, stored)
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
+        task = asyncio.get_running_loop().create_task(self._verify(stored, password, before))
+        self._pending[key] = task
+        task.add_done_callback(lambda _t: self._pending.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _verify(
+        self, stored: str, password: str, before: Callable[[], Awaitable[None]] | None
+    ) -> bool:
+        """`before` (which may refuse), then argon2 on the verification threads."""
+        if before is not None:
+            await before()
+        self.verifications += 1
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, verify_password, stored, password)
-        self._pending[key] = future
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if future.done():
-                self._pending.pop(key, None)
-            else:
-                future.add_done_callback(lambda _f: self._pending.pop(key, None))
+        return await loop.run_in_executor(self._pool, verify_password, stored, password)
 
     def close(self) -> None:
         """Stop the verification threads."""

@@ -45,6 +45,12 @@ class App:
             writer = self.store.writer
             self.metrics.watch_writer(lambda: (writer.batches, writer.operations))
         self.gateway = Gateway(self.store, settings)
+        gateway = self.gateway
+        self.metrics.watch_counter(
+            "passerelle_auth_verifications",
+            "API password verifications (argon2) started by this process",
+            lambda: gateway.verifications,
+        )
         self.legacy = LegacyApi(self.gateway, self.metrics)
         self.delivery_metrics = DeliveryMetrics(self.metrics.registry)
         self.receipts = ReceiptHandler(self.store, self.delivery_metrics)

@@ -25,6 +25,18 @@ class _WriterCollector(Collector):
         )
 
 
+class _ValueCollector(Collector):
+    """One counter read from a callable at each scrape."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._read = read
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._documentation, value=self._read())
+
+
 class Metrics:
     """The counters and histograms the API updates."""
 
@@ -62,3 +74,7 @@ class Metrics:
     def watch_writer(self, read: Callable[[], tuple[int, int]]) -> None:
         """Export the writer's commit and operation counters."""
         self.registry.register(_WriterCollector(read))
+
+    def watch_counter(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        """Export a counter kept elsewhere (read at each scrape)."""
+        self.registry.register(_ValueCollector(name, documentation, read))

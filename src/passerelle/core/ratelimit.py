@@ -2,8 +2,10 @@
 
 - `RequestLimiter`: a token bucket per key (account login): `rate` requests per second
   with a burst of `rate` (at least 1). A rate of 0 means unlimited.
-- `FailureLimiter`: failed logins counted per key (login, or client address) in a
-  fixed window; at `limit` failures the key is refused until the window ends.
+- `decide_attempt`: password verifications counted per login and per client address
+  in a fixed window, each counted *before* it runs (the store applies it atomically,
+  shared by every process); a success takes its count back. An address that succeeded
+  for a login lately is not held back by that login's limit.
 """
 
 from __future__ import annotations
@@ -45,40 +47,92 @@ class RequestLimiter:
         return True
 
 
-@dataclass(slots=True)
-class _Window:
+# --- failed-login limits shared by every process (through the store) ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """Limits on password verifications: per login and per client address, in a fixed
+    window; 0 disables a limit. An address that logged in successfully as a login within
+    `known_s` is not held back by that login's limit (its owner is not locked out by
+    someone else's failures); the address limit still applies to it."""
+
+    per_login: int
+    per_address: int
+    window: float
+    known_s: float = 30 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """Verifications counted for one key since `start`."""
+
     start: float
     count: int
 
 
-@dataclass(slots=True)
-class FailureLimiter:
-    """Failures per key in a fixed window of `window` seconds; `limit` 0 disables."""
+@dataclass(frozen=True, slots=True)
+class AttemptDecision:
+    """Whether a verification may start, and the counters as they stand after the
+    decision (incremented when it may). When it may not: until when, and whether the
+    address (rather than the login) is at its limit."""
 
-    limit: int
-    window: float
-    windows: dict[str, _Window] = field(default_factory=dict)
+    allowed: bool
+    login: Counter
+    address: Counter
+    known: bool = False
+    blocked_until: float = 0.0
+    by_address: bool = False
 
-    def blocked(self, key: str, now: float) -> bool:
-        """True when `key` has reached the limit in its current window."""
-        if self.limit <= 0:
-            return False
-        entry = self.windows.get(key)
-        if entry is None:
-            return False
-        if now - entry.start >= self.window:
-            del self.windows[key]
-            return False
-        return entry.count >= self.limit
+    def refusal_after_failure(self, policy: LoginPolicy) -> tuple[float, bool] | None:
+        """If the verification this decision allowed fails: (until when, by address?)
+        the next one will be refused, or None. Lets a process refuse the next guess
+        without asking the store."""
+        if policy.per_address > 0 and self.address.count >= policy.per_address:
+            return self.address.start + policy.window, True
+        if policy.per_login > 0 and self.login.count >= policy.per_login and not self.known:
+            return self.login.start + policy.window, False
+        return None
 
-    def record(self, key: str, now: float) -> None:
-        """Count one failure for `key`."""
-        if self.limit <= 0:
-            return
-        entry = self.windows.get(key)
-        if entry is None or now - entry.start >= self.window:
-            if entry is None and len(self.windows) >= MAX_KEYS:
-                self.windows.pop(next(iter(self.windows)))
-            self.windows[key] = _Window(start=now, count=1)
-        else:
-            entry.count += 1
+
+def login_key(login: str) -> str:
+    """The counter key of a login (logins and addresses share one table of counters)."""
+    return "l:" + login
+
+
+def address_key(address: str) -> str:
+    """The counter key of a client address."""
+    return "a:" + address
+
+
+def _current(counter: Counter | None, now: float, window: float) -> Counter:
+    if counter is None or now - counter.start >= window:
+        return Counter(now, 0)
+    return counter
+
+
+def decide_attempt(
+    login: Counter | None,
+    address: Counter | None,
+    known: bool,
+    now: float,
+    policy: LoginPolicy,
+) -> AttemptDecision:
+    """Count a verification *before* it runs: allowed (both counters + 1) unless the
+    address, or the login from an address not known to it, has used up its window."""
+    lc = _current(login, now, policy.window)
+    ac = _current(address, now, policy.window)
+    if policy.per_address > 0 and ac.count >= policy.per_address:
+        return AttemptDecision(False, lc, ac, known, ac.start + policy.window, by_address=True)
+    if policy.per_login > 0 and lc.count >= policy.per_login and not known:
+        return AttemptDecision(False, lc, ac, known, lc.start + policy.window)
+    return AttemptDecision(
+        True, Counter(lc.start, lc.count + 1), Counter(ac.start, ac.count + 1), known
+    )
+
+
+def uncount(counter: Counter | None) -> Counter | None:
+    """The counter once a verification it counted has succeeded (it was no failure)."""
+    if counter is None or counter.count == 0:
+        return counter
+    return Counter(counter.start, counter.count - 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import ConfigError
@@ -175,6 +176,19 @@ class Store(Protocol):
 
     async def replay_callback(self, event_id: int, now: float) -> bool:
         """Make an event pending and due now; False if there is no such event."""
+
+    # --- failed-login limits (shared by every process) -------------------------------
+
+    async def begin_login_attempt(
+        self, login: str, address: str, now: float, policy: LoginPolicy
+    ) -> AttemptDecision:
+        """Count a password verification about to start, atomically with the check of
+        the limits (`core.ratelimit.decide_attempt`); the decision (nothing counted when
+        it is a refusal)."""
+
+    async def login_succeeded(self, login: str, address: str, now: float) -> None:
+        """A verification counted by `begin_login_attempt` succeeded: take the count back
+        from both counters and remember `address` as known for `login`."""
 
     # --- retention -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from passerelle.core.states import RecipientState
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
+from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.values import (
     Account,
     CallbackState,
@@ -41,7 +42,7 @@ class _Message:
 
 
 @dataclass
-class MemoryStore(MemoryDelivery, MemoryCallbacks):
+class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
     accounts: dict[str, Account] = field(default_factory=dict)

@@ -185,3 +185,22 @@ callback_attempts = Table(
     Column("error", Text, nullable=True),
     Index("callback_attempts_event", "event_id"),
 )
+
+# failed-login limits shared by every process (store/sqlite_logins.py)
+login_counters = Table(
+    "login_counters",
+    metadata,
+    Column("key", String(300), primary_key=True),  # "l:<login>" or "a:<address>"
+    Column("start", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("login_counters_start", "start"),
+)
+
+login_known = Table(
+    "login_known",
+    metadata,
+    Column("login", String(64), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("at", Float, nullable=False),
+    Index("login_known_at", "at"),
+)

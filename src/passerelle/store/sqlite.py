@@ -7,7 +7,7 @@ This module holds the connections and the message path: accepting a message (its
 rows and its debit in one transaction, batched by the writer) and reading messages
 back. The other operations are mixins: accounts and ledger (`sqlite_accounts.py`),
 delivery (`sqlite_delivery.py`), callbacks (`sqlite_callbacks.py`), retention
-(`sqlite_retention.py`).
+(`sqlite_retention.py`), failed-login counters (`sqlite_logins.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
+from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_retention import RetentionOps
 from passerelle.store.values import (
     MSGID_HIGH,
@@ -162,7 +163,7 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
     ]
 
 
-class SqliteStore(AccountOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps):
+class SqliteStore(AccountOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps, LoginOps):
     """The embedded default store (one file)."""
 
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:

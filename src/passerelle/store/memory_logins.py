@@ -1,0 +1,47 @@
+"""In-memory twin of the failed-login counters (`sqlite_logins.py`): data, no rules
+(the rule is `core.ratelimit.decide_attempt`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from passerelle.core.ratelimit import (
+    AttemptDecision,
+    Counter,
+    LoginPolicy,
+    address_key,
+    decide_attempt,
+    login_key,
+    uncount,
+)
+
+
+@dataclass
+class MemoryLogins:
+    """Counters by key and the (login, address) pairs that succeeded, with their time."""
+
+    login_counters: dict[str, Counter] = field(default_factory=dict)
+    login_known: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    async def begin_login_attempt(
+        self, login: str, address: str, now: float, policy: LoginPolicy
+    ) -> AttemptDecision:
+        known_at = self.login_known.get((login, address))
+        decision = decide_attempt(
+            self.login_counters.get(login_key(login)),
+            self.login_counters.get(address_key(address)),
+            known_at is not None and known_at > now - policy.known_s,
+            now,
+            policy,
+        )
+        if decision.allowed:
+            self.login_counters[login_key(login)] = decision.login
+            self.login_counters[address_key(address)] = decision.address
+        return decision
+
+    async def login_succeeded(self, login: str, address: str, now: float) -> None:
+        for key in (login_key(login), address_key(address)):
+            counter = uncount(self.login_counters.get(key))
+            if counter is not None:
+                self.login_counters[key] = counter
+        self.login_known[(login, address)] = now
