@@ -17,6 +17,7 @@ from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_e
 from passerelle.store.values import (
     Account,
     CallbackState,
+    CreditChange,
     LedgerEntry,
     MessageSummary,
     NewAccount,
@@ -137,7 +138,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
 
     async def adjust_credits(
         self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
-    ) -> int:
+    ) -> CreditChange:
         account = self.accounts.get(login)
         if account is None:
             raise AccountNotFound(login)
@@ -145,7 +146,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks):
         self.accounts[login] = dataclasses.replace(account, credits=account.credits + applied)
         if applied:
             self._ledger(account.id, at, applied, kind, actor, reason)
-        return account.credits + applied
+        return CreditChange(applied, account.credits + applied)
 
     async def accept_message(self, message: NewMessage) -> int:
         account = self._by_id(message.account_id)
