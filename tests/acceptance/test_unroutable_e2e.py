@@ -44,10 +44,7 @@ def route_logs(server: Any) -> list[dict[str, Any]]:
 def test_route_to_nothing_is_not_ready_until_fixed(
     servers: Any, delivery: Any, how: str, why: str
 ) -> None:
-    """While `route default → sim1` serves nothing, 3 queued recipients make /readyz 503
-    with `no usable route for 3 queued recipients`, the gauge reads 3 and one warning is
-    logged; `connector remove sim1 --force` (or the route's removal) makes them delivered
-    and the gateway ready again."""
+    """A route serving nothing: /readyz 503 with reason, gauge, one warning, until fixed."""
     server = servers.new(f"unroutable-{how}", "info", PASSERELLE_CONNECTOR_REFRESH_S=str(REFRESH_S))
     server.create_account("Stuck", "Stuck-pass-1", credits=10)
     server.cli(

@@ -63,8 +63,7 @@ def test_route_names_only_the_unknown_connectors(run: Cli) -> None:
 
 
 def test_removing_a_routed_connector_is_refused(run: Cli) -> None:
-    """`connector remove sim1` while `route default → sim1` exists exits 1, names the route
-    and --force, and keeps both."""
+    """`connector remove sim1` under `route default → sim1` exits 1 naming the route; both stay."""
     assert run.connector("sim1").exit_code == 0
     assert run("route", "add", "default", "sim1").exit_code == 0
     result = run("connector", "remove", "sim1")
@@ -76,8 +75,7 @@ def test_removing_a_routed_connector_is_refused(run: Cli) -> None:
 
 
 def test_force_removes_the_routes_and_names_them(run: Cli) -> None:
-    """`connector remove orange --force` removes every route naming orange, prints each one,
-    and keeps the other routes and connectors."""
+    """`--force` removes the connector and each route naming it, printed; the others stay."""
     for name in ("orange", "sfr"):
         assert run.connector(name).exit_code == 0
     assert run("route", "add", "336", "orange,sfr", "--position", "10").exit_code == 0
@@ -107,8 +105,7 @@ def test_unrouted_connector_is_removed_without_force(run: Cli) -> None:
     ["", "   ", "smsc example.net", "smsc.example.net:2775", "tab\there", "nul\x01", "-x.net"],
 )
 def test_connector_host_must_be_a_host_name_or_address(run: Cli, host: str) -> None:
-    """An empty, spaced, port-carrying or control-character host is refused and nothing
-    is stored, so the built-in simulator is not switched off by a typo."""
+    """A bad host (empty, spaces, port, control chars) is refused and nothing is stored."""
     result = run(
         "connector", "add", "x", "--host", host, "--port", "2775",
         "--system-id", "gw", "--password", "pw",
@@ -131,8 +128,7 @@ def test_connector_host_accepts_names_and_addresses(run: Cli, host: str) -> None
 
 @pytest.mark.parametrize(("port", "ok"), [(0, False), (1, True), (65535, True), (65536, False)])
 async def test_service_checks_the_port(port: int, ok: bool) -> None:
-    """The service refuses a port outside 1–65535 whatever front door asks (not only the
-    CLI's option type)."""
+    """The service itself refuses a port outside 1–65535, whatever the front door."""
     gateway = Gateway(MemoryStore(), Settings.load(database_url="memory://"))
     try:
         connector = Connector("x", "smsc.example.net", port, "gw", "pw")

@@ -51,8 +51,7 @@ async def test_route_to_unknown_connector_is_refused(store: Store) -> None:
 
 
 async def test_removing_a_routed_connector(store: Store) -> None:
-    """A connector that routes name is kept (ConnectorInUse names the routes) unless asked
-    to remove those routes too; other routes stay; an unknown name is NotFound."""
+    """A routed connector is kept (ConnectorInUse names routes) unless with_routes removes them."""
     for name in ("op1", "op2"):
         await store.add_connector(Connector(name, "127.0.0.1", 2775, "u", "p"))
     default = await store.add_route(Route(100, "", ("op1",)), at=1.0)
@@ -90,8 +89,7 @@ async def test_release_not_before_defers_without_an_attempt(store: Store) -> Non
 
 
 async def test_count_queued_by_prefixes(store: Store) -> None:
-    """Queued recipients starting with one prefix and none of the others are counted;
-    final ones are not."""
+    """count_queued counts queued recipients matching one prefix and none of the excluded."""
     await queued(store, ("33612345671", "33712345672", "447700900123", "33612345673"))
     claimed = {d.dest: d.id for d in await store.claim_due(100.0, 30.0, 10)}
     await store.mark_failed(claimed.pop("33612345671"), "test", 101.0, refund=False)

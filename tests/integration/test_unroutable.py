@@ -33,9 +33,7 @@ def unroutable(rig: Rig) -> float | None:
 
 
 async def test_dead_route_does_not_starve_routable_recipients(rig: Rig) -> None:
-    """30 queued recipients whose only connector is down (more than the claim room of
-    fr's window) do not keep a later French recipient from being delivered; they stay
-    queued with no attempt counted."""
+    """Recipients behind a dead route stay queued without starving a later routable one."""
     await dead_uk_route(rig)
     stuck = await rig.send(*UK)
     french = await rig.send("33612345678")
@@ -49,10 +47,7 @@ async def test_dead_route_does_not_starve_routable_recipients(rig: Rig) -> None:
 async def test_stranded_recipients_are_counted_and_warned_once(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The gauge and the readiness reason count queued recipients whose rules have no
-    bound connector (not those with a usable route, not those no rule matches, which
-    fail at once); the warning comes at the second count in a row and not again at the
-    third; it clears with an info line once a route serves them."""
+    """Stranded recipients: gauge and readiness count them, one warning, an info line at the end."""
     await dead_uk_route(rig)
     await rig.send("447700900101", "447700900102", "33612345678", "49151000000")
     caplog.set_level(logging.INFO, logger="passerelle.routes")
@@ -76,8 +71,7 @@ async def test_stranded_recipients_are_counted_and_warned_once(
 
 
 def test_check_routes_says_why_each_dead_rule_is_dead() -> None:
-    """A rule is usable when one of its connectors is bound; otherwise each connector is
-    described as not stored, disabled or not bound (an empty implicit rule as none)."""
+    """A rule with no bound connector is described: not a connector, disabled, or not bound."""
     check = stranded.check_routes(
         [
             Route(1, "336", ("ghost", "off", "down")),
