@@ -26,6 +26,8 @@
     │   ├── AccountExists
     │   ├── AccountNotFound
     │   ├── NotFound
+    │   │   └── UnknownConnector    a route names a connector that is not stored
+    │   ├── ConnectorInUse          removing a connector that routes still name
     │   └── InvalidValue
     ├── PduError (smpp/frame.py)    a malformed SMPP frame; carries the status to answer
     ├── RequestIncomplete           the client left before its request was received whole
@@ -34,11 +36,13 @@
 
 Front doors translate: `api/errors.py` turns an ApiError into ``<code>|<label>`` and
 anything else into ``99|Erreur interne`` with a logged reference; the CLI prints an
-AdminError's message and exits non-zero.
+AdminError's message and exits non-zero: every AdminError's message is a sentence a
+person can act on, never a class name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from passerelle.core.codes import LegacyCode
@@ -146,13 +150,47 @@ class AdminError(PasserelleError):
 class AccountExists(AdminError):
     """The login is taken."""
 
+    def __init__(self, login: str) -> None:
+        super().__init__(f"an account named {login!r} already exists")
+        self.login = login
+
 
 class AccountNotFound(AdminError):
     """No account has this login."""
 
+    def __init__(self, login: str) -> None:
+        super().__init__(f"no account named {login!r}")
+        self.login = login
+
 
 class NotFound(AdminError):
     """The named connector, route or event does not exist."""
+
+
+class UnknownConnector(NotFound):
+    """A route may only name connectors that are stored; these are not."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        listed = ", ".join(repr(n) for n in names)
+        noun = "connector" if len(names) == 1 else "connectors"
+        super().__init__(
+            f"no {noun} named {listed}: the route was not added (add the connector first)"
+        )
+        self.names = tuple(names)
+
+
+class ConnectorInUse(AdminError):
+    """Routes still name the connector: removing it would leave them pointing at nothing."""
+
+    def __init__(self, name: str, routes: Sequence[str]) -> None:
+        noun = "route" if len(routes) == 1 else "routes"
+        super().__init__(
+            f"connector {name!r} is named by {noun} {'; '.join(routes)}: remove or change "
+            f"{'it' if len(routes) == 1 else 'them'} first, or use --force to remove "
+            f"{'it' if len(routes) == 1 else 'them'} with the connector"
+        )
+        self.name = name
+        self.routes = tuple(routes)
 
 
 class InvalidValue(AdminError):

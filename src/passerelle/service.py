@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from passerelle import exceptions as exc
 from passerelle import retention
 from passerelle.auth import Credentials, hash_password
+from passerelle.checks import NAME_CHARS, check_callback_url, check_connector, private_target
 from passerelle.core import numbers
 from passerelle.core.message import Outgoing
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestLimiter
@@ -26,14 +27,16 @@ from passerelle.store.values import (
     CALLBACK_METHODS,
     Account,
     Connector,
+    CreditChange,
     LedgerEntry,
     MessageSummary,
     NewAccount,
     NewMessage,
+    RouteRow,
 )
 
 MAX_MSGID_DIGITS = 18
-LOGIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+LOGIN_CHARS = NAME_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +234,10 @@ class Gateway:
                 f"api password: at least {minimum} characters (PASSERELLE_MIN_API_PASSWORD_LENGTH)"
             )
 
-    async def credit(self, login: str, amount: int, actor: str = "cli", reason: str = "") -> int:
-        """Add credits (negative removes, never below zero); the new balance."""
+    async def credit(
+        self, login: str, amount: int, actor: str = "cli", reason: str = ""
+    ) -> CreditChange:
+        """Add credits (negative removes, never below zero); what was applied, the balance."""
         kind = "grant" if amount >= 0 else "adjustment"
         return await self.store.adjust_credits(
             login, amount, kind=kind, actor=actor, reason=reason or kind, at=self._clock()
@@ -253,6 +258,19 @@ class Gateway:
         account = await self.store.update_account(login, changes, self._clock())
         self._credentials.forget(login)
         return account
+
+    async def callback_url_warning(self, url: str) -> str | None:
+        """Why callbacks to `url` (accepted as it is) will be refused by the SSRF guard, as
+        a sentence; None when they will not be, or when private targets are allowed."""
+        if self.settings.callback_allow_private:
+            return None
+        reason = await private_target(url)
+        if reason is None:
+            return None
+        return (
+            f"callbacks to {url} will be refused: {reason} "
+            "(set PASSERELLE_CALLBACK_ALLOW_PRIVATE=true to allow private targets)"
+        )
 
     async def show_account(self, login: str, messages: int = 10) -> AccountView:
         """Balance, state and last messages of an account."""
@@ -294,13 +312,14 @@ class Gateway:
         await self.store.add_connector(stored)
         return stored
 
-    async def remove_connector(self, name: str) -> None:
-        """Delete a connector (routes naming it skip it)."""
-        if not await self.store.remove_connector(name):
-            raise exc.NotFound(f"no connector named {name!r}")
+    async def remove_connector(self, name: str, force: bool = False) -> list[RouteRow]:
+        """Delete a connector. Refused (ConnectorInUse) while routes name it, unless
+        `force`: then those routes are deleted with it, in one transaction (returned)."""
+        return await self.store.remove_connector(name, with_routes=force)
 
     async def add_route(self, prefix: str, connectors: Sequence[str], position: int) -> int:
-        """Store a rule sending numbers that start with `prefix` to `connectors`."""
+        """Store a rule sending numbers that start with `prefix` to `connectors`, which
+        must be stored connectors (UnknownConnector otherwise)."""
         if (prefix and not (prefix.isascii() and prefix.isdigit())) or len(prefix) > 15:
             raise exc.InvalidValue("prefix: digits only (empty for the default route)")
         names = tuple(n.strip() for n in connectors if n.strip())
@@ -314,40 +333,5 @@ class Gateway:
             raise exc.NotFound(f"no route with id {route_id}")
 
 
-BIND_MODES = ("trx", "tx+rx")
-ID_MODES = ("as-is", "hex-to-dec", "dec-to-hex")
-CODINGS = ("gsm", "latin1")
-
-
 def _nothing() -> None:
     return None
-
-
-def check_connector(c: Connector) -> None:
-    """Refuse connector settings that cannot work (SMPP field sizes, known modes)."""
-    if not c.name or len(c.name) > 64 or not set(c.name) <= LOGIN_CHARS:
-        raise exc.InvalidValue("name: 1 to 64 letters, digits, . _ - @")
-    if not 0 < c.port < 65536:
-        raise exc.InvalidValue("port: 1 to 65535")
-    if not c.system_id or len(c.system_id) > 15:
-        raise exc.InvalidValue("system id: 1 to 15 characters (SMPP limit)")
-    if len(c.password) > 8:
-        raise exc.InvalidValue("password: at most 8 characters (SMPP limit)")
-    if len(c.system_type) > 12:
-        raise exc.InvalidValue("system type: at most 12 characters (SMPP limit)")
-    if c.bind_mode not in BIND_MODES:
-        raise exc.InvalidValue(f"bind mode: one of {', '.join(BIND_MODES)}")
-    if c.id_mode not in ID_MODES:
-        raise exc.InvalidValue(f"id mode: one of {', '.join(ID_MODES)}")
-    if c.coding not in CODINGS:
-        raise exc.InvalidValue(f"coding: one of {', '.join(CODINGS)}")
-    if not 1 <= c.window <= 1000:
-        raise exc.InvalidValue("window: 1 to 1000")
-    if c.throughput < 0 or c.enquire_link_s <= 0:
-        raise exc.InvalidValue("throughput >= 0 and enquire-link > 0")
-
-
-def check_callback_url(url: str) -> None:
-    """A callback URL must be absolute http(s) (the SSRF guard runs at send time)."""
-    if not (url.startswith("http://") or url.startswith("https://")) or len(url) > 2000:
-        raise exc.InvalidValue("callback url: an absolute http:// or https:// URL")

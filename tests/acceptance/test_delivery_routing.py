@@ -112,8 +112,10 @@ def test_number_matching_no_rule_fails_and_is_refunded(routed: Routed, delivery:
     with server.db() as conn:
         (default_id,) = conn.execute("SELECT id FROM routes WHERE prefix = ''").fetchone()
     server.cli("route", "remove", str(default_id))
-    # removing A afterwards marks a refresh that has also read the route removal
-    server.cli("connector", "remove", "A")
+    # A may go only with the route naming it (--force); 336 keeps B alone. Removing A
+    # last marks a refresh that has also read the route changes.
+    server.add_route("336", "B", position=10)
+    assert "(336 → A, B) removed with it" in server.cli("connector", "remove", "A", "--force")
     deadline = time.monotonic() + 10.0
     while connector_listed(server, "A"):
         assert time.monotonic() < deadline, "the running gateway did not refresh its routes"

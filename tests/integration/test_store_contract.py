@@ -9,7 +9,7 @@ import pytest
 from passerelle import exceptions as exc
 from passerelle.core.states import RecipientState
 from passerelle.store.base import Store
-from passerelle.store.values import NewAccount, NewMessage
+from passerelle.store.values import CreditChange, NewAccount, NewMessage
 
 
 def new_account(login: str = "alice", credits: int = 10) -> NewAccount:
@@ -93,11 +93,12 @@ async def test_message_states_scoped_to_account(store: Store) -> None:
 async def test_adjust_credits_never_below_zero(store: Store) -> None:
     """Removing more than the balance removes the balance; the ledger records what moved."""
     await store.create_account(new_account(credits=5))
-    assert await store.adjust_credits("alice", 3, kind="grant", actor="t", reason="r", at=1) == 8
-    assert (
-        await store.adjust_credits("alice", -20, kind="adjustment", actor="t", reason="r", at=2)
-        == 0
-    )
+    assert await store.adjust_credits(
+        "alice", 3, kind="grant", actor="t", reason="r", at=1
+    ) == CreditChange(3, 8)
+    assert await store.adjust_credits(
+        "alice", -20, kind="adjustment", actor="t", reason="r", at=2
+    ) == CreditChange(-8, 0)
     account = await store.find_account("alice")
     assert account is not None
     assert [e.delta for e in await store.ledger(account.id)] == [-8, 3, 5]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from passerelle import exceptions as exc
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
 from passerelle.store.base import Store
@@ -26,6 +27,7 @@ async def test_connectors_and_routes_crud(store: Store) -> None:
     await store.add_connector(Connector("op1", "127.0.0.1", 2775, "u", "p", created_at=1.0))
     await store.add_connector(Connector("op1", "127.0.0.1", 2776, "u", "p", window=5))
     assert [(c.name, c.port, c.window) for c in await store.list_connectors()] == [("op1", 2776, 5)]
+    await store.add_connector(Connector("op2", "127.0.0.1", 2777, "u", "p"))
     default = await store.add_route(Route(100, "", ("op1",)), at=1.0)
     french = await store.add_route(Route(10, "33", ("op1", "op2")), at=1.0)
     assert [(r.id, r.route.prefix) for r in await store.list_routes()] == [
@@ -34,7 +36,70 @@ async def test_connectors_and_routes_crud(store: Store) -> None:
     ]
     assert (await store.list_routes())[0].route.connectors == ("op1", "op2")
     assert await store.remove_route(french) and not await store.remove_route(french)
-    assert await store.remove_connector("op1") and not await store.remove_connector("op1")
+    assert await store.remove_connector("op2") == []
+    assert [r.id for r in await store.remove_connector("op1", with_routes=True)] == [default]
+
+
+async def test_route_to_unknown_connector_is_refused(store: Store) -> None:
+    """add_route names the connectors that are not stored and stores nothing."""
+    await store.add_connector(Connector("op1", "127.0.0.1", 2775, "u", "p"))
+    with pytest.raises(exc.UnknownConnector) as refused:
+        await store.add_route(Route(10, "33", ("op1", "ghost", "gone")), at=1.0)
+    assert refused.value.names == ("ghost", "gone")
+    assert "'ghost', 'gone'" in str(refused.value)
+    assert await store.list_routes() == []
+
+
+async def test_removing_a_routed_connector(store: Store) -> None:
+    """A routed connector is kept (ConnectorInUse names routes) unless with_routes removes them."""
+    for name in ("op1", "op2"):
+        await store.add_connector(Connector(name, "127.0.0.1", 2775, "u", "p"))
+    default = await store.add_route(Route(100, "", ("op1",)), at=1.0)
+    both = await store.add_route(Route(10, "33", ("op2", "op1")), at=1.0)
+    other = await store.add_route(Route(20, "44", ("op2",)), at=1.0)
+    with pytest.raises(exc.ConnectorInUse) as refused:
+        await store.remove_connector("op1")
+    assert refused.value.routes == (f"{both} (33 → op2, op1)", f"{default} (default → op1)")
+    assert [c.name for c in await store.list_connectors()] == ["op1", "op2"]
+    removed = await store.remove_connector("op1", with_routes=True)
+    assert [r.id for r in removed] == [both, default]
+    assert [r.id for r in await store.list_routes()] == [other]
+    assert [c.name for c in await store.list_connectors()] == ["op2"]
+    with pytest.raises(exc.NotFound):
+        await store.remove_connector("op1")
+
+
+async def test_identical_routes_are_listed_each(store: Store) -> None:
+    """Two rules with the same position, prefix and connectors are two rows (by id)."""
+    await store.add_connector(Connector("op1", "127.0.0.1", 2775, "u", "p"))
+    first = await store.add_route(Route(10, "33", ("op1",)), at=1.0)
+    second = await store.add_route(Route(10, "33", ("op1",)), at=2.0)
+    assert [r.id for r in await store.list_routes()] == [first, second]
+
+
+async def test_release_not_before_defers_without_an_attempt(store: Store) -> None:
+    """A claim given back with `not_before` is not due before then, and no attempt counts."""
+    await queued(store, ("33612345671", "33612345672"))
+    first, second = await store.claim_due(100.0, 30.0, 10)
+    await store.release([first.id], not_before=105.0)
+    await store.release([second.id])
+    assert [d.id for d in await store.claim_due(101.0, 30.0, 10)] == [second.id]
+    [again] = await store.claim_due(105.0, 30.0, 10)
+    assert (again.id, again.attempts, again.reclaimed) == (first.id, 0, False)
+
+
+async def test_count_queued_by_prefixes(store: Store) -> None:
+    """count_queued counts queued recipients matching one prefix and none of the excluded."""
+    await queued(store, ("33612345671", "33712345672", "447700900123", "33612345673"))
+    claimed = {d.dest: d.id for d in await store.claim_due(100.0, 30.0, 10)}
+    await store.mark_failed(claimed.pop("33612345671"), "test", 101.0, refund=False)
+    await store.release(list(claimed.values()))
+    assert await store.count_queued([""], []) == 3
+    assert await store.count_queued(["33"], []) == 2
+    assert await store.count_queued(["33", "44"], ["336"]) == 2
+    assert await store.count_queued([""], ["33", "44"]) == 0
+    assert await store.count_queued([], []) == 0
+    assert await store.count_queued(["33"], [""]) == 0
 
 
 async def test_claim_lease_and_reclaim(store: Store) -> None:

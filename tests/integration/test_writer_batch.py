@@ -13,7 +13,7 @@ import pytest
 
 from passerelle.exceptions import NoCredit
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import NewAccount, NewMessage
+from passerelle.store.values import CreditChange, NewAccount, NewMessage
 from tests.support import sqlite_store
 
 
@@ -122,7 +122,7 @@ async def test_generic_operations_keep_their_place_among_accepts(db: Path) -> No
         await held
         outcomes = await asyncio.gather(first, grant, second, return_exceptions=True)
         assert isinstance(outcomes[0], NoCredit)
-        assert outcomes[1] == 1
+        assert outcomes[1] == CreditChange(1, 1)
         assert isinstance(outcomes[2], int)
         assert store.writer.batches - batches == 2  # the held batch and the shared one
         assert totals(db, "a") == (0, 0, 1)

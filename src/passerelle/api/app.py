@@ -118,11 +118,13 @@ class App:
         return PlainTextResponse("ok")
 
     async def readyz(self, _request: Request) -> Response:
-        """Ready: the database answers and, when delivering, a connector is bound."""
+        """Ready: the database answers and, when delivering, a connector is bound and every
+        queued recipient has a usable route (503 with one reason per line otherwise)."""
         if not await self.store.ping():
             return PlainTextResponse("database unreachable", status_code=503)
-        if self.settings.delivery and not self.supervisor.ready():
-            return PlainTextResponse("no connector bound", status_code=503)
+        reasons = self.supervisor.not_ready() if self.settings.delivery else []
+        if reasons:
+            return PlainTextResponse("\n".join(reasons), status_code=503)
         return PlainTextResponse("ready")
 
     async def prometheus(self, _request: Request) -> Response:

@@ -7,10 +7,13 @@ import sys
 from typing import Any
 
 import click
-from rich.table import Table
 
+from passerelle.cli import output
 from passerelle.cli.common import _settings, _when, _with_gateway, err, out
+from passerelle.cli.output import plain
 from passerelle.core.states import statut_of_message
+from passerelle.service import Gateway
+from passerelle.store.values import Account, CreditChange
 
 
 @click.group()
@@ -38,13 +41,16 @@ def account_create(
     """Create an activated account, gateway option on."""
     settings = _settings()
     password = api_password or secrets.token_urlsafe(12)
-    created = _with_gateway(
-        settings,
-        lambda g: g.create_account(login, email, password, credits, callback_url, rate_limit),
-    )
+
+    async def work(g: Gateway) -> tuple[Account, str | None]:
+        created = await g.create_account(login, email, password, credits, callback_url, rate_limit)
+        return created, await g.callback_url_warning(callback_url) if callback_url else None
+
+    created, warning = _with_gateway(settings, work)
     out.print(f"account {created.login} created, {created.credits} credits")
     if api_password is None:
         out.print(f"API password (shown once): {password}")
+    _warn(warning)
 
 
 @account.command("credit", context_settings={"ignore_unknown_options": True})
@@ -54,8 +60,8 @@ def account_create(
 def account_credit(login: str, amount: int, reason: str) -> None:
     """Add AMOUNT credits (a negative AMOUNT removes them, never below zero)."""
     settings = _settings()
-    balance = _with_gateway(settings, lambda g: g.credit(login, amount, reason=reason))
-    out.print(f"{login}: {balance} credits")
+    change = _with_gateway(settings, lambda g: g.credit(login, amount, reason=reason))
+    out.print(f"{login}: {credit_sentence(amount, change)}")
 
 
 @account.command("set")
@@ -70,14 +76,22 @@ def account_credit(login: str, amount: int, reason: str) -> None:
 @click.option("--callback-method", type=click.Choice(["POST", "GET"]))
 def account_set(login: str, **options: Any) -> None:
     """Change account settings."""
-    names = {"gateway": "gateway_enabled"}
-    changes = {names.get(k, k): v for k, v in options.items() if v is not None}
+    changes = {
+        ("gateway_enabled" if k == "gateway" else k): v for k, v in options.items() if v is not None
+    }
     if not changes:
         err.print("[red]error:[/red] nothing to change (see --help)")
         sys.exit(2)
     settings = _settings()
-    _with_gateway(settings, lambda g: g.update_account(login, changes))
-    out.print(f"account {login} updated: {', '.join(sorted(changes))}")
+    url = changes.get("callback_url")
+
+    async def work(g: Gateway) -> tuple[Account, str | None]:
+        updated = await g.update_account(login, changes)
+        return updated, await g.callback_url_warning(str(url)) if url else None
+
+    updated, warning = _with_gateway(settings, work)
+    out.print(f"account {login} updated: {plain(changed_fields(updated, changes))}")
+    _warn(warning)
 
 
 @account.command("show")
@@ -97,7 +111,7 @@ def account_show(login: str, messages: int) -> None:
     out.print(f"  callback secret: {a.callback_secret}")
     out.print(f"  messages: {view.message_count}  created: {_when(a.created_at)}")
     if view.messages:
-        table = Table("msgid", "date", "sender", "recipients", "cost", "statut", "text")
+        table = output.table("msgid", "date", "sender", "recipients", "cost", "statut", "text")
         for m in view.messages:
             table.add_row(
                 str(m.msgid),
@@ -110,7 +124,7 @@ def account_show(login: str, messages: int) -> None:
             )
         out.print(table)
     if view.ledger:
-        table = Table("date", "delta", "kind", "actor", "reason", "msgid")
+        table = output.table("date", "delta", "kind", "actor", "reason", "msgid")
         for e in view.ledger:
             table.add_row(
                 _when(e.at), f"{e.delta:+d}", e.kind, e.actor, e.reason, str(e.msgid or "-")
@@ -125,3 +139,39 @@ def account_rotate_secret(login: str) -> None:
     settings = _settings()
     secret = _with_gateway(settings, lambda g: g.rotate_secret(login))
     out.print(f"new callback secret of {login}: {secret}")
+
+
+def credit_sentence(asked: int, change: CreditChange) -> str:
+    """What `account credit` did, said in full: a removal stops at zero."""
+    if asked >= 0:
+        return f"added {change.applied} credits, balance {change.balance}"
+    removed = -change.applied
+    if removed < -asked:
+        return (
+            f"removed {removed} credits (asked {-asked}; balance cannot go below zero), "
+            f"balance {change.balance}"
+        )
+    return f"removed {removed} credits, balance {change.balance}"
+
+
+def changed_fields(account: Account, changes: dict[str, Any]) -> str:
+    """``suspended=no, rate-limit=5.0``: each changed field with its stored value (an API
+    password is never printed)."""
+    shown = []
+    for name in sorted(changes):
+        option = "gateway" if name == "gateway_enabled" else name
+        if name == "api_password":
+            value: object = "(changed)"
+        else:
+            value = getattr(account, name)
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif value is None or value == "":
+            value = "(none)"
+        shown.append(f"{option.replace('_', '-')}={value}")
+    return ", ".join(shown)
+
+
+def _warn(warning: str | None) -> None:
+    if warning is not None:
+        err.print(f"[yellow]warning:[/yellow] {plain(warning)}")

@@ -8,16 +8,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from rich.console import Console
-
+from passerelle.cli.output import console, plain
 from passerelle.exceptions import AdminError, ConfigError, StoreError
 from passerelle.service import Gateway
 from passerelle.settings import Settings
 from passerelle.store.base import open_store
 
 T = TypeVar("T")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+out = console()
+err = console(stderr=True)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -51,7 +50,7 @@ def _with_gateway(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -
         _prepare(settings)
         return asyncio.run(run())
     except AdminError as error:
-        err.print(f"[red]error:[/red] {type(error).__name__}: {error}")
+        err.print(f"[red]error:[/red] {plain(error)}")
         sys.exit(1)
     except (ConfigError, StoreError) as error:
         err.print(f"[red]error:[/red] {error}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
 
+from passerelle.cli import output
 from passerelle.cli.common import _settings, _with_gateway, out
+from passerelle.cli.output import plain
 
 
 @click.group()
@@ -76,7 +77,7 @@ def connector_list() -> None:
     """Every connector."""
     settings = _settings()
     rows = _with_gateway(settings, lambda g: g.store.list_connectors())
-    table = Table(
+    table = output.table(
         "name",
         "address",
         "system_id",
@@ -104,11 +105,14 @@ def connector_list() -> None:
 
 @connector.command("remove")
 @click.argument("name")
-def connector_remove(name: str) -> None:
-    """Delete connector NAME."""
+@click.option("--force", is_flag=True, help="Also remove the routes that name NAME.")
+def connector_remove(name: str, force: bool) -> None:
+    """Delete connector NAME (refused while routes name it, unless --force)."""
     settings = _settings()
-    _with_gateway(settings, lambda g: g.remove_connector(name))
-    out.print(f"connector {name} removed")
+    routes = _with_gateway(settings, lambda g: g.remove_connector(name, force))
+    out.print(f"connector {plain(name)} removed")
+    for row in routes:
+        out.print(f"route {plain(row.describe())} removed with it")
 
 
 @click.group()
@@ -127,7 +131,8 @@ def route() -> None:
     help="Rules are tried from the lowest position up.",
 )
 def route_add(prefix: str, connectors: str, position: int) -> None:
-    """Send numbers starting with PREFIX ('' or 'default' for all) to CONNECTORS (a,b,...)."""
+    """Send numbers starting with PREFIX ('' or 'default' for all) to CONNECTORS (a,b,...),
+    which must be existing connectors."""
     settings = _settings()
     prefix = "" if prefix in ("default", "*") else prefix
     route_id = _with_gateway(
@@ -141,7 +146,7 @@ def route_list() -> None:
     """Every rule, in the order they are tried."""
     settings = _settings()
     rows = _with_gateway(settings, lambda g: g.store.list_routes())
-    table = Table("id", "position", "prefix", "connectors (failover order)")
+    table = output.table("id", "position", "prefix", "connectors (failover order)")
     for r in rows:
         table.add_row(
             str(r.id),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.table import Table
 
+from passerelle.cli import output
 from passerelle.cli.common import _settings, _when, _with_gateway, err, out
 
 
@@ -60,7 +60,7 @@ def callbacks_list(login: str | None, failed: bool, limit: int) -> None:
     """The newest callback events with their state and last attempt."""
     settings = _settings()
     rows = _with_gateway(settings, lambda g: g.store.list_callbacks(login, failed, limit))
-    table = Table(
+    table = output.table(
         "event", "login", "msgid", "dest", "statut", "stat", "state", "attempts", "last", "next"
     )
     for e in rows:

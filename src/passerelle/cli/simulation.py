@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from passerelle.cli.common import _settings, err
+from passerelle.cli.output import plain
 from passerelle.exceptions import ConfigError
 from passerelle.logs import setup_logging
 
@@ -143,7 +144,14 @@ def simulator(
         SimulatorConfig,
         run_standalone,
     )
+    from passerelle.simulator.config import is_loopback
 
+    if not options["allow_remote"] and not is_loopback(options["host"]):
+        err.print(
+            f"[red]error:[/red] --host {plain(options['host'])} is not a loopback address: "
+            "add --allow-remote to listen there (anyone who can reach it can bind)"
+        )
+        sys.exit(2)
     settings = _settings()
     setup_logging(settings.log_level, settings.log_format)
     try:

@@ -40,9 +40,14 @@ class Decision:
     connector: str | None = None
 
 
+def rank(route: Route) -> tuple[int, int]:
+    """Sort key of the order rules are tried in: position, then longer prefix first."""
+    return (route.position, -len(route.prefix))
+
+
 def ordered(routes: Iterable[Route]) -> list[Route]:
-    """Routes in the order they are tried (position, then longer prefix first)."""
-    return sorted(routes, key=lambda r: (r.position, -len(r.prefix)))
+    """Routes in the order they are tried (`rank`)."""
+    return sorted(routes, key=rank)
 
 
 def choose(routes: Sequence[Route], dest: str, healthy: Callable[[str], bool]) -> Decision:

@@ -10,7 +10,9 @@ Decisions are made by pure policies (`core.routing.choose`, `core.retry.RetryPol
   → failed and refunded;
 - permanent refusal → failed and refunded (no operator took it);
 - no rule matches the number → failed and refunded; rules match but no connector is
-  up → the claim is released and the message waits.
+  up → the claim is released and the message waits: it is not due again for
+  `wait_hold` seconds, so recipients stuck behind a dead route never starve the others
+  (claims take the longest-due first).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Dispatcher:
         lease: float = 60.0,
         batch: int = 500,
         poll: float = 0.1,
+        wait_hold: float = 1.0,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -77,6 +80,7 @@ class Dispatcher:
         self.lease = lease
         self.batch = batch
         self.poll = poll
+        self.wait_hold = wait_hold
         self.clock = clock
         self.rng = rng
         self.wakeup = asyncio.Event()
@@ -142,7 +146,7 @@ class Dispatcher:
             else:
                 waiting.append(recipient.id)
         if waiting:
-            await self.store.release(waiting)
+            await self.store.release(waiting, not_before=now + self.wait_hold)
             return True  # nothing is up for them: back off before claiming again
         return False
 

@@ -83,6 +83,12 @@ class DeliveryMetrics:
         self.queue_depth = Gauge(
             "passerelle_queue_depth", "Recipients waiting to be submitted", registry=registry
         )
+        self.unroutable = Gauge(
+            "passerelle_unroutable_recipients",
+            "Queued recipients whose matching rules name no bound connector (not stored, "
+            "disabled or unbound): they wait; counted at each refresh",
+            registry=registry,
+        )
 
     def watch_links(self, read: Callable[[], list[tuple[str, int, bool]]]) -> None:
         """Export (name, in_flight, bound) of every link."""

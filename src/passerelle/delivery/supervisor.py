@@ -6,7 +6,8 @@ connector add/remove` and `route add/remove` apply to a running gateway without 
 restart. With no connector configured, it starts the built-in simulator (a real SMPP
 server on 127.0.0.1, random port) and binds to it: a fresh install sends through the
 real SMPP path. With connectors but no route, every enabled connector is tried in
-name order for every number.
+name order for every number. After each refresh it counts the queued recipients that
+no bound connector can take (`stranded.py`), for `/readyz`, a gauge and a warning.
 
 The built-in simulator keeps the receipts it still owes in a state file next to the
 SQLite file (`builtin_state_file`: ``<db>.simulator.json``), saved every
@@ -27,6 +28,7 @@ from passerelle.core.routing import Route
 from passerelle.delivery.link import Link
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
+from passerelle.delivery.stranded import StrandedWatch, check_routes
 from passerelle.settings import Settings
 from passerelle.store.base import Store
 from passerelle.store.values import Connector
@@ -61,6 +63,9 @@ class Supervisor:
         self._simulator: object | None = None
         self._builtin: Connector | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stored: frozenset[str] = frozenset()
+        self._enabled: frozenset[str] = frozenset()
+        self.stranded = StrandedWatch(store, metrics.unroutable)
         metrics.watch_links(
             lambda: [(n, link.in_flight, link.bound) for n, link in self._links.items()]
         )
@@ -89,6 +94,27 @@ class Supervisor:
         """True when at least one link is bound."""
         return any(link.bound for link in self._links.values())
 
+    def not_ready(self) -> list[str]:
+        """Why delivery cannot go on, one line each (empty when it can): no link bound,
+        queued recipients with no usable route (as of the last refresh)."""
+        reasons = [] if self.ready() else ["no connector bound"]
+        if self.stranded.reason is not None:
+            reasons.append(self.stranded.reason)
+        return reasons
+
+    async def recount(self) -> None:
+        """Count the queued recipients that no bound connector can take, and the queue
+        (after each refresh but the first: links are given one interval to bind)."""
+        links = self._links
+        check = check_routes(
+            self._routes,
+            lambda name: name in links and links[name].bound,
+            self._stored,
+            self._enabled,
+        )
+        await self.stranded.update(check)
+        self.metrics.queue_depth.set(await self.store.queue_depth())
+
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -101,13 +127,16 @@ class Supervisor:
             await asyncio.sleep(self.settings.connector_refresh_s)
             try:
                 await self.refresh()
-                self.metrics.queue_depth.set(await self.store.queue_depth())
+                await self.recount()
             except Exception:
                 log.exception("cannot refresh connectors")
 
     async def refresh(self) -> None:
         """Make the running links match the stored connectors and routes."""
-        wanted = {c.name: c for c in await self.store.list_connectors() if c.enabled}
+        stored = await self.store.list_connectors()
+        self._stored = frozenset(c.name for c in stored)
+        self._enabled = frozenset(c.name for c in stored if c.enabled)
+        wanted = {c.name: c for c in stored if c.enabled}
         if not wanted and self.settings.builtin_simulator:
             wanted = {BUILTIN: await self._builtin_connector()}
         elif self._simulator is not None and BUILTIN not in wanted:
@@ -125,8 +154,8 @@ class Supervisor:
                 )
                 self._links[name] = link
                 link.start()
-        stored = [r.route for r in await self.store.list_routes()]
-        self._routes = stored or [Route(0, "", tuple(sorted(self._links)))]
+        rules = [r.route for r in await self.store.list_routes()]
+        self._routes = rules or [Route(0, "", tuple(sorted(self._links)))]
         self.metrics.routes.set(len(self._routes))
         self.metrics.refreshes.inc()
 

@@ -22,6 +22,7 @@ from passerelle.store.values import (
     CallbackJob,
     CallbackResult,
     Connector,
+    CreditChange,
     DueRecipient,
     LedgerEntry,
     MessageSummary,
@@ -53,8 +54,9 @@ class Store(Protocol):
 
     async def adjust_credits(
         self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
-    ) -> int:
-        """Add (or remove, never below zero) credits with a ledger entry; the new balance."""
+    ) -> CreditChange:
+        """Add (or remove, never below zero) credits with a ledger entry; what was applied
+        and the new balance."""
 
     async def accept_message(self, message: NewMessage) -> int:
         """Store a message, its recipients and its debit in one transaction; its msgid.
@@ -93,11 +95,14 @@ class Store(Protocol):
     async def list_connectors(self) -> list[Connector]:
         """Every connector, by name."""
 
-    async def remove_connector(self, name: str) -> bool:
-        """Delete a connector; False if there was none."""
+    async def remove_connector(self, name: str, with_routes: bool = False) -> list[RouteRow]:
+        """Delete a connector and, with `with_routes`, the routes naming it, in one
+        transaction; the routes deleted. NotFound if there is no such connector;
+        ConnectorInUse (nothing deleted) if routes name it and not `with_routes`."""
 
     async def add_route(self, route: Route, at: float) -> int:
-        """Store a routing rule; its id."""
+        """Store a routing rule; its id. UnknownConnector (nothing stored) if it names a
+        connector that is not stored (checked in the same transaction)."""
 
     async def list_routes(self) -> list[RouteRow]:
         """Every rule, in the order they are tried."""
@@ -119,8 +124,10 @@ class Store(Protocol):
     async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
         """No operator took it: failed, and its credit refunded when `refund`."""
 
-    async def release(self, recipient_ids: Sequence[int]) -> None:
-        """Give claims back without an outcome (graceful shutdown before submitting)."""
+    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
+        """Give claims back without an outcome (graceful shutdown before submitting); with
+        `not_before`, they are not due again before then (no connector was up for them:
+        let other recipients pass). Attempts are not counted."""
 
     async def record_receipt(
         self,
@@ -142,6 +149,10 @@ class Store(Protocol):
 
     async def queue_depth(self) -> int:
         """Recipients waiting to be submitted."""
+
+    async def count_queued(self, starting: Sequence[str], not_starting: Sequence[str]) -> int:
+        """Queued recipients whose number starts with one of `starting` and with none of
+        `not_starting` (prefixes; ``""`` matches every number)."""
 
     async def delivery_counts(self) -> dict[RecipientState, int]:
         """Recipients per state (for metrics and tests)."""

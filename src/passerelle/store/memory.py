@@ -18,6 +18,7 @@ from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.values import (
     Account,
     CallbackState,
+    CreditChange,
     LedgerEntry,
     MessageSummary,
     NewAccount,
@@ -138,7 +139,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins):
 
     async def adjust_credits(
         self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
-    ) -> int:
+    ) -> CreditChange:
         account = self.accounts.get(login)
         if account is None:
             raise AccountNotFound(login)
@@ -146,7 +147,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins):
         self.accounts[login] = dataclasses.replace(account, credits=account.credits + applied)
         if applied:
             self._ledger(account.id, at, applied, kind, actor, reason)
-        return account.credits + applied
+        return CreditChange(applied, account.credits + applied)
 
     async def accept_message(self, message: NewMessage) -> int:
         account = self._by_id(message.account_id)

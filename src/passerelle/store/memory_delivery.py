@@ -6,9 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from passerelle.core.deadline import EXPIRY, is_overdue
-from passerelle.core.routing import Route, ordered
+from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
-from passerelle.store.values import Connector, DueRecipient, LedgerEntry, ReceiptMatch, RouteRow
+from passerelle.exceptions import ConnectorInUse, NotFound, UnknownConnector
+from passerelle.store.values import (
+    Connector,
+    DueRecipient,
+    LedgerEntry,
+    ReceiptMatch,
+    RouteRow,
+    ordered_rows,
+)
 
 
 @dataclass
@@ -78,17 +86,27 @@ class MemoryDelivery:
     async def list_connectors(self) -> list[Connector]:
         return [self.connectors[n] for n in sorted(self.connectors)]
 
-    async def remove_connector(self, name: str) -> bool:
-        return self.connectors.pop(name, None) is not None
+    async def remove_connector(self, name: str, with_routes: bool = False) -> list[RouteRow]:
+        if name not in self.connectors:
+            raise NotFound(f"no connector named {name!r}")
+        naming = [row for row in await self.list_routes() if name in row.route.connectors]
+        if naming and not with_routes:
+            raise ConnectorInUse(name, [row.describe() for row in naming])
+        for row in naming:
+            del self.routes[row.id]
+        del self.connectors[name]
+        return naming
 
     async def add_route(self, route: Route, at: float) -> int:
+        missing = [n for n in route.connectors if n not in self.connectors]
+        if missing:
+            raise UnknownConnector(missing)
         route_id = max(self.routes, default=0) + 1
         self.routes[route_id] = route
         return route_id
 
     async def list_routes(self) -> list[RouteRow]:
-        ids = {route: rid for rid, route in self.routes.items()}
-        return [RouteRow(ids[r], r) for r in ordered(self.routes.values())]
+        return ordered_rows(self.routes)
 
     async def remove_route(self, route_id: int) -> bool:
         return self.routes.pop(route_id, None) is not None
@@ -157,11 +175,13 @@ class MemoryDelivery:
         if refund:
             self._refund(row, err, now)
 
-    async def release(self, recipient_ids: Sequence[int]) -> None:
+    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
         for rid in recipient_ids:
             row = self.outbox.get(rid)
             if row is not None and row.state is RecipientState.QUEUED:
                 row.claimed_until = None
+                if not_before is not None:
+                    row.next_attempt_at = max(row.next_attempt_at, not_before)
 
     async def record_receipt(
         self,
@@ -195,6 +215,15 @@ class MemoryDelivery:
 
     async def queue_depth(self) -> int:
         return sum(1 for r in self.outbox.values() if r.state is RecipientState.QUEUED)
+
+    async def count_queued(self, starting: Sequence[str], not_starting: Sequence[str]) -> int:
+        return sum(
+            1
+            for r in self.outbox.values()
+            if r.state is RecipientState.QUEUED
+            and r.dest.startswith(tuple(starting))
+            and not r.dest.startswith(tuple(not_starting))
+        )
 
     async def delivery_counts(self) -> dict[RecipientState, int]:
         counts: dict[RecipientState, int] = {}

@@ -6,8 +6,9 @@ for the writer; each read is one indexed lookup of a few microseconds).
 This module holds the connections and the message path: accepting a message (its
 rows and its debit in one transaction, batched by the writer) and reading messages
 back. The other operations are mixins: accounts and ledger (`sqlite_accounts.py`),
-delivery (`sqlite_delivery.py`), callbacks (`sqlite_callbacks.py`), retention
-(`sqlite_retention.py`), failed-login counters (`sqlite_logins.py`).
+connectors and routes (`sqlite_routes.py`), delivery (`sqlite_delivery.py`), callbacks
+(`sqlite_callbacks.py`), retention (`sqlite_retention.py`), failed-login counters
+(`sqlite_logins.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_retention import RetentionOps
+from passerelle.store.sqlite_routes import RoutingOps
 from passerelle.store.values import (
     MSGID_HIGH,
     MSGID_LOW,
@@ -163,7 +165,9 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
     ]
 
 
-class SqliteStore(AccountOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps, LoginOps):
+class SqliteStore(
+    AccountOps, RoutingOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps, LoginOps
+):
     """The embedded default store (one file)."""
 
     def __init__(self, path: str, synchronous: str = "FULL", max_batch: int = 512) -> None:

@@ -12,7 +12,13 @@ from typing import Any
 
 from passerelle.exceptions import AccountExists, AccountNotFound
 from passerelle.store.sqlite_callbacks import wake_callbacks
-from passerelle.store.values import Account, LedgerEntry, NewAccount, check_changes
+from passerelle.store.values import (
+    Account,
+    CreditChange,
+    LedgerEntry,
+    NewAccount,
+    check_changes,
+)
 from passerelle.store.writer import Writer
 
 _ACCOUNT_COLUMNS = (
@@ -137,8 +143,8 @@ class AccountOps:
 
     async def adjust_credits(
         self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float
-    ) -> int:
-        def op(conn: sqlite3.Connection) -> int:
+    ) -> CreditChange:
+        def op(conn: sqlite3.Connection) -> CreditChange:
             row = conn.execute(
                 "SELECT id, credits FROM accounts WHERE login = ?", (login,)
             ).fetchone()
@@ -152,9 +158,9 @@ class AccountOps:
                     (applied, at, account_id),
                 )
                 _ledger_row(conn, account_id, at, applied, kind, actor, reason)
-            return int(credits + applied)
+            return CreditChange(applied, int(credits + applied))
 
-        result: int = await self._writer.submit(op)
+        result: CreditChange = await self._writer.submit(op)
         return result
 
     async def balance(self, account_id: int) -> int:

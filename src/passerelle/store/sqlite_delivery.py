@@ -1,4 +1,4 @@
-"""SQLite delivery operations: connectors, routes, the outbox of recipients, receipts.
+"""SQLite delivery operations: the outbox of recipients and receipts.
 
 A mixin of `SqliteStore`: it uses the store's group-commit writer for every change
 and its reader connection for reads.
@@ -10,16 +10,11 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from passerelle.core.routing import Route, ordered
 from passerelle.core.states import RecipientState
 from passerelle.store.sqlite_callbacks import add_event
-from passerelle.store.values import Connector, DueRecipient, ReceiptMatch, RouteRow
+from passerelle.store.values import DueRecipient, ReceiptMatch
 from passerelle.store.writer import Writer
 
-_CONNECTOR_COLUMNS = (
-    "name, host, port, system_id, password, system_type, bind_mode, window, throughput,"
-    " enquire_link_s, id_mode, coding, enabled, created_at"
-)
 QUEUED = int(RecipientState.QUEUED)
 SUBMITTED = int(RecipientState.SUBMITTED)
 FAILED = int(RecipientState.FAILED)
@@ -77,6 +72,15 @@ def _submitted_many(
     return [(True, None)] * len(items)
 
 
+def _any_prefix(prefixes: Sequence[str]) -> str:
+    """SQL true when `dest` starts with one of `prefixes` (see `_prefix_args`)."""
+    return "(" + " OR ".join(["substr(dest, 1, ?) = ?"] * len(prefixes)) + ")"
+
+
+def _prefix_args(prefixes: Sequence[str]) -> list[object]:
+    return [arg for prefix in prefixes for arg in (len(prefix), prefix)]
+
+
 class DeliveryOps:
     """Delivery half of the SQLite store."""
 
@@ -87,96 +91,6 @@ class DeliveryOps:
 
     async def _measure(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...]:
         raise NotImplementedError
-
-    async def add_connector(self, connector: Connector) -> None:
-        c = connector
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT OR REPLACE INTO connectors ({_CONNECTOR_COLUMNS})"  # noqa: S608
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    c.name,
-                    c.host,
-                    c.port,
-                    c.system_id,
-                    c.password,
-                    c.system_type,
-                    c.bind_mode,
-                    c.window,
-                    c.throughput,
-                    c.enquire_link_s,
-                    c.id_mode,
-                    c.coding,
-                    c.enabled,
-                    c.created_at,
-                ),
-            )
-
-        await self._writer.submit(op)
-
-    async def list_connectors(self) -> list[Connector]:
-        rows = (
-            self._read()
-            .execute(
-                f"SELECT {_CONNECTOR_COLUMNS} FROM connectors ORDER BY name"  # noqa: S608
-            )
-            .fetchall()
-        )
-        return [
-            Connector(
-                name=r[0],
-                host=r[1],
-                port=r[2],
-                system_id=r[3],
-                password=r[4],
-                system_type=r[5],
-                bind_mode=r[6],
-                window=r[7],
-                throughput=r[8],
-                enquire_link_s=r[9],
-                id_mode=r[10],
-                coding=r[11],
-                enabled=bool(r[12]),
-                created_at=r[13],
-            )
-            for r in rows
-        ]
-
-    async def remove_connector(self, name: str) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM connectors WHERE name = ?", (name,)).rowcount == 1
-
-        removed: bool = await self._writer.submit(op)
-        return removed
-
-    async def add_route(self, route: Route, at: float) -> int:
-        def op(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO routes (position, prefix, connectors, created_at) VALUES (?, ?, ?, ?)",
-                (route.position, route.prefix, ",".join(route.connectors), at),
-            )
-            return int(cur.lastrowid or 0)
-
-        route_id: int = await self._writer.submit(op)
-        return route_id
-
-    async def list_routes(self) -> list[RouteRow]:
-        rows = (
-            self._read().execute("SELECT id, position, prefix, connectors FROM routes").fetchall()
-        )
-        by_route = {
-            Route(position, prefix, tuple(n for n in names.split(",") if n)): route_id
-            for route_id, position, prefix, names in rows
-        }
-        return [RouteRow(by_route[r], r) for r in ordered(by_route)]
-
-    async def remove_route(self, route_id: int) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM routes WHERE id = ?", (route_id,)).rowcount == 1
-
-        removed: bool = await self._writer.submit(op)
-        return removed
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
         def op(conn: sqlite3.Connection) -> list[DueRecipient]:
@@ -250,11 +164,12 @@ class DeliveryOps:
 
         await self._writer.submit(op)
 
-    async def release(self, recipient_ids: Sequence[int]) -> None:
+    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "UPDATE recipients SET claimed_until = NULL WHERE id = ? AND state = ?",
-                [(rid, QUEUED) for rid in recipient_ids],
+                "UPDATE recipients SET claimed_until = NULL, next_attempt_at ="
+                " max(next_attempt_at, coalesce(?, 0)) WHERE id = ? AND state = ?",
+                [(not_before, rid, QUEUED) for rid in recipient_ids],
             )
 
         await self._writer.submit(op)
@@ -291,6 +206,17 @@ class DeliveryOps:
 
     async def queue_depth(self) -> int:
         (count,) = await self._measure("SELECT count(*) FROM recipients WHERE state = ?", (QUEUED,))
+        return int(count)
+
+    async def count_queued(self, starting: Sequence[str], not_starting: Sequence[str]) -> int:
+        if not starting or "" in not_starting:
+            return 0
+        sql = "SELECT count(*) FROM recipients WHERE state = ? AND " + _any_prefix(starting)  # noqa: S608
+        args: list[object] = [QUEUED, *_prefix_args(starting)]
+        if not_starting:
+            sql += " AND NOT " + _any_prefix(not_starting)
+            args += _prefix_args(not_starting)
+        (count,) = await self._measure(sql, tuple(args))
         return int(count)
 
     async def delivery_counts(self) -> dict[RecipientState, int]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from passerelle.core.routing import Route
+from passerelle.core.routing import Route, rank
 from passerelle.core.states import RecipientState
 
 MSGID_LOW = 100_000_000
@@ -136,6 +137,14 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditChange:
+    """What `adjust_credits` did: the delta applied (a removal stops at zero), the balance."""
+
+    applied: int
+    balance: int
+
+
+@dataclass(frozen=True, slots=True)
 class Connector:
     """An SMPP link to an operator (DESIGN 5). The password is sent in clear by SMPP."""
 
@@ -161,6 +170,19 @@ class RouteRow:
 
     id: int
     route: Route
+
+    def describe(self) -> str:
+        """``3 (336 → orange, sfr)``: how messages and the CLI name a rule."""
+        r = self.route
+        return f"{self.id} ({r.prefix or 'default'} → {', '.join(r.connectors)})"
+
+
+def ordered_rows(routes: Mapping[int, Route]) -> list[RouteRow]:
+    """Stored rules (by id) in the order they are tried; equal rules by id."""
+    return [
+        RouteRow(route_id, route)
+        for route_id, route in sorted(routes.items(), key=lambda item: (*rank(item[1]), item[0]))
+    ]
 
 
 @dataclass(frozen=True, slots=True)
