@@ -21,6 +21,7 @@ from passerelle.core.message import Outgoing
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestLimiter
 from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
+from passerelle.logins import LoginLimits
 from passerelle.settings import Settings
 from passerelle.store.base import Store
 from passerelle.store.values import (
@@ -69,13 +70,12 @@ class Gateway:
             store.find_account, settings.auth_cache_ttl_s, settings.account_cache_ttl_s
         )
         self._requests = RequestLimiter()
-        self._login_policy = LoginPolicy(
+        policy = LoginPolicy(
             settings.login_failures_per_login,
             settings.login_failures_per_address,
             settings.login_failure_window_s,
         )
-        # refusals the store decided, remembered until they end (no store trip per guess)
-        self._refused_until: dict[str, float] = {}
+        self._logins = LoginLimits(store, policy, clock)
         self.on_accepted: Callable[[], None] = _nothing
 
     def close(self) -> None:
@@ -87,18 +87,17 @@ class Gateway:
     async def authenticate(self, login: str | None, password: str | None, address: str) -> Account:
         """Rate limits (16), then credentials (01), then account state (14).
 
-        A pair verified lately (cached) is accepted whatever the failed-login limits: its
-        owner is not locked out by someone else's guesses. Any other password costs an
-        argon2 verification, and each verification is counted against the login and the
-        address *before* it starts, in the store that every process shares, so neither
-        concurrency nor several processes can exceed the limits (`core.ratelimit`).
+        The failed-login limits (`logins.py`) hold for every request, whether its pair
+        needs an argon2 verification or was verified lately; each verification is counted
+        in the shared store before it starts, so neither concurrency nor several
+        processes can pass them. An address a login succeeded from is not locked out by
+        someone else's failures.
         """
         now = self._monotonic()
         login = login or ""
-        account = await self._credentials.account(login, now) if login else None
-        known = bool(password) and self._credentials.known(account, login, password or "", now)
-        if not known and self._refused(login, address):
+        if await self._logins.refused(login, address):
             raise exc.RateLimited()
+        account = await self._credentials.account(login, now) if login else None
         rate = self.settings.account_rate_limit
         if account is not None and account.rate_limit is not None:
             rate = account.rate_limit
@@ -106,53 +105,23 @@ class Gateway:
             raise exc.RateLimited()
         if not login or not password:
             raise exc.BadCredentials()
-        if not known:
+        if not self._credentials.known(account, login, password, now):
             counted: AttemptDecision | None = None
 
             async def count_attempt() -> None:
                 nonlocal counted
-                decision = await self.store.begin_login_attempt(
-                    login, address, self._clock(), self._login_policy
-                )
-                if not decision.allowed:
-                    self._remember_refusal(
-                        login, address, decision.blocked_until, decision.by_address
-                    )
-                    raise exc.RateLimited()
-                counted = decision
+                counted = await self._logins.begin(login, address)
 
             if not await self._credentials.check(account, login, password, now, count_attempt):
-                refusal = counted.refusal_after_failure(self._login_policy) if counted else None
-                if refusal is not None:
-                    self._remember_refusal(login, address, *refusal)
+                if counted is not None:
+                    self._logins.failed(login, address, counted)
                 raise exc.BadCredentials()
             if counted is not None:
-                await self.store.login_succeeded(login, address, self._clock())
+                await self._logins.succeeded(login, address)
         assert account is not None
         if not account.usable:
             raise exc.GatewayDisabled()
         return account
-
-    def _refused(self, login: str, address: str) -> bool:
-        """True while a refusal of this address, or of this login from this address, that
-        the store decided (or that the last failure made certain) still holds."""
-        refused = self._refused_until
-        if not refused:
-            return False
-        wall = self._clock()
-        for key in ("a:" + address, "p:" + login + "\0" + address):
-            until = refused.get(key)
-            if until is not None:
-                if until > wall:
-                    return True
-                del refused[key]
-        return False
-
-    def _remember_refusal(self, login: str, address: str, until: float, by_address: bool) -> None:
-        if len(self._refused_until) >= 100_000:
-            self._refused_until.clear()
-        key = "a:" + address if by_address else "p:" + login + "\0" + address
-        self._refused_until[key] = until
 
     @property
     def verifications(self) -> int:

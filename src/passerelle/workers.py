@@ -12,8 +12,9 @@ order are those of a single process, and callbacks do not compete with delivery 
 one event loop. A worker that dies is started again (with its role). SIGTERM/SIGINT on
 the parent stops every worker gracefully and exits 0 when all of them did.
 
-Per-process state, documented in the README: rate-limit counters, the credential
-caches, and /metrics (each scrape shows the worker that answered it).
+Per-process state, documented in the README: the request-rate counters, the credential
+caches, and /metrics (each scrape shows the worker that answered it). The failed-login
+counters are in the database, shared by every worker (`logins.py`).
 """
 
 from __future__ import annotations

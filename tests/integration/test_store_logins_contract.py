@@ -57,3 +57,25 @@ async def test_known_addresses_are_forgotten_after_their_time(store: Store) -> N
     assert (await store.begin_login_attempt("eve", "10.4.4.4", 140.0, policy)).known
     late = await store.begin_login_attempt("eve", "10.4.4.4", 160.0, policy)
     assert not late.allowed and not late.known
+
+
+async def test_blocks_list_what_is_at_its_limit_until_its_window_ends(store: Store) -> None:
+    """login_blocks names the logins and addresses at their limit, with their window's end."""
+    policy = LoginPolicy(per_login=2, per_address=3, window=300.0)
+    for address in ("10.0.0.1", "10.0.0.2"):
+        assert (await store.begin_login_attempt("zoe", address, 100.0, policy)).allowed
+    for login in ("a", "b", "c"):
+        assert (await store.begin_login_attempt(login, "10.6.6.6", 150.0, policy)).allowed
+    logins, addresses = await store.login_blocks(200.0, policy)
+    assert logins == {"zoe": 400.0}
+    assert addresses == {"10.6.6.6": 450.0}
+    assert await store.login_blocks(420.0, policy) == ({}, {"10.6.6.6": 450.0})
+
+
+async def test_known_address_is_a_success_after_the_given_time(store: Store) -> None:
+    """known_address is true only for a pair that succeeded after `since`."""
+    assert not await store.known_address("zoe", "10.0.0.1", 0.0)
+    await store.login_succeeded("zoe", "10.0.0.1", 100.0)
+    assert await store.known_address("zoe", "10.0.0.1", 99.0)
+    assert not await store.known_address("zoe", "10.0.0.1", 100.0)
+    assert not await store.known_address("zoe", "10.0.0.2", 0.0)

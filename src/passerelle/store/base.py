@@ -201,6 +201,15 @@ class Store(Protocol):
         """A verification counted by `begin_login_attempt` succeeded: take the count back
         from both counters and remember `address` as known for `login`."""
 
+    async def login_blocks(
+        self, now: float, policy: LoginPolicy
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """The logins and the addresses at their limit in a window not over yet, each
+        with the end of its window."""
+
+    async def known_address(self, login: str, address: str, since: float) -> bool:
+        """True when `login` succeeded from `address` after `since`."""
+
     # --- retention -----------------------------------------------------------------
 
     async def purge_before(self, cutoff: float, limit: int) -> int:

@@ -45,3 +45,22 @@ class MemoryLogins:
             if counter is not None:
                 self.login_counters[key] = counter
         self.login_known[(login, address)] = now
+
+    async def login_blocks(
+        self, now: float, policy: LoginPolicy
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        logins: dict[str, float] = {}
+        addresses: dict[str, float] = {}
+        for key, counter in self.login_counters.items():
+            if counter.start <= now - policy.window:
+                continue
+            kind, name = key[:2], key[2:]
+            if kind == "l:" and 0 < policy.per_login <= counter.count:
+                logins[name] = counter.start + policy.window
+            elif kind == "a:" and 0 < policy.per_address <= counter.count:
+                addresses[name] = counter.start + policy.window
+        return logins, addresses
+
+    async def known_address(self, login: str, address: str, since: float) -> bool:
+        at = self.login_known.get((login, address))
+        return at is not None and at > since

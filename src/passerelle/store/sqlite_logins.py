@@ -44,6 +44,47 @@ class LoginOps:
     _writer: Writer
     _login_swept_at: float = 0.0
 
+    def _read(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    async def login_blocks(
+        self, now: float, policy: LoginPolicy
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Logins and addresses at their limit in a window not over yet, with its end."""
+        rows = (
+            self._read()
+            .execute(
+                "SELECT key, start FROM login_counters WHERE start > ? AND ("
+                " (substr(key, 1, 2) = 'l:' AND ? > 0 AND count >= ?) OR"
+                " (substr(key, 1, 2) = 'a:' AND ? > 0 AND count >= ?))",
+                (
+                    now - policy.window,
+                    policy.per_login,
+                    policy.per_login,
+                    policy.per_address,
+                    policy.per_address,
+                ),
+            )
+            .fetchall()
+        )
+        logins: dict[str, float] = {}
+        addresses: dict[str, float] = {}
+        for key, start in rows:
+            (logins if key.startswith("l:") else addresses)[key[2:]] = start + policy.window
+        return logins, addresses
+
+    async def known_address(self, login: str, address: str, since: float) -> bool:
+        """True when `login` succeeded from `address` after `since`."""
+        row = (
+            self._read()
+            .execute(
+                "SELECT 1 FROM login_known WHERE login = ? AND address = ? AND at > ?",
+                (login, address, since),
+            )
+            .fetchone()
+        )
+        return row is not None
+
     async def begin_login_attempt(
         self, login: str, address: str, now: float, policy: LoginPolicy
     ) -> AttemptDecision:
