@@ -88,3 +88,14 @@ def test_defaults_and_options() -> None:
 def test_numeric_sender_up_to_15_digits() -> None:
     """A numeric sender of up to 15 digits is kept as is."""
     assert validate_send(params(origine="123456789012345"), 500).sender == "123456789012345"
+
+
+def test_a_list_over_the_limit_is_15_before_its_numbers_are_checked() -> None:
+    """More distinct items than the limit answer 15 even with a bad number among them;
+    duplicates do not count, and within the limit the number checks come first."""
+    over = LegacyParams(dest="33612345678,3361234567x,33612345679", origine="S", msg="m")
+    with pytest.raises(exc.TooManyRecipients):
+        validate_send(over, 2)
+    within = LegacyParams(dest="33612345678,3361234567x,33612345678", origine="S", msg="m")
+    with pytest.raises(exc.DestNotNumeric):
+        validate_send(within, 2)

@@ -59,7 +59,9 @@ def validate_send(params: LegacyParams, max_recipients: int) -> Outgoing:
     """Check an `envoi` request in the documented order; raise the first failing code.
 
     Order: 03, 04, 05, 06, 07, 08 (the manual's), then 12, 13, 15, 17. Credits (02)
-    are checked by the store, last, in the transaction that charges them.
+    are checked by the store, last, in the transaction that charges them. One exception:
+    more distinct items in `dest` than `max_recipients` is 15 at once, after 03 and 04,
+    before the numbers are checked one by one.
     """
     dest = numbers.split_dest(params.dest or "")
     if not dest:
@@ -67,6 +69,10 @@ def validate_send(params: LegacyParams, max_recipients: int) -> Outgoing:
     sender = params.origine or ""
     if not sender:
         raise exc.SenderMissing()
+    if len(dest) > max_recipients and len(set(dest)) > max_recipients:
+        # over the limit whatever its numbers: answered now, not after reading each one
+        # (a 4 MB list would take 100 ms to check number by number)
+        raise exc.TooManyRecipients()
     fault = numbers.first_fault(dest)
     if fault is not None:
         raise _FAULT_ERRORS[fault]()
