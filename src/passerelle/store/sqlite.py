@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import NoCredit, StoreError
+from passerelle.store.location import prepare_file, tighten_companions
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
@@ -182,14 +182,25 @@ class SqliteStore(AccountOps, DeliveryOps, CallbackOps, RetentionOps):
         if str(mode).lower() != "wal":
             raise StoreError(f"cannot use WAL journal mode on {self.path} (got {mode})")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        # prove the file writable now, not at the first request: rewrite a header field
+        conn.execute("BEGIN IMMEDIATE")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
         return conn
 
     async def open(self) -> None:
-        parent = Path(self.path).parent
-        if not parent.exists():
-            raise StoreError(f"folder {parent} does not exist")
-        self._writer.start()
-        self._reader = self._connect()
+        """Open the file (created 0600 if missing), start the writer, prove it can write."""
+        url = f"sqlite:///{self.path}"
+        prepare_file(self.path, url)
+        try:
+            self._writer.start()
+            self._reader = self._connect()
+        except (StoreError, sqlite3.Error, OSError) as error:
+            self._writer.stop()
+            reason = error.__cause__ if isinstance(error, StoreError) else error
+            raise StoreError(f"cannot open the database {self.path}: {reason}") from None
+        tighten_companions(self.path)  # a -wal or -shm left wider by an older version
 
     async def close(self) -> None:
         self._writer.stop()
