@@ -63,3 +63,19 @@ def test_wider_files_are_tightened_with_a_warning(servers: Servers, check: type[
         if "readable by other users" in line
     }
     assert warned == {f"{server.db_path}{s}" for s in SUFFIXES}
+
+
+def test_outside_readers_do_not_reset_the_servers_shared_memory(
+    servers: Servers, check: type[Checks]
+) -> None:
+    """Keeping the modes never drops SQLite's locks: a reader in another process, opened
+    and closed while serving, leaves the server alive (a reset -shm would SIGBUS it)."""
+    server = servers.new("readers")
+    server.create_account(*MICHELLE, credits=10)
+    server.start()
+    for _ in range(3):
+        send_one(server, check)
+        with server.db() as conn:
+            assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] >= 1
+    send_one(server, check)
+    assert server.process is not None and server.process.poll() is None

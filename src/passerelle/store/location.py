@@ -76,44 +76,38 @@ def check_folder(path: str, url: str) -> None:
 
 
 def prepare_file(path: str, url: str) -> None:
-    """Check the folder, create the database file 0600 if missing, tighten any wider mode."""
+    """Check the folder, create the database file 0600 if missing, tighten any wider mode.
+
+    Existing files are changed by path (chmod), never opened: closing a descriptor of a
+    file SQLite has open in this process would drop SQLite's POSIX locks on it (another
+    process could then reset the -shm under our mapping)."""
     check_folder(path, url)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE))
+    except FileExistsError:
+        pass
     except OSError as error:
         raise ConfigError(
             f"cannot create the database file {path}: {error.strerror} "
             f"(PASSERELLE_DATABASE_URL={url})"
         ) from None
-    try:
-        _tighten(fd, path)
-    finally:
-        os.close(fd)
-    tighten_companions(path)
+    tighten(path)
 
 
-def tighten_companions(path: str) -> None:
-    """Set the -wal, -shm and -journal files of `path` that exist to mode 0600."""
-    for suffix in COMPANIONS:
-        name = path + suffix
+def tighten(path: str) -> None:
+    """Set the database file and its -wal, -shm and -journal that exist to mode 0600."""
+    for name in (path, *(path + suffix for suffix in COMPANIONS)):
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:  # absent (or gone meanwhile): SQLite will create it 0600
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, PRIVATE)
+        except FileNotFoundError:  # absent (or gone meanwhile): SQLite creates it 0600
             continue
-        try:
-            _tighten(fd, name)
-        finally:
-            os.close(fd)
-
-
-def _tighten(fd: int, name: str) -> None:
-    mode = stat.S_IMODE(os.fstat(fd).st_mode)
-    if mode & 0o077:
-        os.fchmod(fd, PRIVATE)
-        log.warning(
-            "database file %s was readable by other users (mode %04o): now %04o",
-            name,
-            mode,
-            PRIVATE,
-            extra={"file": name, "was": f"{mode:04o}"},
-        )
+        if mode & 0o077:
+            log.warning(
+                "database file %s was readable by other users (mode %04o): now %04o",
+                name,
+                mode,
+                PRIVATE,
+                extra={"file": name, "was": f"{mode:04o}"},
+            )

@@ -19,7 +19,7 @@ from typing import Any
 
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import NoCredit, StoreError
-from passerelle.store.location import prepare_file, tighten_companions
+from passerelle.store.location import prepare_file, tighten
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
@@ -200,7 +200,7 @@ class SqliteStore(AccountOps, DeliveryOps, CallbackOps, RetentionOps):
             self._writer.stop()
             reason = error.__cause__ if isinstance(error, StoreError) else error
             raise StoreError(f"cannot open the database {self.path}: {reason}") from None
-        tighten_companions(self.path)  # a -wal or -shm left wider by an older version
+        tighten(self.path)  # a -wal or -shm another process made wider meanwhile
 
     async def close(self) -> None:
         self._writer.stop()
