@@ -8,8 +8,7 @@
 # removes the folder.  Examples:
 #   bench/legacy.sh                                   # N=20000 C=50, 3 runs, 5 POSTs
 #   bench/legacy.sh --access-log false                # the same without the access log
-#   RUN_DIR=/tmp/peer-run bench/legacy.sh --runs 0 --post-runs 0 --peer-runs 3
-#                                                     # through /work/shared/peers/bench-peer.sh
+#   bench/kannel.sh                                   # Kannel driven the same way
 #   bench/legacy.sh --help
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -10,9 +10,6 @@ creates the account `bench` (API password `bench`, 10^8 credits), then:
   req/s, p50/p90/p99 latency, errors, the server's peak RSS (VmRSS sampled every
   0.25 s) and CPU-seconds per request (/proc/PID/stat deltas), and checks that the
   `messages` rows added equal the accepted count.
-* peer harness (optional): the same server measured by the shared peer harness
-  (`bench-peer.sh passerelle N C`, DRAIN_BOUND_S=0), so that figures are directly
-  comparable with Kannel's.
 * POST bench: one form-urlencoded POST with R distinct recipients, timed to the
   answer, repeated a few times; checks the msgid and the `recipients` rows.
 
@@ -47,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 LUA = HERE / "sendsms.lua"
 TICK = os.sysconf("SC_CLK_TCK")
-TEXT = "Benchmark+message+from+bench-peer"  # the peers' text: 33 GSM characters
+TEXT = "Benchmark+message+from+bench-peer"  # the text bench/kannel.sh sends: 33 GSM characters
 GET_PATH = "/client/api?action=envoi&login=bench&apipasse=bench&origine=12345&msg=" + TEXT
 OK_PATTERN = "~^%d%d%d%d%d%d%d%d%d|Message envoy"  # Lua pattern ('|' is literal)
 OK_RE = re.compile(r"^(\d{9})\|Message envoy")
@@ -437,40 +434,6 @@ def print_get(r: dict[str, object]) -> None:
     )
 
 
-# --- the shared peer harness ----------------------------------------------------------
-
-
-def run_peer_harness(
-    server: Server, peers: Path, run_dir: Path, n: int, conc: int, label: str
-) -> dict[str, object]:
-    env = dict(os.environ)
-    env.update(
-        PASSERELLE_PID=str(server.pid),
-        PASSERELLE_BASE=server.base,
-        DRAIN_BOUND_S="0",
-        RUN_DIR=str(run_dir),
-        RUN_LABEL=label,
-    )
-    msgs0 = server.count_messages()
-    proc = subprocess.run(
-        [str(peers / "bench-peer.sh"), "passerelle", str(n), str(conc)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=WRK_BOUND_S + 200,
-    )
-    sys.stdout.write("".join("      | " + x + "\n" for x in proc.stdout.splitlines()))
-    if proc.returncode not in (0, 3):  # 3 = run flagged as contaminated
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"bench-peer.sh failed ({proc.returncode})")
-    with open(run_dir / "results.jsonl") as f:
-        res: dict[str, object] = json.loads(f.readlines()[-1])
-    added = server.count_messages() - msgs0
-    ok = int(res["answered"]) - int(res["non_success"])  # type: ignore[call-overload]
-    res.update(kind="peer-harness", messages_rows_added=added, rows_match=added == ok)
-    return res
-
-
 # --- POST bench ----------------------------------------------------------------------
 
 
@@ -585,13 +548,6 @@ def main() -> int:
         default=2,
         help="extra runs allowed to replace runs flagged as contaminated",
     )
-    ap.add_argument(
-        "--peer-runs",
-        type=int,
-        default=0,
-        help="runs through the shared peer harness (bench-peer.sh passerelle N C)",
-    )
-    ap.add_argument("--peers-dir", default=os.environ.get("PEERS_DIR", "/work/shared/peers"))
     ap.add_argument("--post-recipients", type=int, default=10000)
     ap.add_argument("--post-runs", type=int, default=5, help="0 = no POST bench")
     ap.add_argument(
@@ -640,7 +596,6 @@ def main() -> int:
         1 <= n <= 1_000_000
         and 1 <= conc <= 1000
         and 0 <= args.runs <= 20
-        and 0 <= args.peer_runs <= 20
         and 0 <= args.post_runs <= 20
         and 1 <= args.post_recipients <= 100_000
         and 0 <= args.retry_contaminated <= 10
@@ -653,8 +608,6 @@ def main() -> int:
 
     server = Server(args.passerelle, args.access_log, args.keep, {}, args.switch_interval)
     results: list[dict[str, object]] = []
-    started_sink = False
-    peer_run_dir: Path | None = None
     profiler: Profiler | None = None
     warmup_accepted = 0
 
@@ -670,7 +623,7 @@ def main() -> int:
         server.create_account()
         server.start()
         print(
-            f"passerelle legacy bench: N={n} C={conc} runs={args.runs} peer-runs={args.peer_runs}"
+            f"passerelle legacy bench: N={n} C={conc} runs={args.runs}"
             f" post={args.post_runs}x{args.post_recipients} access_log="
             f"{args.access_log or 'default'}"
             + (f" switch_interval={args.switch_interval}" if args.switch_interval else "")
@@ -708,33 +661,6 @@ def main() -> int:
         if profiler:
             profiler.stop()
             profiler = None
-        if args.peer_runs:
-            peers = Path(args.peers_dir)
-            peer_run_dir = Path(os.environ.get("RUN_DIR") or (server.dir / "peer-run"))
-            sink_pid = peer_run_dir / "sink" / "sink.pid"
-            alive = False
-            if sink_pid.exists():
-                try:
-                    os.kill(int(sink_pid.read_text()), 0)
-                    alive = True
-                except (OSError, ValueError):
-                    pass
-            if not alive:
-                subprocess.run(
-                    [str(peers / "start-sink.sh")],
-                    check=True,
-                    timeout=60,
-                    env={**os.environ, "RUN_DIR": str(peer_run_dir)},
-                )
-                started_sink = True
-            done, extra = 0, args.retry_contaminated
-            while done < args.peer_runs:
-                r = run_peer_harness(server, peers, peer_run_dir, n, conc, "peer-harness")
-                record(r)
-                if r.get("contaminated") and extra > 0:
-                    extra -= 1
-                    continue
-                done += 1
         for i in range(args.post_runs):
             r = run_post(server, args.post_recipients, 33700000000 + i * 100_000, "post")
             print(
@@ -748,13 +674,6 @@ def main() -> int:
     finally:
         if profiler:
             profiler.stop()
-        if started_sink and peer_run_dir is not None:
-            subprocess.run(
-                [str(Path(args.peers_dir) / "stop-sink.sh")],
-                timeout=60,
-                env={**os.environ, "RUN_DIR": str(peer_run_dir)},
-                check=False,
-            )
         hwm = status_kib(server.pid, "VmHWM") if server.proc else 0
         rc = server.stop()
         total_rows = server.count_messages() if server.db.exists() else -1
@@ -766,11 +685,9 @@ def main() -> int:
         for r in results
         if r["kind"] == "get" and r["label"] == "measured" and not r["contaminated"]
     ] or [r for r in results if r["kind"] == "get"]
-    peer = [r for r in results if r["kind"] == "peer-harness"]
     posts = [r for r in results if r["kind"] == "post"]
     expected = sum(int(r["accepted"]) for r in results if r["kind"] == "get")  # type: ignore[call-overload]
     expected += warmup_accepted
-    expected += sum(int(r["answered"]) - int(r["non_success"]) for r in peer)  # type: ignore[call-overload]
     expected += sum(1 for r in posts if r["accepted"])
     print("summary")
     if gets:
@@ -781,13 +698,6 @@ def main() -> int:
             f"  p99 {median([float(r['p99_ms']) for r in gets])} ms"  # type: ignore[arg-type]
             f"  CPU {median([float(r['server_cpu_us_per_req']) for r in gets])} us/req"  # type: ignore[arg-type]
             f"  peak RSS {max(float(r['server_rss_peak_mib']) for r in gets)} MiB"
-        )  # type: ignore[arg-type]
-    if peer:
-        print(
-            f"  peer harness, median of {len(peer)}: "
-            f"{median([float(r['accepted_rps']) for r in peer])} req/s accepted"  # type: ignore[arg-type]
-            f"  p50 {median([float(r['p50_ms']) for r in peer])} ms"  # type: ignore[arg-type]
-            f"  p99 {median([float(r['p99_ms']) for r in peer])} ms"
         )  # type: ignore[arg-type]
     if posts:
         secs = [float(r["seconds"]) for r in posts]  # type: ignore[arg-type]

@@ -2,9 +2,8 @@
 -- different destination number, then stop.  Meant for one wrk thread (-t 1),
 -- so the counters below are exact.
 --
--- Copied from the shared peer harness (/work/shared/peers/bench/sendsms.lua) so
--- that Passerelle is measured exactly as Kannel and Jasmin were; unchanged
--- except for this note.
+-- bench/legacy.sh drives Passerelle's `envoi` and bench/kannel.sh Kannel's
+-- sendsms with this same script, so that both are measured the same way.
 --
 -- wrk -t1 -cC -d<bound>s -s sendsms.lua http://127.0.0.1:PORT -- \
 --      N PATH_AND_QUERY OK_STATUS OK_BODY_PREFIX [FIRST_MSISDN [DEST_PARAM]]

@@ -3,9 +3,10 @@
 
     summarize.py OUT_DIR
 
-Reads OUT_DIR/passerelle.jsonl (bench/legacy_bench.py --json) and
-OUT_DIR/peer-results.jsonl (the peer harness's run/results.jsonl: Kannel and
-Passerelle-through-the-peer-harness runs) and prints a Markdown table.
+Reads OUT_DIR/passerelle.jsonl (bench/legacy_bench.py --json) and OUT_DIR/kannel.jsonl
+(bench/kannel.sh with JSON=..., one series per SERIES label) and prints a Markdown table.
+Kannel runs are not checked for foreign load (they last about 2 s each): compare the
+series taken before and after Passerelle's.
 """
 
 from __future__ import annotations
@@ -30,26 +31,18 @@ def med(rows: list[dict], key: str) -> float | None:
 def main() -> None:
     out = Path(sys.argv[1])
     mine = load(out / "passerelle.jsonl")
-    peer = load(out / "peer-results.jsonl")
     series: dict[str, list[dict]] = {}
     flagged: dict[str, list[dict]] = {}
-    for r in peer:
-        if r.get("peer") == "kannel" and r["label"].startswith("kannel"):
-            name = r["label"].removesuffix("-contaminated")
-            (flagged if r.get("contaminated") else series).setdefault(name, []).append(r)
-            series.setdefault(name, [])
+    for r in load(out / "kannel.jsonl"):
+        series.setdefault(r.get("series", "kannel"), []).append(r)
     for r in mine:
-        name = None
         if r["kind"] == "get" and r["label"] == "measured":
             name = "passerelle " + r["tag"]
-        if r["kind"] == "peer-harness":
-            name = "passerelle via peer harness"
-        if name:
             (flagged if r.get("contaminated") else series).setdefault(name, []).append(r)
             series.setdefault(name, [])
     kannel = [r for k, v in series.items() if k.startswith("kannel") for r in v]
     k_rps = med(kannel, "accepted_rps") or 0
-    print(f"Kannel reference: median of {len(kannel)} clean runs = {k_rps} req/s\n")
+    print(f"Kannel reference: median of {len(kannel)} runs = {k_rps} req/s\n")
     print(
         "| series | clean runs | accepted req/s (runs) | ratio to Kannel | p50 ms | p99 ms"
         " | server CPU µs/req | peak RSS MiB | flagged runs req/s (excluded) |"
@@ -63,20 +56,15 @@ def main() -> None:
         rps = med(rows, "accepted_rps")
         runs = " / ".join(str(round(float(r["accepted_rps"]))) for r in rows)
         if name.startswith("kannel"):
-            cpu = statistics.median(
-                1e6 * (r["cpu_s"]["bearerbox"] + r["cpu_s"]["smsbox"]) / r["n"] for r in rows
-            )
-            rss = max(r["rss_peak_sum_kib"] for r in rows) / 1024
-        elif "peer harness" in name:
-            cpu = statistics.median(1e6 * r["cpu_s"]["passerelle"] / r["n"] for r in rows)
-            rss = max(r["rss_peak_sum_kib"] for r in rows) / 1024
+            cpu = med(rows, "cpu_us_per_req") or 0
+            rss = "-"
         else:
             cpu = med(rows, "server_cpu_us_per_req") or 0
-            rss = max(float(r["server_rss_peak_mib"]) for r in rows)
+            rss = f"{max(float(r['server_rss_peak_mib']) for r in rows):.1f}"
         ratio = f"{rps / k_rps:.2f}×" if k_rps and rps else "-"
         print(
             f"| {name} | {len(rows)} | **{rps:.0f}** ({runs}) | {ratio} | {med(rows, 'p50_ms')}"
-            f" | {med(rows, 'p99_ms')} | {cpu:.0f} | {rss:.1f} | {noisy} |"
+            f" | {med(rows, 'p99_ms')} | {cpu:.0f} | {rss} | {noisy} |"
         )
     posts = [r for r in mine if r["kind"] == "post"]
     for tag in sorted({r["tag"] for r in posts}):
@@ -88,7 +76,7 @@ def main() -> None:
             f" median {statistics.median(secs):.3f} s, max {secs[-1]:.3f} s; every answer a msgid"
             f" with all recipient rows: {ok}"
         )
-    count = sum(1 for r in mine + peer if r.get("contaminated"))
+    count = sum(1 for r in mine if r.get("contaminated"))
     print(
         f"\nruns flagged as contaminated (another process used > 5 % of the machine) and"
         f" excluded: {count}"

@@ -3,7 +3,7 @@
 //
 // Put it where your callback URL points, or try it with PHP's own server:
 //   PASSERELLE_CALLBACK_SECRET=... php -S 0.0.0.0:8000 callback_receiver.php
-// The secret is the one `passerelle account show LOGIN` prints (and the console shows).
+// The secret is the one `passerelle account show LOGIN` prints.
 
 $secret = getenv('PASSERELLE_CALLBACK_SECRET');
 $seen_file = getenv('PASSERELLE_EVENTS_FILE') ?: sys_get_temp_dir() . '/passerelle-events.log';

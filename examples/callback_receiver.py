@@ -2,7 +2,7 @@
 
     PASSERELLE_CALLBACK_SECRET=... python callback_receiver.py 8000
 
-The secret is the one `passerelle account show LOGIN` prints (and the console shows).
+The secret is the one `passerelle account show LOGIN` prints.
 """
 
 import hashlib

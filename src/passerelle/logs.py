@@ -263,6 +263,38 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``<time> <level> <logger> <message> key=value ...``: the structured fields after
+    the message (strings with spaces or quotes JSON-quoted), a traceback below it."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = [
+            f"{key}={_text_value(value)}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and key != "asctime" and not key.startswith("_")
+        ]
+        if not fields:
+            return text
+        first, newline, rest = text.partition("\n")
+        return f"{first} {' '.join(fields)}{newline}{rest}"
+
+
+def _text_value(value: object) -> str:
+    text = str(value)
+    if text and not any(c.isspace() or c in '"=' for c in text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _not_uvicorn_startup_failed(record: logging.LogRecord) -> bool:
+    """False for uvicorn's "Application startup failed" line: our own line said why."""
+    return not record.getMessage().startswith("Application startup failed")
+
+
 class _OrderedStreamHandler(logging.StreamHandler[TextIO]):
     """A stderr handler that first writes out the buffered access lines (keeps order)."""
 
@@ -280,7 +312,7 @@ def setup_logging(level: str = "info", fmt: str = "json") -> None:
         handler.setFormatter(JsonFormatter())
         _access = AccessLog(sys.stderr)
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter())
         _access = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -289,6 +321,8 @@ def setup_logging(level: str = "info", fmt: str = "json") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.error").filters[:] = [_not_uvicorn_startup_failed]
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its info lines are noise to us
 
 
 atexit.register(flush_access_log)

@@ -6,6 +6,8 @@ down; no module reads the environment on its own.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, ValidationError
@@ -86,3 +88,18 @@ class Settings(BaseSettings):
                 for e in error.errors()
             ]
             raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One sentence per ``PASSERELLE_*`` variable that names no setting (it is ignored),
+    with the setting it probably meant when one is close."""
+    names = [name.upper() for name in Settings.model_fields]
+    lines = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith("PASSERELLE_") or upper.removeprefix("PASSERELLE_") in names:
+            continue
+        close = difflib.get_close_matches(upper.removeprefix("PASSERELLE_"), names, n=1)
+        hint = f"; did you mean PASSERELLE_{close[0]}?" if close else ""
+        lines.append(f"{variable} is not a Passerelle setting and is ignored{hint}")
+    return lines

@@ -9,8 +9,10 @@ the charging UPDATE, so a balance can never be overdrawn whichever process charg
 Worker 0 also runs the dispatcher and the SMPP links, worker 1 the callback sender
 (`roles`); the others serve the API only. An operator's bind count and the delivery
 order are those of a single process, and callbacks do not compete with delivery for
-one event loop. A worker that dies is started again (with its role). SIGTERM/SIGINT on
-the parent stops every worker gracefully and exits 0 when all of them did.
+one event loop. A worker that dies is started again (with its role), unless its start
+failed (exit code 3: its store cannot open): then every worker is stopped and the parent
+exits 3. SIGTERM/SIGINT on the parent stops every worker gracefully and exits 0 when all
+of them did.
 
 Per-process state, documented in the README: the request-rate counters, the credential
 caches, and /metrics (each scrape shows the worker that answered it). The failed-login
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("passerelle.workers")
 
 RESTART_PAUSE_S = 1.0
+STARTUP_FAILURE = 3  # a worker's exit code when its start failed: it is not started again
 PR_SET_PDEATHSIG = 1
 
 
@@ -115,10 +118,17 @@ class Supervisor:
             signal.signal(signum, self._stop)
         for index in range(self.count):
             self._start(index)
+        failed = False
         while not self.stopping:
             time.sleep(0.2)
             for index, process in list(self.processes.items()):
-                if not process.is_alive() and not self.stopping:
+                if process.exitcode == STARTUP_FAILURE and not self.stopping:
+                    log.error(
+                        "worker could not start (see its line above): stopping",
+                        extra={"worker": index},
+                    )
+                    self.stopping = failed = True
+                elif not process.is_alive() and not self.stopping:
                     log.error(
                         "worker died; starting it again",
                         extra={"worker": index, "exitcode": process.exitcode},
@@ -138,4 +148,4 @@ class Supervisor:
                 status = 1
             elif process.exitcode != 0:
                 status = 1
-        return status
+        return STARTUP_FAILURE if failed else status

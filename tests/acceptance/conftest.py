@@ -115,9 +115,10 @@ def base_env(db_path: Path, log_level: str = "warning") -> dict[str, str]:
 
 
 def run_cli(
-    env: dict[str, str], *args: str, cwd: Path | None = None
+    env: dict[str, str], *args: str, cwd: Path | None = None, expect: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `passerelle` CLI in `cwd` (no stray .env); fail the test with its output."""
+    """Run the `passerelle` CLI in `cwd` (no stray .env); fail the test with its output
+    unless it exits with `expect` (None: any exit code)."""
     done = subprocess.run(
         [str(PASSERELLE), *args],
         env=env,
@@ -127,7 +128,7 @@ def run_cli(
         timeout=CLI_TIMEOUT_S,
         check=False,
     )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    assert expect is None or done.returncode == expect, (args, done.stdout, done.stderr)
     return done
 
 

@@ -37,6 +37,7 @@ class App:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
+        self.failure: str | None = None  # why the start failed, once it has
         self.store = store or open_store(
             settings.database_url, settings.sqlite_synchronous, settings.group_commit_max_batch
         )
@@ -79,11 +80,38 @@ class App:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and is_legacy_path(scope["path"]):
             await self.legacy(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.web(scope, receive, self._without_trace(send))
         else:
             await self.web(scope, receive, send)
 
+    def _without_trace(self, send: Any) -> Any:
+        """`send`, but a failed start (already logged in one line) carries no traceback."""
+
+        async def forward(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.failure is not None:
+                message = {"type": message["type"], "message": ""}
+            await send(message)
+
+        return forward
+
     @contextlib.asynccontextmanager
-    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Start, serve, stop. A start that fails is logged as one line (uvicorn then
+        exits 3): with ``--workers`` the supervisor does not start that worker again."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.running(app))
+            except Exception as error:
+                self.failure = str(error) or type(error).__name__
+                log.error("cannot start: %s", self.failure)
+                with contextlib.suppress(Exception):
+                    await self.store.close()
+                raise
+            yield
+
+    @contextlib.asynccontextmanager
+    async def running(self, _app: Starlette) -> AsyncIterator[None]:
         """Open the store at start; at shutdown, finish queued writes, then close."""
         await self.store.open()
         if self.settings.delivery:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+
+from rich.text import Text
 
 from passerelle.cli.output import console, plain
 from passerelle.exceptions import AdminError, ConfigError, StoreError
 from passerelle.service import Gateway
-from passerelle.settings import Settings
+from passerelle.settings import Settings, unknown_variables
 from passerelle.store.base import open_store
+from passerelle.store.location import database_file, prepare_file
 
 T = TypeVar("T")
 out = console()
@@ -20,6 +24,13 @@ err = console(stderr=True)
 
 
 def _settings(**overrides: Any) -> Settings:
+    """The settings (exit 2 when invalid), with a warning per unknown PASSERELLE_* variable."""
+    settings = _load(**overrides)
+    _warn_unknown(lambda line: err.print(Text(f"warning: {line}"), soft_wrap=True))
+    return settings
+
+
+def _load(**overrides: Any) -> Settings:
     try:
         return Settings.load(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as error:
@@ -27,12 +38,42 @@ def _settings(**overrides: Any) -> Settings:
         sys.exit(2)
 
 
-def _prepare(settings: Settings) -> None:
-    """Apply migrations (unless PASSERELLE_MIGRATE_ON_START=false) for sqlite URLs."""
-    if settings.migrate_on_start and settings.database_url.startswith("sqlite:///"):
-        from passerelle.store import migrate  # Alembic is heavy: only where migrating
+def _warn_unknown(emit: Callable[[str], object]) -> None:
+    """Emit one line per PASSERELLE_* environment variable that names no setting."""
+    for line in unknown_variables(os.environ):
+        emit(line)
 
-        migrate.upgrade(settings.database_url)
+
+def _fail(error: ConfigError | StoreError) -> NoReturn:
+    """A start-up or storage failure: one line on stderr, exit 3."""
+    err.print(Text.assemble(("error:", "red"), " ", str(error)), soft_wrap=True)
+    sys.exit(3)
+
+
+def _prepare(settings: Settings, migrate: bool | None = None) -> None:
+    """Check the database URL and folder, create the file 0600, then apply migrations
+    (when `migrate`, by default unless PASSERELLE_MIGRATE_ON_START=false).
+
+    Raises ConfigError or StoreError with one line saying what is wrong."""
+    path = database_file(settings.database_url)
+    if path is None:
+        return
+    prepare_file(path, settings.database_url)
+    if settings.migrate_on_start if migrate is None else migrate:
+        from passerelle.store import migrate as migrations  # Alembic is heavy: only here
+
+        migrations.upgrade(settings.database_url)
+
+
+def _probe(settings: Settings) -> None:
+    """Open the store and close it again: it can be opened and written (else StoreError)."""
+
+    async def run() -> None:
+        store = open_store(settings.database_url, settings.sqlite_synchronous)
+        await store.open()
+        await store.close()
+
+    asyncio.run(run())
 
 
 def _with_gateway(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -> T:
@@ -53,8 +94,7 @@ def _with_gateway(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -
         err.print(f"[red]error:[/red] {plain(error)}")
         sys.exit(1)
     except (ConfigError, StoreError) as error:
-        err.print(f"[red]error:[/red] {error}")
-        sys.exit(3)
+        _fail(error)
 
 
 def _when(ts: float | None) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from passerelle.cli import output
-from passerelle.cli.common import _settings, _when, _with_gateway, err, out
+from passerelle.cli.common import _fail, _prepare, _settings, _when, _with_gateway, out
+from passerelle.exceptions import ConfigError, StoreError
 
 
 @click.group()
@@ -20,12 +19,9 @@ def db_upgrade() -> None:
     """Apply every pending migration to PASSERELLE_DATABASE_URL."""
     settings = _settings()
     try:
-        from passerelle.store import migrate
-
-        migrate.upgrade(settings.database_url)
-    except Exception as error:
-        err.print(f"[red]error:[/red] migration failed: {error}")
-        sys.exit(3)
+        _prepare(settings, migrate=True)
+    except (ConfigError, StoreError) as error:
+        _fail(error)
     out.print(f"database at {settings.database_url} is up to date")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from passerelle.cli.common import _prepare, _settings, err
+from passerelle.cli.common import _fail, _load, _prepare, _probe, _warn_unknown
 from passerelle.exceptions import ConfigError, StoreError
 from passerelle.logs import setup_logging
 from passerelle.settings import Settings
@@ -41,23 +41,23 @@ def serve(host: str | None, port: int | None, port_file: Path | None, workers: i
     overrides = {
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
     }
-    settings = _settings(**overrides)
+    settings = _load(**overrides)
     setup_logging(settings.log_level, settings.log_format)
     log = logging.getLogger("passerelle")
+    _warn_unknown(log.warning)
     try:
         _prepare(settings)
+        _probe(settings)  # "listening" below means the store opens and takes writes
         app = create_app(settings) if settings.workers == 1 else None
     except (ConfigError, StoreError) as error:
-        err.print(f"[red]error:[/red] {error}")
-        sys.exit(3)
+        _fail(error)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
     except OSError as error:
-        err.print(f"[red]error:[/red] cannot listen on {settings.host}:{settings.port}: {error}")
-        sys.exit(3)
+        _fail(ConfigError(f"cannot listen on {settings.host}:{settings.port}: {error}"))
     sock.listen(4096)
     bound = sock.getsockname()[1]
     log.info(
@@ -77,7 +77,7 @@ def serve(host: str | None, port: int | None, port_file: Path | None, workers: i
         sys.exit(supervisor.run(settings.shutdown_grace_s))
     if port_file is not None:
         port_file.write_text(str(bound))
-    run_server(app, sock, settings)
+    run_server(app, sock, settings)  # a lifespan that cannot start exits 3 (one line)
 
 
 def run_server(app: Any, sock: socket.socket, settings: Settings) -> None:

@@ -68,9 +68,10 @@ class SimulatorStats:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` to `path` atomically (temporary file in the same folder, then rename),
-    readable by its owner only (a state file holds numbers and the start of texts)."""
+    readable by its owner only (0600): it may hold numbers and message ids."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(data, separators=(",", ":")) + "\n")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover temporary file keeps its mode through O_CREAT
+    with open(fd, "w", encoding="utf-8") as file:
+        file.write(json.dumps(data, separators=(",", ":")) + "\n")
     os.replace(tmp, path)

@@ -14,7 +14,7 @@ from typing import Protocol
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
-from passerelle.exceptions import ConfigError
+from passerelle.store.location import database_file
 from passerelle.store.values import (
     Account,
     CallbackAttempt,
@@ -226,18 +226,13 @@ class Store(Protocol):
 
 
 def open_store(database_url: str, synchronous: str = "FULL", max_batch: int = 512) -> Store:
-    """The backend for `database_url` (``sqlite:///path`` or ``memory://``)."""
-    if database_url.startswith("sqlite:///"):
+    """The backend for `database_url` (``sqlite:///path`` or ``memory://``); ConfigError
+    saying how to write the URL when it names neither."""
+    path = database_file(database_url)
+    if path is not None:
         from passerelle.store.sqlite import SqliteStore
 
-        return SqliteStore(
-            database_url.removeprefix("sqlite:///"), synchronous=synchronous, max_batch=max_batch
-        )
-    if database_url.startswith("memory://"):
-        from passerelle.store.memory import MemoryStore
+        return SqliteStore(path, synchronous=synchronous, max_batch=max_batch)
+    from passerelle.store.memory import MemoryStore
 
-        return MemoryStore()
-    raise ConfigError(
-        f"PASSERELLE_DATABASE_URL: unsupported database {database_url.split(':', 1)[0]!r} "
-        "(use sqlite:///path/to/file.db)"
-    )
+    return MemoryStore()

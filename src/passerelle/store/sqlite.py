@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from passerelle.core.states import RecipientState
 from passerelle.exceptions import NoCredit, StoreError
+from passerelle.store.location import prepare_file, tighten
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
@@ -188,14 +188,25 @@ class SqliteStore(
         if str(mode).lower() != "wal":
             raise StoreError(f"cannot use WAL journal mode on {self.path} (got {mode})")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        # prove the file writable now, not at the first request: rewrite a header field
+        conn.execute("BEGIN IMMEDIATE")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
         return conn
 
     async def open(self) -> None:
-        parent = Path(self.path).parent
-        if not parent.exists():
-            raise StoreError(f"folder {parent} does not exist")
-        self._writer.start()
-        self._reader = self._connect()
+        """Open the file (created 0600 if missing), start the writer, prove it can write."""
+        url = f"sqlite:///{self.path}"
+        prepare_file(self.path, url)
+        try:
+            self._writer.start()
+            self._reader = self._connect()
+        except (StoreError, sqlite3.Error, OSError) as error:
+            self._writer.stop()
+            reason = error.__cause__ if isinstance(error, StoreError) else error
+            raise StoreError(f"cannot open the database {self.path}: {reason}") from None
+        tighten(self.path)  # a -wal or -shm another process made wider meanwhile
 
     async def close(self) -> None:
         self._writer.stop()
