@@ -1,4 +1,4 @@
-"""The retention purge (DESIGN 4): messages older than `PASSERELLE_RETENTION_DAYS`
+"""The retention purge (docs/architecture.md): messages older than `PASSERELLE_RETENTION_DAYS`
 (180 by default, 0 keeps everything) are deleted with their recipients and callback
 events, once they are done (no recipient still queued, no callback still pending); the
 ledger is kept. Their msgids become reusable only then.

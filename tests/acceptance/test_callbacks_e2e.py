@@ -1,4 +1,4 @@
-"""Delivery-receipt callbacks end to end (DESIGN 6): real `passerelle serve` and
+"""Delivery-receipt callbacks end to end (docs/callbacks.md): real `passerelle serve` and
 `passerelle simulator` subprocesses, and a receiver (``http.server`` in a thread of
 the test, 127.0.0.1, port 0) that counts what it gets by event_id.
 

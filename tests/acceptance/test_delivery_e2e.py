@@ -1,4 +1,4 @@
-"""End-to-end delivery (DESIGN 5): legacy API → outbox → SMPP → simulator → receipt → statut.
+"""End-to-end delivery (docs/smpp.md): legacy API → outbox → SMPP → simulator → receipt → statut.
 
 Real subprocesses only: `passerelle serve` and standalone `passerelle simulator`
 processes on 127.0.0.1, configured with the CLI before `serve` starts. Every wait is

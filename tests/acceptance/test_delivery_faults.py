@@ -1,4 +1,4 @@
-"""Delivery faults (DESIGN 4, 5, 11): operator restart, gateway kill -9, refusals, throttling.
+"""Delivery faults (docs/smpp.md): operator restart, gateway kill -9, refusals, throttling.
 
 Real subprocesses: `passerelle serve` and standalone `passerelle simulator` processes
 on 127.0.0.1, stopped by pid. Every wait is bounded.

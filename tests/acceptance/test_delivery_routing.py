@@ -1,4 +1,4 @@
-"""Routing (DESIGN 5): prefix rules to connectors, failover, and numbers no rule takes.
+"""Routing (docs/smpp.md): prefix rules to connectors, failover, and numbers no rule takes.
 
 Two standalone simulators A and B; the gateway is configured with the CLI before it
 starts (`route add 336 A,B --position 10`, `route add default B`), then changed while

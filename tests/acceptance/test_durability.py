@@ -1,4 +1,4 @@
-"""Durability: a `kill -9` of the gateway under load loses no answered message (DESIGN 4).
+"""Durability: a `kill -9` of the gateway under load loses no answered message.
 
 Eight client threads send `envoi` requests (each to its own number) and record every
 msgid they read. The server is SIGKILLed mid-load, restarted on the same SQLite file,

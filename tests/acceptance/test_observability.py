@@ -1,4 +1,4 @@
-"""Logs, health and metrics of a running gateway (DESIGN 8).
+"""Logs, health and metrics of a running gateway (README).
 
 The server of this module logs at `info` (the access log is an info event) to a file,
 and every request carries an API password somewhere: the password must never reach

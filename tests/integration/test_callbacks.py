@@ -1,4 +1,4 @@
-"""Delivery-receipt callbacks (DESIGN 6) against real local HTTP receivers.
+"""Delivery-receipt callbacks (docs/callbacks.md) against real local HTTP receivers.
 
 The gateway side is the real SQLite store, `Gateway`, `CallbackSender` (and, for the
 1 000-message run, the supervisor, links, dispatcher and the in-process simulator);

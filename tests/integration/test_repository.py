@@ -15,9 +15,13 @@ OUTSIDE = re.compile(r"DESIGN(\.md|\s*§|\s+section|\s+\d)|/work/|\.\./shared|sh
 
 
 def documents() -> list[Path]:
-    """README, docs/ and bench/ (scripts, configuration, notes; not the raw results)."""
+    """README, docs/, bench/ (not the raw results), examples/, and the code and tests
+    (whose docstrings point readers to the docs)."""
     found = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     found += [p for p in sorted((ROOT / "bench").iterdir()) if p.is_file()]
+    found += [p for p in sorted((ROOT / "examples").rglob("*")) if p.is_file()]
+    found += sorted((ROOT / "src").rglob("*.py"))
+    found += [p for p in sorted((ROOT / "tests").rglob("*.py")) if p != Path(__file__)]
     return found
 
 
@@ -33,7 +37,7 @@ def test_dev_without_command_prints_its_usage_only() -> None:
 
 @pytest.mark.parametrize("path", documents(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_documents_cite_only_the_repository(path: Path) -> None:
-    """No document or bench script points at a design file or folder outside the repo."""
+    """No document, script or module points at a design file or folder outside the repo."""
     text = path.read_text("utf-8", "replace")
     hits = [line.strip() for line in text.splitlines() if OUTSIDE.search(line)]
     assert hits == [], hits

@@ -1,4 +1,4 @@
-"""Callback policy (DESIGN 6): signatures, the request, the SSRF guard and the retry decision.
+"""Callback policy (docs/callbacks.md): signatures, request, SSRF guard, retry decision.
 
 Pure parts only: no socket is opened here. The guard is exercised on literal
 addresses (resolved without DNS) and on ``localhost``; the retry decision is driven
@@ -54,7 +54,7 @@ def job(
 
 
 def independent_mac(secret: str, timestamp: str, payload: bytes) -> str:
-    """HMAC-SHA256 keyed with the secret's UTF-8 bytes over "<t>." + payload (DESIGN 6)."""
+    """HMAC-SHA256 keyed with the secret's UTF-8 bytes over "<t>." + payload (docs/callbacks.md)."""
     message = timestamp.encode() + b"." + payload
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 

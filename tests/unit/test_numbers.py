@@ -1,4 +1,4 @@
-"""Recipient numbers: split, normalise, 05/06/07 (DESIGN 1.3)."""
+"""Recipient numbers: split, normalise, 05/06/07 (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parameter parsing of the legacy API (DESIGN 1.1)."""
+"""Parameter parsing of the legacy API (docs/api.md)."""
 
 from __future__ import annotations
 

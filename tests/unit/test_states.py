@@ -1,4 +1,4 @@
-"""Recipient states and the `statut` answer (DESIGN 1.2)."""
+"""Recipient states and the `statut` answer (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Connect-Mobile legacy API, ``/client/api`` (DESIGN section 1, docs/api.md).
+"""The Connect-Mobile legacy API, ``/client/api`` (docs/api.md).
 
 A plain ASGI handler, not a framework route: this is the hot path, and it needs the
 raw path (path style keeps ``%2F`` inside a value) and raw bytes (UTF-8 or

@@ -1,5 +1,5 @@
 """The `passerelle` command: serve, db, account, connector, route, simulator, callbacks
-(DESIGN section 8). Each area's commands live in a module of this package; here they are
+(README, "Command line"). Each area's commands live in a module of this package; here they are
 attached to `main`, the console-script entry point (`passerelle.cli:main`)."""
 
 from __future__ import annotations

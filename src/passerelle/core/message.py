@@ -1,4 +1,4 @@
-"""Validation of an `envoi` request into an outgoing message (pure, DESIGN 1.2-1.4)."""
+"""Validation of an `envoi` request into an outgoing message (pure, docs/api.md)."""
 
 from __future__ import annotations
 

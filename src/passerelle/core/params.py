@@ -1,6 +1,6 @@
 """Parameters of the legacy API: raw bytes from path, query and body to named values.
 
-Pure functions, no I/O. Rules (DESIGN 1.1, docs/api.md):
+Pure functions, no I/O. Rules (docs/api.md):
 - ``name=value`` pairs split on ``&``; ``+`` is a space; percent-decoding to bytes,
   then UTF-8 if valid, else Windows-1252; a name repeated in one place: last wins.
 - path style ``/client/api/name/value/...`` parsed from the raw path, so ``%2F`` stays

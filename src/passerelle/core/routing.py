@@ -1,4 +1,4 @@
-"""Routing: ordered prefix rules to connectors, with failover (pure, DESIGN 5).
+"""Routing: ordered prefix rules to connectors, with failover (pure, docs/smpp.md).
 
 Rules are tried in `position` order; the first rule whose prefix starts the
 destination is used, and its connectors are tried in their order: the first healthy

@@ -1,4 +1,4 @@
-"""Delivery metrics (DESIGN 8): submits, latency, receipts, queue depth, window use."""
+"""Delivery metrics (README): submits, latency, receipts, queue depth, window use."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""From a claimed recipient to its submit_sm (DESIGN 5: TON/NPI, coding, flash, receipts)."""
+"""From a claimed recipient to its submit_sm (docs/smpp.md: TON/NPI, coding, flash, receipts)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """SQLite retention purge: old messages go, with everything that hangs on them.
 
-DESIGN 4: messages older than the retention period (`PASSERELLE_RETENTION_DAYS`, 180)
+Messages older than the retention period (`PASSERELLE_RETENTION_DAYS`, 180)
 are deleted by a periodic job; their msgids become reusable only then. A message is
 purged only once it is done: no recipient still waiting to be handed to an operator
 (queued, perhaps claimed by the dispatcher: it was paid for and may still be refunded)

@@ -38,7 +38,7 @@ ACCOUNT_FIELDS = frozenset(
 
 
 def new_msgid() -> int:
-    """A random nine-digit msgid from the CSPRNG (DESIGN 1.5)."""
+    """A random nine-digit msgid from the CSPRNG (docs/api.md)."""
     return MSGID_LOW + secrets.randbelow(MSGID_HIGH - MSGID_LOW + 1)
 
 
@@ -146,7 +146,7 @@ class CreditChange:
 
 @dataclass(frozen=True, slots=True)
 class Connector:
-    """An SMPP link to an operator (DESIGN 5). The password is sent in clear by SMPP."""
+    """An SMPP link to an operator (docs/smpp.md). The password is sent in clear by SMPP."""
 
     name: str
     host: str
