@@ -39,6 +39,19 @@ class LoginLimits:
         self._known: dict[tuple[str, str], tuple[bool, float]] = {}  # -> (known, until)
         self._refreshed_at = float("-inf")
 
+    def refused_now(self, login: str, address: str) -> bool | None:
+        """`refused` from what this process already knows, without awaiting; None when
+        the store must be asked (a refresh is due, or whether the address is known)."""
+        now = self._clock()
+        if now - self._refreshed_at >= REFRESH_S:
+            return None
+        if self._addresses and self._addresses.get(address, 0.0) > now:
+            return True
+        if login and self._logins and self._logins.get(login, 0.0) > now:
+            cached = self._known.get((login, address))
+            return None if cached is None or cached[1] <= now else not cached[0]
+        return False
+
     async def refused(self, login: str, address: str) -> bool:
         """True when the address, or the login from this address, is at its limit."""
         now = self._clock()

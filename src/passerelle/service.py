@@ -95,7 +95,10 @@ class Gateway:
         """
         now = self._monotonic()
         login = login or ""
-        if await self._logins.refused(login, address):
+        refused = self._logins.refused_now(login, address)
+        if refused is None:
+            refused = await self._logins.refused(login, address)
+        if refused:
             raise exc.RateLimited()
         account = await self._credentials.account(login, now) if login else None
         rate = self.settings.account_rate_limit

@@ -74,9 +74,13 @@ NUMBER_PIECES = st.sampled_from(
 )
 
 
-@given(st.lists(NUMBER_PIECES, max_size=12).map(",".join))
-def test_fast_paths_agree_with_the_number_by_number_rules(dest: str) -> None:
-    """Splitting and checking a whole list at C speed gives the per-number answers."""
+@given(st.lists(NUMBER_PIECES, max_size=12), st.booleans())
+def test_fast_paths_agree_with_the_number_by_number_rules(pieces: list[str], long: bool) -> None:
+    """Splitting and checking a whole list at C speed (long lists) gives the per-number
+    answers, and so does the short-list path."""
+    if long:  # past the sizes where the list-wide paths take over
+        pieces = pieces + ["33612345678"] * 100
+    dest = ",".join(pieces)
     numbers = split_dest(dest)
     slow: list[str] = []
     for item in dest.split(","):

@@ -112,6 +112,19 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._in_message:  # body bytes: straight to the parser
             super().data_received(data)
             return
+        if (  # the common case: one whole ASCII head, alone in this read
+            not self._head
+            and data.endswith(b"\r\n\r\n")
+            and data.find(b"\n\r\n") == len(data) - 3
+            and b"\n\n" not in data
+            and len(data) <= self.limits.max_head_bytes
+            and data.isascii()
+        ):
+            self._disarm()
+            super().data_received(data)
+            if self._reading_body() and not self.transport.is_closing():
+                self._arm(self.limits.body_timeout_s)
+            return
         self._unset_keepalive_if_required()
         head = self._head + data if self._head else data
         limit = self.limits.max_head_bytes

@@ -10,6 +10,10 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 CALLING_CODES: frozenset[str] = frozenset(str(code) for code in COUNTRY_CODE_TO_REGION_CODE)
 MIN_DIGITS = 10
 MAX_DIGITS = 15  # E.164
+# lists longer than this are split and checked list-wide first (C speed); short ones,
+# the common case, number by number (cheaper below this size)
+LONG = 1024
+LONG_LIST = 64
 
 
 class NumberFault(enum.Enum):
@@ -25,8 +29,9 @@ _ORDER = tuple(NumberFault)
 
 def split_dest(dest: str) -> list[str]:
     """Split `dest` on commas, trim blanks, drop empty items, strip a leading + or 00."""
-    if not any(c in dest for c in " \t\r\n+") and not dest.startswith("00") and ",00" not in dest:
-        return list(filter(None, dest.split(",")))  # nothing to trim or strip: C speed
+    if len(dest) > LONG and not any(c in dest for c in " \t\r\n+") and ",00" not in dest:
+        if not dest.startswith("00"):  # nothing to trim or strip: split at C speed
+            return list(filter(None, dest.split(",")))
     out: list[str] = []
     for item in dest.split(","):
         number = item.strip(" \t\r\n")
@@ -73,7 +78,7 @@ def first_fault(numbers: Sequence[str]) -> NumberFault | None:
     All numbers are checked for 05 first, then all for 06, then all for 07, so the
     answer does not depend on the order of the list.
     """
-    if _all_fine(numbers):
+    if len(numbers) > LONG_LIST and _all_fine(numbers):
         return None
     faults = {number_fault(n) for n in numbers}
     if len(faults) == 1 and None in faults:  # the common case: every number is fine
