@@ -29,9 +29,9 @@ _ORDER = tuple(NumberFault)
 
 def split_dest(dest: str) -> list[str]:
     """Split `dest` on commas, trim blanks, drop empty items, strip a leading + or 00."""
-    if len(dest) > LONG and not any(c in dest for c in " \t\r\n+") and ",00" not in dest:
-        if not dest.startswith("00"):  # nothing to trim or strip: split at C speed
-            return list(filter(None, dest.split(",")))
+    long_and_plain = len(dest) > LONG and not any(c in dest for c in " \t\r\n+")
+    if long_and_plain and ",00" not in dest and not dest.startswith("00"):
+        return list(filter(None, dest.split(",")))  # nothing to trim or strip: C speed
     out: list[str] = []
     for item in dest.split(","):
         number = item.strip(" \t\r\n")
