@@ -106,8 +106,8 @@ class Gateway:
             rate = account.rate_limit
         if login and not self._requests.allow(login, rate, now):
             raise exc.RateLimited()
-        if not login or not password:
-            raise exc.BadCredentials()
+        if not login or not password or not _may_be_login(login):
+            raise exc.BadCredentials()  # nothing to verify: no count, no argon2
         if not self._credentials.known(account, login, password, now):
             counted: AttemptDecision | None = None
 
@@ -303,6 +303,11 @@ class Gateway:
         """Delete a rule."""
         if not await self.store.remove_route(route_id):
             raise exc.NotFound(f"no route with id {route_id}")
+
+
+def _may_be_login(login: str) -> bool:
+    """True when `login` has the shape of an account login (`create_account`'s rule)."""
+    return len(login) <= 64 and set(login) <= LOGIN_CHARS
 
 
 def _nothing() -> None:

@@ -54,6 +54,33 @@ def test_concurrent_guesses_never_pass_the_limits(servers: Any, workers: str) ->
     assert from_address(server, "127.0.0.1", PASSWORD) == LIMITED
 
 
+def test_two_gateways_on_one_database_share_the_limits(servers: Any) -> None:
+    """Two `serve` processes on one SQLite file (two machines, in small), 250 guesses sent
+    to each at once: 10 verifications in all, not 10 each."""
+    first = servers.new("shared-a")
+    first.create_account("dave", PASSWORD, credits=5)
+    second = servers.new(
+        "shared-b",
+        PASSERELLE_DATABASE_URL=f"sqlite:///{first.db_path}",
+        PASSERELLE_DELIVERY="false",
+        PASSERELLE_CALLBACKS="false",
+        PASSERELLE_RETENTION="false",
+    )
+    first.start()
+    second.start()
+
+    async def both() -> list[list[str]]:
+        return list(await asyncio.gather(guesses(first, 250), guesses(second, 250)))
+
+    answers_a, answers_b = asyncio.run(both())
+    answers = answers_a + answers_b
+    assert answers.count(BAD) == 10, {a: answers.count(a) for a in set(answers)}
+    assert answers.count(LIMITED) == 490
+    verified = first.metric("passerelle_auth_verifications_total")
+    assert verified + second.metric("passerelle_auth_verifications_total") == 10
+    assert from_address(second, "127.0.0.1", PASSWORD) == LIMITED
+
+
 def test_a_customer_is_not_locked_out_by_someone_else(servers: Any) -> None:
     """Ten wrong passwords for dave from ten addresses: his own script keeps working (a pair
     verified before, and after a restart the address he succeeded from); the attacker's

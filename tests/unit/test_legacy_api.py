@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from passerelle.api.app import App
+from passerelle.store.memory import MemoryStore
 from tests.support import PASSWORD, asgi_client
 
 BuildApp = Callable[..., Awaitable[App]]
@@ -254,3 +255,19 @@ async def test_body_without_content_type_is_form(app_factory: BuildApp) -> None:
             SEND, content=b"dest=33612345678&msg=hi", headers={"content-type": "text/plain"}
         )
     assert response.text.endswith("|Message envoyé")
+
+
+async def test_a_login_no_account_can_have_is_01_and_counts_nothing(app_factory: BuildApp) -> None:
+    """A 1 MB login (or one with characters no login has) is 01 with no verification and
+    no counter row: the failed-login table cannot be grown with huge keys."""
+    app = await setup(app_factory)
+    async with asgi_client(app) as client:
+        for login in ("L" * 1_000_000, "a b", "al\u00efce"):
+            response = await client.post(
+                "/client/api", content=f"action=solde&login={login}&apipasse=x".encode()
+            )
+            assert response.text == "01|Login, mot de passe non valide"
+    store = app.store
+    assert isinstance(store, MemoryStore)
+    assert store.login_counters == {}
+    assert app.gateway.verifications == 0

@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from passerelle.core.charset import decode_bytes
+from passerelle.core.multipart import parse_multipart
 from passerelle.core.params import (
     MAX_FIELDS,
     LegacyParams,
     merge,
-    parse_multipart,
     parse_path,
     parse_urlencoded,
 )

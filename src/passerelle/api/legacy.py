@@ -26,12 +26,12 @@ from passerelle.api.errors import answer_for
 from passerelle.api.metrics import Metrics
 from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
 from passerelle.core.message import Outgoing, validate_send
+from passerelle.core.multipart import parse_multipart
 from passerelle.core.params import (
     INDEX,
     PREFIX,
     LegacyParams,
     merge,
-    parse_multipart,
     parse_path,
     parse_urlencoded,
 )

@@ -64,9 +64,14 @@ class HttpLimits:
     max_head_bytes: int = MAX_HEAD_BYTES
 
 
-def head_end(buffer: bytes) -> int:
-    """The index just after the blank line that ends the head in `buffer`, or -1."""
-    ends = [i + n for i, n in ((buffer.find(b"\n\r\n"), 3), (buffer.find(b"\n\n"), 2)) if i >= 0]
+def head_end(buffer: bytes | bytearray, start: int = 0) -> int:
+    """The index just after the first blank line at or after `start` (which ends a
+    head), or -1."""
+    ends = [
+        i + n
+        for i, n in ((buffer.find(b"\n\r\n", start), 3), (buffer.find(b"\n\n", start), 2))
+        if i >= 0
+    ]
     return min(ends) if ends else -1
 
 
@@ -80,14 +85,28 @@ def encode_request_line(head: bytes) -> bytes:
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the bounds of `limits` (see the module doc)."""
+    """uvicorn's httptools protocol with the bounds of `limits` (see the module doc).
+
+    Two paths for incoming bytes. A request's head (and anything before it) is
+    collected in `_buffer` until its blank line, checked against the size limit, its
+    request line encoded, and only then fed to the parser; while an earlier request of
+    the connection is still being answered, the next head waits there (reading paused),
+    so answers always leave in order and a refusal never overtakes one. Once the parser
+    has a head, the body goes to it straight, cut at its `Content-Length` so that a
+    pipelined head after it takes the head path again; bytes that are not body (chunk
+    sizes, trailers) are counted against the head limit.
+    """
 
     limits: ClassVar[HttpLimits] = HttpLimits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head = b""
-        self._in_message = False  # head parsed, body still coming
+        self._buffer = bytearray()  # head bytes not fed to the parser yet
+        self._searched = 0  # how far `_buffer` was searched for the end of a head
+        self._in_message = False  # the parser has a head; its body is still coming
+        self._mid_head = False  # the parser holds part of a head (after a chunked body)
+        self._body_left: int | None = None  # Content-Length still to come, when known
+        self._framing = 0  # bytes of this message fed to the parser that are not body
         self._timer: asyncio.TimerHandle | None = None
         self._dropping = False  # answered 431: read and drop the rest, then close
 
@@ -109,15 +128,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing() or self._dropping:  # refused, timed out, lost, 431
             return
-        if self._in_message:  # body bytes: straight to the parser
-            super().data_received(data)
+        if self._in_message or self._mid_head:
+            self._feed_straight(data)
             return
-        if (  # the common case: one whole ASCII head, alone in this read
-            not self._head
+        if (  # the common case: one whole ASCII head, alone in this read, nothing pending
+            not self._buffer
             and data.endswith(b"\r\n\r\n")
             and data.find(b"\n\r\n") == len(data) - 3
             and b"\n\n" not in data
             and len(data) <= self.limits.max_head_bytes
+            and not self._answering()
             and data.isascii()
         ):
             self._disarm()
@@ -125,47 +145,106 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if self._reading_body() and not self.transport.is_closing():
                 self._arm(self.limits.body_timeout_s)
             return
-        self._unset_keepalive_if_required()
-        head = self._head + data if self._head else data
-        limit = self.limits.max_head_bytes
-        while not self._reading_body():
-            head = head.lstrip(b"\r\n")
-            if not head:
-                self._head = b""
-                return
-            end = head_end(head)
-            if end < 0 or end > limit:
-                if end > limit or len(head) > limit:
-                    self._refuse_head()
-                    return
-                self._head = head  # wait for the rest of the head
-                if self._timer is None:
-                    self._arm(self.limits.header_timeout_s)
-                return
-            self._head = b""
-            self._disarm()
-            super().data_received(encode_request_line(head[:end]))
-            head = head[end:]
-            if self.transport.is_closing():  # a 400 from the parser, or a websocket
-                return
-        self._arm(self.limits.body_timeout_s)
-        if head:
-            super().data_received(head)
+        self._buffer += data
+        self._next_heads()
 
     def _reading_body(self) -> bool:
         """True once the parser has the head of a request whose body is still coming."""
         return self._in_message
 
+    def _answering(self) -> bool:
+        """True while a request of this connection is still being answered."""
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _next_heads(self) -> None:
+        """Feed the whole heads waiting in `_buffer`, one request at a time."""
+        buffer = self._buffer
+        limit = self.limits.max_head_bytes
+        while True:
+            if self._answering():  # the next head waits for this answer (in order)
+                self.flow.pause_reading()
+                return
+            self._unset_keepalive_if_required()
+            if buffer and buffer[0] in b"\r\n":  # blank lines before a request are allowed
+                del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]
+                self._searched = 0
+            if not buffer:
+                return
+            end = head_end(buffer, max(0, self._searched - 3))
+            if end < 0 or end > limit:
+                if end > limit or len(buffer) > limit:
+                    self._refuse_head()
+                    return
+                self._searched = len(buffer)  # wait for the rest of the head
+                if self._timer is None:
+                    self._arm(self.limits.header_timeout_s)
+                return
+            head = bytes(buffer[:end])
+            del buffer[:end]
+            self._searched = 0
+            self._disarm()
+            super().data_received(encode_request_line(head))
+            if self.transport.is_closing():  # a 400 from the parser
+                return
+            if self._in_message:  # a body follows: what is buffered is its start
+                self._arm(self.limits.body_timeout_s)
+                rest = bytes(buffer)
+                buffer.clear()
+                if rest:
+                    self._feed_straight(rest)
+                return
+
+    def _feed_straight(self, data: bytes) -> None:
+        """Body bytes to the parser, cut where a known `Content-Length` ends."""
+        rest = b""
+        if self._body_left is not None and len(data) > self._body_left:
+            data, rest = data[: self._body_left], data[self._body_left :]
+        self._framing += len(data)  # on_body takes the body bytes back out
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        if self._framing > self.limits.max_head_bytes:  # huge chunk lines or trailers
+            self._refuse_head()
+            return
+        if rest:
+            self._buffer += rest
+            self._next_heads()
+
     # --- parser callbacks -----------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        self._mid_head = True
+        super().on_message_begin()
+
     def on_headers_complete(self) -> None:
+        self._mid_head = False
         self._in_message = True
+        self._framing = 0
+        self._body_left = None
+        if self.parser.get_method() in (b"POST", b"PUT", b"PATCH"):
+            self._body_left = _content_length(self.headers)
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._framing -= len(body)
+        if self._body_left is not None:
+            self._body_left -= len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_message = False
+        self._body_left = None
         self._disarm()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._buffer and not self.transport.is_closing():
+            self.loop.call_soon(self._next_heads_if_open)
+
+    def _next_heads_if_open(self) -> None:
+        if not self.transport.is_closing() and not self._dropping:
+            self._next_heads()
 
     # --- timers -------------------------------------------------------------------
 
@@ -188,12 +267,26 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         """Answer 431, then read and drop what the client still sends for `LINGER_S`
         before closing: closing with unread bytes would reset the connection, and the
         client would lose the answer."""
-        self._head = b""
+        self._buffer.clear()
         self._dropping = True
         self.transport.write(_TOO_LARGE)
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._arm(LINGER_S)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The body length a head announces; None when chunked or not announced."""
+    length = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                return None
+    return length
 
 
 def protocol_class(limits: HttpLimits) -> type[BoundedHttpProtocol]:

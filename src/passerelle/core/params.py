@@ -14,14 +14,12 @@ Pure functions, no I/O. Rules (docs/api.md):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
 from urllib.parse import unquote_to_bytes
 
 from passerelle.core.charset import decode_bytes
+from passerelle.core.multipart import MAX_FIELDS
 from passerelle.exceptions import TooManyFields
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -37,7 +35,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "msgid": (),
 }
 BLANKS = " \t\r\n"
-MAX_FIELDS = 64
 PREFIX = b"/client/api"
 INDEX = b"/client/api/index.php"
 
@@ -112,51 +109,6 @@ def parse_path(raw_path: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     for i in range(0, len(segments) - 1, 2):
         out[_unquote(segments[i])] = _unquote(segments[i + 1])
-    return out
-
-
-def parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
-    """Parse a ``multipart/form-data`` body; a part's explicit charset is used.
-
-    A body or header the parser cannot read yields no parameters (the request is then
-    answered by the normal checks, e.g. 11), never an exception; more than `MAX_FIELDS`
-    parts raise `TooManyFields`, counted before the (slow) stdlib parser runs.
-    """
-    boundary = _BOUNDARY.search(content_type)
-    if boundary is not None:
-        delimiter = b"--" + boundary.group(1).encode("latin-1", "replace")
-        if body.count(delimiter) > MAX_FIELDS + 1:
-            raise TooManyFields()
-    try:
-        return _parse_multipart(body, content_type)
-    except Exception:  # the stdlib parser raises assorted errors on hostile headers
-        return {}
-
-
-_BOUNDARY = re.compile(r'boundary="?([^";,]+)', re.IGNORECASE)
-
-
-def _parse_multipart(body: bytes, content_type: str) -> dict[str, str]:
-    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
-    message = BytesParser(policy=HTTP).parsebytes(head + body)
-    out: dict[str, str] = {}
-    if not message.is_multipart():
-        return out
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or part.get_filename():
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        charset = part.get_content_charset()
-        if charset:
-            try:
-                out[name] = payload.decode(charset, errors="replace")
-                continue
-            except LookupError:
-                pass
-        out[name] = decode_bytes(payload)
     return out
 
 

@@ -193,7 +193,8 @@ login_counters = Table(
     Column("key", String(300), primary_key=True),  # "l:<login>" or "a:<address>"
     Column("start", Float, nullable=False),
     Column("count", Integer, nullable=False),
-    Index("login_counters_start", "start"),
+    Index("login_counters_start", "start"),  # the sweep of old windows
+    Index("login_counters_count", "count", "start"),  # who is at a limit
 )
 
 login_known = Table(

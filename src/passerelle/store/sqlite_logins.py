@@ -51,26 +51,25 @@ class LoginOps:
         self, now: float, policy: LoginPolicy
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Logins and addresses at their limit in a window not over yet, with its end."""
+        limits = [n for n in (policy.per_login, policy.per_address) if n > 0]
+        if not limits:
+            return {}, {}
         rows = (
             self._read()
             .execute(
-                "SELECT key, start FROM login_counters WHERE start > ? AND ("
-                " (substr(key, 1, 2) = 'l:' AND ? > 0 AND count >= ?) OR"
-                " (substr(key, 1, 2) = 'a:' AND ? > 0 AND count >= ?))",
-                (
-                    now - policy.window,
-                    policy.per_login,
-                    policy.per_login,
-                    policy.per_address,
-                    policy.per_address,
-                ),
+                "SELECT key, start, count FROM login_counters WHERE count >= ? AND start > ?",
+                (min(limits), now - policy.window),
             )
             .fetchall()
         )
         logins: dict[str, float] = {}
         addresses: dict[str, float] = {}
-        for key, start in rows:
-            (logins if key.startswith("l:") else addresses)[key[2:]] = start + policy.window
+        for key, start, count in rows:
+            if key.startswith("l:"):
+                if 0 < policy.per_login <= count:
+                    logins[key[2:]] = start + policy.window
+            elif 0 < policy.per_address <= count:
+                addresses[key[2:]] = start + policy.window
         return logins, addresses
 
     async def known_address(self, login: str, address: str, since: float) -> bool:

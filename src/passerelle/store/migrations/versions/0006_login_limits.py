@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False),
     )
     op.create_index("login_counters_start", "login_counters", ["start"])
+    op.create_index("login_counters_count", "login_counters", ["count", "start"])
     op.create_table(
         "login_known",
         sa.Column("login", sa.String(64), primary_key=True),
