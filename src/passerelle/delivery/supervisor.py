@@ -9,6 +9,15 @@ real SMPP path. With connectors but no route, every enabled connector is tried i
 name order for every number. After each refresh it counts the queued recipients that
 no bound connector can take (`stranded.py`), for `/readyz`, a gauge and a warning.
 
+Exactly one process binds each connector, whatever runs where: at each refresh the
+supervisor claims the connectors it wants in the store (`claim_connectors`, a lease of
+`PASSERELLE_CONNECTOR_LEASE_S` on the database's clock, renewed at each refresh) and
+runs links only for those it holds. Another process's connectors count as usable for
+readiness and routing checks while their owner says they are bound. A process that
+stops gives its connectors back at once; one that dies loses them when its lease ends,
+and the next refresh of another process takes them over. The built-in simulator is a
+connector like the others: only its owner runs it.
+
 The built-in simulator keeps the receipts it still owes in a state file next to the
 SQLite file (`builtin_state_file`: ``<db>.simulator.json``), saved every
 `BUILTIN_STATE_INTERVAL_S` and at a graceful stop, and sends them after a restart: it
@@ -21,6 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +43,7 @@ from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.stranded import StrandedWatch, check_routes
 from passerelle.settings import Settings
 from passerelle.store.base import Store
-from passerelle.store.values import Connector
+from passerelle.store.values import Connector, ConnectorOwner
 
 log = logging.getLogger("passerelle.supervisor")
 
@@ -65,6 +77,8 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self._stored: frozenset[str] = frozenset()
         self._enabled: frozenset[str] = frozenset()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._elsewhere: dict[str, ConnectorOwner] = {}  # connectors other processes bind
         self.stranded = StrandedWatch(store, metrics.unroutable)
         metrics.watch_links(
             lambda: [(n, link.in_flight, link.bound) for n, link in self._links.items()]
@@ -91,8 +105,17 @@ class Supervisor:
         return self._links
 
     def ready(self) -> bool:
-        """True when at least one link is bound."""
-        return any(link.bound for link in self._links.values())
+        """True when at least one link is bound, here or in another process."""
+        return any(link.bound for link in self._links.values()) or any(
+            row.bound for row in self._elsewhere.values()
+        )
+
+    def _usable(self, name: str) -> bool:
+        link = self._links.get(name)
+        if link is not None:
+            return link.bound
+        row = self._elsewhere.get(name)
+        return row is not None and row.bound
 
     def not_ready(self) -> list[str]:
         """Why delivery cannot go on, one line each (empty when it can): no link bound,
@@ -105,13 +128,7 @@ class Supervisor:
     async def recount(self) -> None:
         """Count the queued recipients that no bound connector can take, and the queue
         (after each refresh but the first: links are given one interval to bind)."""
-        links = self._links
-        check = check_routes(
-            self._routes,
-            lambda name: name in links and links[name].bound,
-            self._stored,
-            self._enabled,
-        )
+        check = check_routes(self._routes, self._usable, self._stored, self._enabled)
         await self.stranded.update(check)
         self.metrics.queue_depth.set(await self.store.queue_depth())
 
@@ -132,14 +149,26 @@ class Supervisor:
                 log.exception("cannot refresh connectors")
 
     async def refresh(self) -> None:
-        """Make the running links match the stored connectors and routes."""
+        """Make the running links match the stored connectors and routes, for the
+        connectors this process owns."""
         stored = await self.store.list_connectors()
         self._stored = frozenset(c.name for c in stored)
         self._enabled = frozenset(c.name for c in stored if c.enabled)
-        wanted = {c.name: c for c in stored if c.enabled}
-        if not wanted and self.settings.builtin_simulator:
+        configured = {c.name: c for c in stored if c.enabled}
+        builtin = not configured and self.settings.builtin_simulator
+        names = [BUILTIN] if builtin else list(configured)
+        owned = await self.store.claim_connectors(
+            names,
+            self.owner,
+            self.settings.connector_lease_s,
+            {name: link.bound for name, link in self._links.items()},
+        )
+        owners = await self.store.connector_owners()
+        self._elsewhere = {n: row for n, row in owners.items() if row.owner != self.owner}
+        wanted = {name: c for name, c in configured.items() if name in owned}
+        if builtin and BUILTIN in owned:
             wanted = {BUILTIN: await self._builtin_connector()}
-        elif self._simulator is not None and BUILTIN not in wanted:
+        elif self._simulator is not None:
             await self._stop_builtin()
         for name in list(self._links):
             if name not in wanted or self._links[name].connector != wanted[name]:
@@ -203,3 +232,5 @@ class Supervisor:
         await asyncio.gather(*(link.stop() for link in self._links.values()))
         self._links.clear()
         await self._stop_builtin()
+        with contextlib.suppress(Exception):  # the next owner waits for the lease instead
+            await self.store.release_connectors(self.owner)

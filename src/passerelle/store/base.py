@@ -8,7 +8,7 @@ and return, and the helpers about them, are in `values.py`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
@@ -22,6 +22,7 @@ from passerelle.store.values import (
     CallbackJob,
     CallbackResult,
     Connector,
+    ConnectorOwner,
     CreditChange,
     DueRecipient,
     LedgerEntry,
@@ -209,6 +210,21 @@ class Store(Protocol):
 
     async def known_address(self, login: str, address: str, since: float) -> bool:
         """True when `login` succeeded from `address` after `since`."""
+
+    # --- connector ownership (one process binds each connector) ----------------------
+
+    async def claim_connectors(
+        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+    ) -> frozenset[str]:
+        """Own, or keep owning, each of `names` that no other live lease holds, for
+        `lease` seconds on the database's clock, recording whether its link is `bound`;
+        give back those `owner` holds but no longer names. The names `owner` holds."""
+
+    async def release_connectors(self, owner: str) -> None:
+        """Give back every connector `owner` holds."""
+
+    async def connector_owners(self) -> dict[str, ConnectorOwner]:
+        """The live ownerships by connector name."""
 
     # --- retention -----------------------------------------------------------------
 

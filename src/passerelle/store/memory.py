@@ -15,6 +15,7 @@ from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
 from passerelle.store.memory_logins import MemoryLogins
+from passerelle.store.memory_owners import MemoryOwners
 from passerelle.store.values import (
     Account,
     CallbackState,
@@ -43,7 +44,7 @@ class _Message:
 
 
 @dataclass
-class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins):
+class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
     accounts: dict[str, Account] = field(default_factory=dict)

@@ -205,3 +205,14 @@ login_known = Table(
     Column("at", Float, nullable=False),
     Index("login_known_at", "at"),
 )
+
+# which process binds each connector, on a lease (store/sqlite_owners.py)
+connector_owners = Table(
+    "connector_owners",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("until", Float, nullable=False),
+    Column("bound", Boolean, nullable=False),
+    Index("connector_owners_owner", "owner"),
+)

@@ -8,7 +8,7 @@ rows and its debit in one transaction, batched by the writer) and reading messag
 back. The other operations are mixins: accounts and ledger (`sqlite_accounts.py`),
 connectors and routes (`sqlite_routes.py`), delivery (`sqlite_delivery.py`), callbacks
 (`sqlite_callbacks.py`), retention (`sqlite_retention.py`), failed-login counters
-(`sqlite_logins.py`).
+(`sqlite_logins.py`), connector ownership (`sqlite_owners.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_logins import LoginOps
+from passerelle.store.sqlite_owners import OwnerOps
 from passerelle.store.sqlite_retention import RetentionOps
 from passerelle.store.sqlite_routes import RoutingOps
 from passerelle.store.values import (
@@ -166,7 +167,7 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
 
 
 class SqliteStore(
-    AccountOps, RoutingOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps, LoginOps
+    AccountOps, RoutingOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps, LoginOps, OwnerOps
 ):
     """The embedded default store (one file)."""
 

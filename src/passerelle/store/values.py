@@ -302,3 +302,13 @@ def check_changes(changes: dict[str, object]) -> None:
     unknown = set(changes) - ACCOUNT_FIELDS
     if unknown:
         raise ValueError(f"unknown account fields: {sorted(unknown)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorOwner:
+    """Which process binds a connector, until when (database clock), and whether its
+    link is bound."""
+
+    owner: str
+    until: float
+    bound: bool

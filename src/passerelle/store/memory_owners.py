@@ -1,0 +1,41 @@
+"""In-memory twin of connector ownership (`sqlite_owners.py`); its clock is the
+process's (a memory store has one process)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from passerelle.store.values import ConnectorOwner
+
+
+@dataclass
+class MemoryOwners:
+    """Owner rows by connector name."""
+
+    owners: dict[str, ConnectorOwner] = field(default_factory=dict)
+    owner_clock: Callable[[], float] = time.time
+
+    async def claim_connectors(
+        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+    ) -> frozenset[str]:
+        now = self.owner_clock()
+        wanted = set(names)
+        for name, row in list(self.owners.items()):
+            if row.owner == owner and name not in wanted:
+                del self.owners[name]
+        for name in wanted:
+            held = self.owners.get(name)
+            if held is None or held.owner == owner or held.until <= now:
+                self.owners[name] = ConnectorOwner(owner, now + lease, bool(bound.get(name)))
+        return frozenset(n for n, row in self.owners.items() if row.owner == owner)
+
+    async def release_connectors(self, owner: str) -> None:
+        for name, row in list(self.owners.items()):
+            if row.owner == owner:
+                del self.owners[name]
+
+    async def connector_owners(self) -> dict[str, ConnectorOwner]:
+        now = self.owner_clock()
+        return {n: row for n, row in self.owners.items() if row.until > now}

@@ -1,0 +1,83 @@
+"""SQLite connector ownership: exactly one process binds each connector.
+
+Every process that runs delivery asks, at each refresh, to own the connectors it
+wants (`claim_connectors`): a connector is free when it has no owner row or its lease
+has ended, and a claim by its owner renews the lease. All of this happens in one write
+transaction and on the database's clock (`DB_NOW`), so the processes of an
+installation agree whatever their own clocks say. A process that stops gives its
+connectors back (`release_connectors`); one that dies loses them when its lease ends.
+The owner also records whether its link is bound, so that the others can tell a
+connector that works elsewhere from one that works nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+
+from passerelle.store.values import ConnectorOwner
+from passerelle.store.writer import Writer
+
+# the database's clock, in unix seconds (SQLite's own: the same on every connection)
+DB_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+class OwnerOps:
+    """Connector ownership half of the SQLite store (a mixin of `SqliteStore`)."""
+
+    _writer: Writer
+
+    def _read(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    async def claim_connectors(
+        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+    ) -> frozenset[str]:
+        """Own (or keep owning) each free connector of `names` for `lease` seconds;
+        the names this owner holds now. Connectors it held but no longer names are given
+        back."""
+        wanted = sorted(set(names))
+
+        def op(conn: sqlite3.Connection) -> frozenset[str]:
+            (now,) = conn.execute(f"SELECT {DB_NOW}").fetchone()
+            conn.execute(
+                "DELETE FROM connector_owners WHERE owner = ? AND name NOT IN"
+                " (SELECT value FROM json_each(?))",
+                (owner, json.dumps(wanted)),
+            )
+            for name in wanted:
+                conn.execute(
+                    "INSERT INTO connector_owners (name, owner, until, bound) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                    " until = excluded.until, bound = excluded.bound"
+                    " WHERE connector_owners.owner = excluded.owner"
+                    " OR connector_owners.until <= ?",
+                    (name, owner, now + lease, bool(bound.get(name)), now),
+                )
+            rows = conn.execute(
+                "SELECT name FROM connector_owners WHERE owner = ?", (owner,)
+            ).fetchall()
+            return frozenset(row[0] for row in rows)
+
+        owned: frozenset[str] = await self._writer.submit(op)
+        return owned
+
+    async def release_connectors(self, owner: str) -> None:
+        """Give back every connector `owner` holds (at a graceful stop)."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM connector_owners WHERE owner = ?", (owner,))
+
+        await self._writer.submit(op)
+
+    async def connector_owners(self) -> dict[str, ConnectorOwner]:
+        """Every live ownership (lease not ended, on the database's clock), by name."""
+        rows = (
+            self._read()
+            .execute(
+                f"SELECT name, owner, until, bound FROM connector_owners WHERE until > {DB_NOW}"  # noqa: S608
+            )
+            .fetchall()
+        )
+        return {row[0]: ConnectorOwner(row[1], row[2], bool(row[3])) for row in rows}

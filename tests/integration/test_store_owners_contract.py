@@ -1,0 +1,47 @@
+"""Connector ownership in the store, on every backend: one owner per connector, leases
+on the database's clock, given back at a stop, taken over when they end."""
+
+from __future__ import annotations
+
+import asyncio
+
+from passerelle.store.base import Store
+
+
+async def test_one_owner_per_connector(store: Store) -> None:
+    """The first claim wins; another owner gets nothing while the lease holds."""
+    assert await store.claim_connectors(["a", "b"], "one", 30.0, {}) == {"a", "b"}
+    assert await store.claim_connectors(["a", "b", "c"], "two", 30.0, {}) == {"c"}
+    assert await store.claim_connectors(["a", "b"], "one", 30.0, {"a": True}) == {"a", "b"}
+    owners = await store.connector_owners()
+    assert {n: (o.owner, o.bound) for n, o in owners.items()} == {
+        "a": ("one", True),
+        "b": ("one", False),
+        "c": ("two", False),
+    }
+
+
+async def test_concurrent_claims_give_one_owner(store: Store) -> None:
+    """Ten owners claiming one connector at once: exactly one holds it."""
+    held = await asyncio.gather(
+        *(store.claim_connectors(["x"], f"o{i}", 30.0, {}) for i in range(10))
+    )
+    assert sum(1 for names in held if names == {"x"}) == 1
+
+
+async def test_a_lease_that_ends_is_taken_over(store: Store) -> None:
+    """A dead owner's connector goes to the next claimer once its lease has ended."""
+    assert await store.claim_connectors(["x"], "dead", 0.2, {}) == {"x"}
+    assert await store.claim_connectors(["x"], "next", 30.0, {}) == frozenset()
+    await asyncio.sleep(0.35)
+    assert await store.connector_owners() == {}
+    assert await store.claim_connectors(["x"], "next", 30.0, {}) == {"x"}
+
+
+async def test_release_and_unwanted_names_are_given_back(store: Store) -> None:
+    """A stop gives every connector back at once; a name no longer wanted is given back."""
+    assert await store.claim_connectors(["x", "y"], "one", 30.0, {}) == {"x", "y"}
+    assert await store.claim_connectors(["x"], "one", 30.0, {}) == {"x"}
+    assert await store.claim_connectors(["y"], "two", 30.0, {}) == {"y"}
+    await store.release_connectors("one")
+    assert await store.claim_connectors(["x"], "two", 30.0, {}) == {"x"}
