@@ -12,9 +12,9 @@ import sys
 
 import uvicorn
 
-from passerelle.api.app import create_app
 from passerelle.logs import setup_logging
 from passerelle.settings import Settings
+from passerelle.wiring import create_app
 
 if __name__ == "__main__":
     access_log = (sys.argv[2] if len(sys.argv) > 2 else "false") == "true"

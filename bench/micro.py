@@ -38,8 +38,8 @@ def per_call_us(fn, n: int = N) -> float:
 
 
 def handler() -> None:
-    from passerelle.api.app import create_app
     from passerelle.settings import Settings
+    from passerelle.wiring import create_app
 
     def run(access_log: bool) -> float:
         settings = Settings.load(

@@ -11,6 +11,7 @@ from passerelle.api.app import App
 from passerelle.service import Gateway
 from passerelle.store.base import Store
 from passerelle.store.memory import MemoryStore
+from passerelle.wiring import create_app
 from tests.support import make_settings, sqlite_store
 
 
@@ -37,7 +38,7 @@ async def app_factory(
             store = MemoryStore()
             await store.open()
         opened.append(store)
-        return App(make_settings(**overrides), store)
+        return create_app(make_settings(**overrides), store)
 
     yield build
     for store in opened:

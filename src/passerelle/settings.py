@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     receipt_deadline_s: float = Field(default=DEFAULT_DEADLINE_S, gt=0)  # then EXPIRED
 
     callbacks: bool = True  # run the callback sender in `serve`
+    fixed_roles: bool = False  # `serve --role` chose the roles: every worker runs them
     callback_allow_private: bool = False  # SSRF guard off (tests, private networks)
     callback_timeout_s: float = Field(default=10.0, gt=0)
     callback_horizon_s: float = Field(default=72 * 3600.0, gt=0)

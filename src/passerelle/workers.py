@@ -34,6 +34,8 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from passerelle.roles import Role, role_settings
+
 if TYPE_CHECKING:
     from passerelle.settings import Settings
 
@@ -51,25 +53,32 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def roles(index: int, count: int) -> dict[str, bool]:
-    """What worker `index` of `count` runs besides the API: worker 0 the delivery
-    (dispatcher, SMPP links) and the retention purge, worker 1 the callback sender
-    (worker 0 too when alone), so that delivery and callbacks never share an event loop."""
-    return {
-        "delivery": index == 0,
-        "callbacks": index == (1 if count > 1 else 0),
-        "retention": index == 0,
-    }
+def roles(index: int, count: int) -> frozenset[Role]:
+    """What worker `index` of `count` runs: the API, and on worker 0 the delivery
+    (dispatcher, the SMPP links it owns) and the retention purge, on worker 1 the
+    callback sender (worker 0 too when alone), so that delivery and callbacks never
+    share an event loop."""
+    named = {Role.API}
+    if index == 0:
+        named |= {Role.DELIVERY, Role.RETENTION}
+    if index == (1 if count > 1 else 0):
+        named.add(Role.CALLBACKS)
+    return frozenset(named)
 
 
 def worker_settings(overrides: dict[str, Any], index: int, count: int) -> Settings:
     """The settings of worker `index`: a role runs there only if its own setting is on
-    too (`PASSERELLE_RETENTION=false` keeps the purge off in worker 0)."""
+    too (`PASSERELLE_RETENTION=false` keeps the purge off in worker 0); roles chosen
+    with `serve --role` run in every worker."""
     from passerelle.settings import Settings
 
     base = Settings.load(**overrides)
-    wanted = {name: on and bool(getattr(base, name)) for name, on in roles(index, count).items()}
-    return Settings.load(**{**overrides, **wanted})
+    if base.fixed_roles:
+        return base
+    wanted = role_settings(roles(index, count))
+    return Settings.load(
+        **{**overrides, **{name: on and bool(getattr(base, name)) for name, on in wanted.items()}}
+    )
 
 
 def _worker(
@@ -79,9 +88,9 @@ def _worker(
     _die_with_parent()
     if os.getppid() != parent:  # the supervisor died before prctl took effect
         return
-    from passerelle.api.app import create_app
     from passerelle.cli.server import run_server
     from passerelle.logs import setup_logging
+    from passerelle.wiring import create_app
 
     settings = worker_settings(overrides, index, count)
     setup_logging(settings.log_level, settings.log_format)

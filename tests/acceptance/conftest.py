@@ -143,6 +143,7 @@ class Server:
     port: int = 0
     starts: int = 0
     launcher: tuple[str, ...] = ()  # a command that execs `passerelle serve` (e.g. prlimit)
+    serve_args: tuple[str, ...] = ()  # more options of `passerelle serve` (e.g. --role api)
 
     @property
     def db_path(self) -> Path:
@@ -217,6 +218,7 @@ class Server:
                     *self.launcher,
                     str(PASSERELLE),
                     *("serve", "--port", "0", "--port-file", str(port_file)),
+                    *self.serve_args,
                 ],
                 env=self.env,
                 cwd=self.folder,  # settings also read ./.env: keep the project's out

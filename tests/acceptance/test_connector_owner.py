@@ -99,3 +99,27 @@ def test_the_builtin_simulator_runs_in_one_process(servers: Any, delivery: Any) 
             assert set(sender.wait_final(msgids, 30).values()) == {"1|SMS reçu par le destinataire"}
         finally:
             sender.close()
+
+
+def test_an_api_process_and_a_delivery_process(servers: Any, delivery: Any) -> None:
+    """`serve --role api` accepts and binds nothing; `serve --role delivery` on the same
+    database delivers what it accepted."""
+    api = servers.new("role-api", log_level="info")
+    api.serve_args = ("--role", "api")
+    api.create_account(LOGIN, PASSWORD, 1000)
+    worker = servers.new(
+        "role-delivery", log_level="info", PASSERELLE_DATABASE_URL=f"sqlite:///{api.db_path}"
+    )
+    worker.serve_args = ("--role", "delivery")
+    api.start()
+    worker.start()
+    sender = delivery.Sender(api, LOGIN, PASSWORD)
+    try:
+        msgids = list(sender.send_all([[f"3364{i:07d}"] for i in range(10)]))
+        assert set(sender.wait_final(msgids, 30).values()) == {"1|SMS reçu par le destinataire"}
+    finally:
+        sender.close()
+    assert '"roles": "api"' in api.log_text()
+    assert '"roles": "api,delivery"' in worker.log_text()
+    assert "built-in simulator listening" not in api.log_text()
+    assert "built-in simulator listening" in worker.log_text()

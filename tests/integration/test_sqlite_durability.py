@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from passerelle.api.app import App
 from passerelle.store.values import NewAccount, NewMessage
+from passerelle.wiring import create_app
 from tests.support import PASSWORD, asgi_client, make_settings, sqlite_store
 
 
@@ -56,7 +56,7 @@ async def test_group_commit_shares_transactions_and_is_visible_at_answer(tmp_pat
 async def test_credits_race_over_http_on_sqlite(tmp_path: Path) -> None:
     """50 concurrent HTTP envoi on 20 credits: exactly 20 accepted, balance 0 = ledger sum."""
     store = await sqlite_store(tmp_path / "c.db")
-    app = App(make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"), store)
+    app = create_app(make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"), store)
     try:
         await app.gateway.create_account("alice", "a@x.fr", PASSWORD, 20)
         url = f"/client/api?action=envoi&login=alice&apipasse={PASSWORD}&origine=S&msg=x"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from passerelle.api.app import App
 from passerelle.exceptions import ConfigError
+from passerelle.wiring import create_app
 from tests.support import make_settings
 
 SUPERVISE = """
@@ -55,7 +55,7 @@ async def test_lifespan_failure_is_one_line_without_traceback(
 ) -> None:
     """A real SQLite store that cannot open: the ASGI start fails with no traceback text
     for the server to print, and one error line says why."""
-    app = App(make_settings(database_url=f"sqlite:///{tmp_path}/missing/x.db"))
+    app = create_app(make_settings(database_url=f"sqlite:///{tmp_path}/missing/x.db"))
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

@@ -83,16 +83,16 @@ async def test_statut_answers_2_after_the_deadline(app_factory: BuildApp, kind: 
             query = f"&action=envoi&origine=Shop&msg=x&dest=33612345678&callback={callback}"
             msgids.append((await client.get(API + query)).text.split("|")[0])
         submitted_at = time.time()
-        for due in await app.store.claim_due(submitted_at + 1, 30.0, 10):
-            await app.store.mark_submitted(due.id, "op", f"id{due.id}", submitted_at)
-        app.deadline.clock = lambda: submitted_at + 99.0
-        assert await app.deadline.run_once() == 0
+        for due in await app.process.store.claim_due(submitted_at + 1, 30.0, 10):
+            await app.process.store.mark_submitted(due.id, "op", f"id{due.id}", submitted_at)
+        app.process.deadline.clock = lambda: submitted_at + 99.0
+        assert await app.process.deadline.run_once() == 0
         statut = [(await client.get(f"{API}&action=statut&msgid={m}")).text for m in msgids]
         assert statut == ["0|SMS en cours d'envoi"] * 2
-        app.deadline.clock = lambda: submitted_at + 101.0
-        assert await app.deadline.run_once() == 2
+        app.process.deadline.clock = lambda: submitted_at + 101.0
+        assert await app.process.deadline.run_once() == 2
         statut = [(await client.get(f"{API}&action=statut&msgid={m}")).text for m in msgids]
         assert statut == ["2|SMS non délivré"] * 2
         assert (await client.get(API + "&action=solde")).text == "8 SMS"
-    [event] = await app.store.list_callbacks("alice", False, 10)
+    [event] = await app.process.store.list_callbacks("alice", False, 10)
     assert (str(event.msgid), event.statut, event.stat) == (msgids[0], 2, "EXPIRED")

@@ -100,10 +100,10 @@ async def test_no_credit_is_02_and_stores_nothing(app_factory: BuildApp) -> None
     app = await setup(app_factory, credits=1)
     body = await get(app, SEND + "&msg=x&dest=33612345678,33612345679")
     assert body == "02|Vous n'avez pas assez de crédit"
-    account = await app.store.find_account("alice")
+    account = await app.process.store.find_account("alice")
     assert account is not None
-    assert await app.store.count_messages(account.id) == 0
-    assert await app.store.ledger_sum(account.id) == 1
+    assert await app.process.store.count_messages(account.id) == 0
+    assert await app.process.store.ledger_sum(account.id) == 1
 
 
 async def test_duplicates_charged_once(app_factory: BuildApp) -> None:
@@ -146,9 +146,9 @@ async def test_post_overrides_query_and_path(app_factory: BuildApp) -> None:
     async with asgi_client(app) as client:
         response = await client.post(url, data={"apipasse": PASSWORD, "msg": "body"})
     msgid = int(response.text.split("|")[0])
-    account = await app.store.find_account("alice")
+    account = await app.process.store.find_account("alice")
     assert account is not None
-    [message] = await app.store.recent_messages(account.id)
+    [message] = await app.process.store.recent_messages(account.id)
     assert (message.msgid, message.text, message.sender) == (msgid, "body", "Q")
 
 
@@ -160,9 +160,9 @@ async def test_path_style_with_encoded_slash(app_factory: BuildApp) -> None:
         "/dest/33612345678/origine/Shop"
     )
     assert (await get(app, url)).endswith("|Message envoyé")
-    account = await app.store.find_account("alice")
+    account = await app.process.store.find_account("alice")
     assert account is not None
-    assert (await app.store.recent_messages(account.id))[0].text == "1/2 ok"
+    assert (await app.process.store.recent_messages(account.id))[0].text == "1/2 ok"
 
 
 async def test_latin1_and_utf8_message(app_factory: BuildApp) -> None:
@@ -170,9 +170,9 @@ async def test_latin1_and_utf8_message(app_factory: BuildApp) -> None:
     app = await setup(app_factory)
     await get(app, SEND + "&dest=33612345678&msg=%E9t%E9")
     await get(app, SEND + "&dest=33612345678&msg=%C3%A9t%C3%A9+%C3%A7a")
-    account = await app.store.find_account("alice")
+    account = await app.process.store.find_account("alice")
     assert account is not None
-    texts = sorted(m.text for m in await app.store.recent_messages(account.id))
+    texts = sorted(m.text for m in await app.process.store.recent_messages(account.id))
     assert texts == ["été", "été ?a"]
 
 
@@ -219,7 +219,7 @@ async def test_internal_error_is_99_without_trace(app_factory: BuildApp) -> None
     async def broken(*_args: object) -> int:
         raise RuntimeError("disk on fire")
 
-    app.store.balance = broken  # type: ignore[method-assign]
+    app.process.store.balance = broken  # type: ignore[method-assign]
     body = await get(app, "/client/api?action=solde&login=alice&apipasse=" + PASSWORD)
     assert body.startswith("99|Erreur interne (ref ")
     assert "disk" not in body and "Traceback" not in body
@@ -267,7 +267,7 @@ async def test_a_login_no_account_can_have_is_01_and_counts_nothing(app_factory:
                 "/client/api", content=f"action=solde&login={login}&apipasse=x".encode()
             )
             assert response.text == "01|Login, mot de passe non valide"
-    store = app.store
+    store = app.process.store
     assert isinstance(store, MemoryStore)
     assert store.login_counters == {}
     assert app.gateway.verifications == 0

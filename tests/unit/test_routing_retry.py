@@ -62,13 +62,14 @@ def test_gives_up_after_attempts_or_horizon() -> None:
 
 def test_worker_roles() -> None:
     """Alone, a worker does everything; with several, 0 delivers and purges, 1 sends callbacks."""
+    from passerelle.roles import Role
     from passerelle.workers import roles
 
-    assert roles(0, 1) == {"delivery": True, "callbacks": True, "retention": True}
+    assert roles(0, 1) == {Role.API, Role.DELIVERY, Role.CALLBACKS, Role.RETENTION}
     assert [roles(i, 3) for i in range(3)] == [
-        {"delivery": True, "callbacks": False, "retention": True},
-        {"delivery": False, "callbacks": True, "retention": False},
-        {"delivery": False, "callbacks": False, "retention": False},
+        {Role.API, Role.DELIVERY, Role.RETENTION},
+        {Role.API, Role.CALLBACKS},
+        {Role.API},
     ]
 
 
@@ -84,3 +85,14 @@ def test_worker_roles_respect_settings_turned_off(monkeypatch: pytest.MonkeyPatc
     assert second.port == 0
     monkeypatch.delenv("PASSERELLE_CALLBACKS")
     assert worker_settings({}, 1, 2).callbacks is True
+
+
+def test_roles_chosen_by_name_run_in_every_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --role callbacks` (fixed roles): each worker runs just that, whatever its number."""
+    from passerelle.roles import Role, role_settings
+    from passerelle.workers import worker_settings
+
+    fixed = {**role_settings(frozenset({Role.CALLBACKS})), "fixed_roles": True}
+    for index in range(3):
+        settings = worker_settings(fixed, index, 3)
+        assert (settings.delivery, settings.callbacks, settings.retention) == (False, True, False)

@@ -1,11 +1,15 @@
-"""The ASGI application: legacy API on the hot path, Starlette for everything else."""
+"""The ASGI application: legacy API on the hot path, Starlette for everything else.
+
+HTTP front doors only: the parts a process runs are built by `passerelle.wiring` and
+reach the application as a `Process` (the service, the metrics, the lifecycle).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -15,59 +19,46 @@ from starlette.routing import Route
 
 from passerelle.api.legacy import LegacyApi, is_legacy_path
 from passerelle.api.metrics import Metrics
-from passerelle.delivery.deadline import DeadlineJob
-from passerelle.delivery.dispatcher import Dispatcher
-from passerelle.delivery.metrics import DeliveryMetrics
-from passerelle.delivery.receipts import ReceiptHandler
-from passerelle.delivery.supervisor import Supervisor
 from passerelle.logs import flush_access_log
-from passerelle.retention import RetentionJob
 from passerelle.service import Gateway
 from passerelle.settings import Settings
-from passerelle.store.base import Store, open_store
-from passerelle.store.sqlite import SqliteStore
-from passerelle.webhooks.metrics import CallbackMetrics
-from passerelle.webhooks.sender import CallbackSender
 
 log = logging.getLogger("passerelle")
+
+
+class Process(Protocol):
+    """What the HTTP front doors need of the process they serve (`wiring.Parts`)."""
+
+    settings: Settings
+    gateway: Gateway
+    metrics: Metrics
+
+    async def start(self) -> None:
+        """Open the store and start this process's roles."""
+
+    async def stop(self) -> None:
+        """Stop the roles, commit every queued write, close the store."""
+
+    async def close_store(self) -> None:
+        """Close the store after a failed start."""
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+
+    def not_ready(self) -> list[str]:
+        """Why the process is not ready, one line each (empty when it is)."""
 
 
 class App:
     """Routes ``/client/api*`` to the legacy handler and the rest to Starlette."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
-        self.settings = settings
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.settings = process.settings
         self.failure: str | None = None  # why the start failed, once it has
-        self.store = store or open_store(
-            settings.database_url, settings.sqlite_synchronous, settings.group_commit_max_batch
-        )
-        self.metrics = Metrics()
-        if isinstance(self.store, SqliteStore):
-            writer = self.store.writer
-            self.metrics.watch_writer(lambda: (writer.batches, writer.operations))
-        self.gateway = Gateway(self.store, settings)
-        gateway = self.gateway
-        self.metrics.watch_counter(
-            "passerelle_auth_verifications",
-            "API password verifications (argon2) started by this process",
-            lambda: gateway.verifications,
-        )
+        self.metrics = process.metrics
+        self.gateway = process.gateway
         self.legacy = LegacyApi(self.gateway, self.metrics)
-        self.delivery_metrics = DeliveryMetrics(self.metrics.registry)
-        self.receipts = ReceiptHandler(self.store, self.delivery_metrics)
-        self.supervisor = Supervisor(self.store, settings, self.delivery_metrics, self.receipts)
-        self.dispatcher = Dispatcher(
-            self.store,
-            self.supervisor,
-            self.delivery_metrics,
-            lease=settings.dispatch_lease_s,
-            batch=settings.dispatch_batch,
-        )
-        self.deadline = DeadlineJob(self.store, settings.receipt_deadline_s, self.delivery_metrics)
-        self.callbacks = CallbackSender(
-            self.store, settings, CallbackMetrics(self.metrics.registry)
-        )
-        self.retention = RetentionJob(self.store, settings.retention_days)
         self.web = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
@@ -106,38 +97,19 @@ class App:
                 self.failure = str(error) or type(error).__name__
                 log.error("cannot start: %s", self.failure)
                 with contextlib.suppress(Exception):
-                    await self.store.close()
+                    await self.process.close_store()
                 raise
             yield
 
     @contextlib.asynccontextmanager
     async def running(self, _app: Starlette) -> AsyncIterator[None]:
-        """Open the store at start; at shutdown, finish queued writes, then close."""
-        await self.store.open()
-        if self.settings.delivery:
-            await self.supervisor.start()
-            self.dispatcher.start()
-            self.deadline.start()
-            self.gateway.on_accepted = self.dispatcher.notify
-        if self.settings.callbacks:
-            self.callbacks.start()
-        if self.settings.retention:
-            self.retention.start()
-        log.info("ready", extra={"database": _safe_url(self.settings.database_url)})
+        """Start the process at start; at shutdown, stop it (queued writes committed)."""
+        await self.process.start()
         try:
             yield
         finally:
-            await self.retention.stop()
-            if self.settings.callbacks:
-                await self.callbacks.stop()
-            if self.settings.delivery:
-                await self.deadline.stop()
-                await self.dispatcher.stop(self.settings.shutdown_grace_s)
-                await self.supervisor.stop()
-                await self.receipts.drain()
-            self.gateway.close()
+            await self.process.stop()
             self.legacy.close()
-            await self.store.close()
             log.info("stopped: every accepted write is committed")
             flush_access_log()
 
@@ -148,9 +120,9 @@ class App:
     async def readyz(self, _request: Request) -> Response:
         """Ready: the database answers and, when delivering, a connector is bound and every
         queued recipient has a usable route (503 with one reason per line otherwise)."""
-        if not await self.store.ping():
+        if not await self.process.ping():
             return PlainTextResponse("database unreachable", status_code=503)
-        reasons = self.supervisor.not_ready() if self.settings.delivery else []
+        reasons = self.process.not_ready()
         if reasons:
             return PlainTextResponse("\n".join(reasons), status_code=503)
         return PlainTextResponse("ready")
@@ -158,16 +130,3 @@ class App:
     async def prometheus(self, _request: Request) -> Response:
         """Prometheus exposition of this process's metrics."""
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
-
-
-def create_app(settings: Settings | None = None, store: Store | None = None) -> App:
-    """The application for `settings` (read from the environment when not given)."""
-    return App(settings or Settings.load(), store)

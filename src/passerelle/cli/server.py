@@ -32,15 +32,36 @@ from passerelle.settings import Settings
     "--workers",
     type=click.IntRange(1, 64),
     help="API processes sharing the socket (PASSERELLE_WORKERS, default 1); worker 0 "
-    "also runs delivery, worker 1 the callback sender.",
+    "also runs delivery and retention, worker 1 the callback sender.",
 )
-def serve(host: str | None, port: int | None, port_file: Path | None, workers: int | None) -> None:
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["all", "api", "delivery", "callbacks", "retention"]),
+    help="What this process runs besides the HTTP API (repeat for several; default all, "
+    "as far as PASSERELLE_DELIVERY, _CALLBACKS and _RETENTION allow). Every worker of "
+    "--workers N then runs the same roles.",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    port_file: Path | None,
+    workers: int | None,
+    roles: tuple[str, ...],
+) -> None:
     """Run the gateway: legacy API, delivery, callbacks, health and metrics."""
-    from passerelle.api.app import create_app
+    from passerelle.roles import Role, role_settings
+    from passerelle.wiring import create_app
 
-    overrides = {
+    overrides: dict[str, object] = {
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
     }
+    if roles and "all" not in roles:
+        env = _load(**overrides)
+        chosen = role_settings(frozenset(Role(r) for r in roles))
+        overrides.update({name: on and bool(getattr(env, name)) for name, on in chosen.items()})
+        overrides["fixed_roles"] = True
     settings = _load(**overrides)
     setup_logging(settings.log_level, settings.log_format)
     log = logging.getLogger("passerelle")

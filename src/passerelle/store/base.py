@@ -8,7 +8,7 @@ and return, and the helpers about them, are in `values.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
@@ -239,6 +239,17 @@ class Store(Protocol):
 
     async def callback_backlog(self) -> tuple[int, float | None]:
         """Pending events, and the creation time of the oldest one."""
+
+
+def writer_counters(store: Store) -> Callable[[], tuple[int, int]] | None:
+    """For a backend with a group-commit writer: a reader of (commits, operations) for
+    the metrics; None otherwise."""
+    from passerelle.store.sqlite import SqliteStore
+
+    if isinstance(store, SqliteStore):
+        writer = store.writer
+        return lambda: (writer.batches, writer.operations)
+    return None
 
 
 def open_store(database_url: str, synchronous: str = "FULL", max_batch: int = 512) -> Store:

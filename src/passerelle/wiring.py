@@ -1,0 +1,161 @@
+"""The one place that builds a gateway process from its settings.
+
+`build` makes the store (through the store factory, which also owns the backend's own
+options and metrics), the service, the metrics registry, the workers (receipt handler,
+connector supervisor, dispatcher, receipt deadline, callback sender, retention purge)
+and hands them, as `Parts`, to the HTTP front doors (`api.app.App`, which knows them
+only as its `Process` protocol). `Parts.start` and `Parts.stop` run the roles this
+process has; `serve` runs them inside the ASGI lifespan.
+
+A process's roles are named (`Role`), not worker numbers: every process answers HTTP
+(`api`: the legacy API, health, metrics); `delivery` binds the connectors it owns
+(exactly one process binds each connector, whatever runs where) and runs the
+dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks;
+`retention` purges old messages. `serve --role` chooses them; `--workers N` gives
+delivery and retention to the first worker and callbacks to the second.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from passerelle.api.metrics import Metrics
+from passerelle.delivery.deadline import DeadlineJob
+from passerelle.delivery.dispatcher import Dispatcher
+from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.receipts import ReceiptHandler
+from passerelle.delivery.supervisor import Supervisor
+from passerelle.retention import RetentionJob
+from passerelle.roles import Role, roles_of
+from passerelle.service import Gateway
+from passerelle.settings import Settings
+from passerelle.store.base import Store, open_store, writer_counters
+from passerelle.webhooks.metrics import CallbackMetrics
+from passerelle.webhooks.sender import CallbackSender
+
+if TYPE_CHECKING:
+    from passerelle.api.app import App
+
+log = logging.getLogger("passerelle")
+
+
+@dataclass
+class Parts:
+    """Everything one process runs, built once from its settings."""
+
+    settings: Settings
+    roles: frozenset[Role]
+    store: Store
+    metrics: Metrics
+    gateway: Gateway
+    delivery_metrics: DeliveryMetrics
+    receipts: ReceiptHandler
+    supervisor: Supervisor
+    dispatcher: Dispatcher
+    deadline: DeadlineJob
+    callbacks: CallbackSender
+    retention: RetentionJob
+
+    async def start(self) -> None:
+        """Open the store, then start the roles of this process."""
+        await self.store.open()
+        if Role.DELIVERY in self.roles:
+            await self.supervisor.start()
+            self.dispatcher.start()
+            self.deadline.start()
+            self.gateway.on_accepted = self.dispatcher.notify
+        if Role.CALLBACKS in self.roles:
+            self.callbacks.start()
+        if Role.RETENTION in self.roles:
+            self.retention.start()
+        log.info(
+            "ready",
+            extra={
+                "database": safe_url(self.settings.database_url),
+                "roles": ",".join(sorted(self.roles)),
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop the roles (work in flight finishes), then commit and close the store."""
+        await self.retention.stop()
+        if Role.CALLBACKS in self.roles:
+            await self.callbacks.stop()
+        if Role.DELIVERY in self.roles:
+            await self.deadline.stop()
+            await self.dispatcher.stop(self.settings.shutdown_grace_s)
+            await self.supervisor.stop()
+            await self.receipts.drain()
+        self.gateway.close()
+        await self.store.close()
+
+    async def close_store(self) -> None:
+        """Close the store after a failed start."""
+        await self.store.close()
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        return await self.store.ping()
+
+    def not_ready(self) -> list[str]:
+        """Why this process is not ready, one line each (empty when it is)."""
+        return self.supervisor.not_ready() if Role.DELIVERY in self.roles else []
+
+
+def build(settings: Settings, store: Store | None = None) -> Parts:
+    """The parts of a process for `settings` (a given `store` is used as it is)."""
+    if store is None:
+        store = open_store(
+            settings.database_url, settings.sqlite_synchronous, settings.group_commit_max_batch
+        )
+    metrics = Metrics()
+    counters = writer_counters(store)
+    if counters is not None:
+        metrics.watch_writer(counters)
+    gateway = Gateway(store, settings)
+    metrics.watch_counter(
+        "passerelle_auth_verifications",
+        "API password verifications (argon2) started by this process",
+        lambda: gateway.verifications,
+    )
+    delivery_metrics = DeliveryMetrics(metrics.registry)
+    receipts = ReceiptHandler(store, delivery_metrics)
+    supervisor = Supervisor(store, settings, delivery_metrics, receipts)
+    return Parts(
+        settings=settings,
+        roles=roles_of(settings),
+        store=store,
+        metrics=metrics,
+        gateway=gateway,
+        delivery_metrics=delivery_metrics,
+        receipts=receipts,
+        supervisor=supervisor,
+        dispatcher=Dispatcher(
+            store,
+            supervisor,
+            delivery_metrics,
+            lease=settings.dispatch_lease_s,
+            batch=settings.dispatch_batch,
+        ),
+        deadline=DeadlineJob(store, settings.receipt_deadline_s, delivery_metrics),
+        callbacks=CallbackSender(store, settings, CallbackMetrics(metrics.registry)),
+        retention=RetentionJob(store, settings.retention_days),
+    )
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> App:
+    """The ASGI application of a process for `settings` (read from the environment when
+    not given)."""
+    from passerelle.api.app import App
+
+    return App(build(settings or Settings.load(), store))
