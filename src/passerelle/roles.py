@@ -38,5 +38,3 @@ def role_settings(roles: frozenset[Role]) -> dict[str, bool]:
         "callbacks": Role.CALLBACKS in roles,
         "retention": Role.RETENTION in roles,
     }
-
-
