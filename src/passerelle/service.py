@@ -26,7 +26,9 @@ from passerelle.settings import Settings
 from passerelle.store.base import Store
 from passerelle.store.values import (
     CALLBACK_METHODS,
+    UNSET,
     Account,
+    AccountChanges,
     Connector,
     CreditChange,
     LedgerEntry,
@@ -34,10 +36,30 @@ from passerelle.store.values import (
     NewAccount,
     NewMessage,
     RouteRow,
+    Unset,
 )
 
 MAX_MSGID_DIGITS = 18
 LOGIN_CHARS = NAME_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdate:
+    """What an operator (CLI, console) may change on an account; unset fields stay."""
+
+    email: str | Unset = UNSET
+    api_password: str | Unset = UNSET  # in clear: checked and hashed by the service
+    activated: bool | Unset = UNSET
+    gateway_enabled: bool | Unset = UNSET
+    suspended: bool | Unset = UNSET
+    rate_limit: float | Unset | None = UNSET
+    callback_url: str | Unset | None = UNSET
+    callback_method: str | Unset = UNSET
+    callback_secret: str | Unset = UNSET
+
+    def names(self) -> list[str]:
+        """The fields this update sets."""
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not UNSET]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,18 +237,27 @@ class Gateway:
             login, amount, kind=kind, actor=actor, reason=reason or kind, at=self._clock()
         )
 
-    async def update_account(self, login: str, changes: dict[str, object]) -> Account:
-        """Change account fields; password changes are hashed here."""
-        changes = dict(changes)
-        if "api_password" in changes:
-            password = str(changes.pop("api_password"))
-            self._check_password(password)
-            changes["api_password_hash"] = hash_password(password)
-        if changes.get("callback_url"):
-            check_callback_url(str(changes["callback_url"]))
-        method = changes.get("callback_method")
-        if method is not None and method not in CALLBACK_METHODS:
+    async def update_account(self, login: str, update: AccountUpdate) -> Account:
+        """Change account fields; a new API password is checked and hashed here."""
+        if update.api_password is not UNSET:
+            self._check_password(update.api_password)
+        if isinstance(update.callback_url, str) and update.callback_url:
+            check_callback_url(update.callback_url)
+        if update.callback_method is not UNSET and update.callback_method not in CALLBACK_METHODS:
             raise exc.InvalidValue("callback method: POST or GET")
+        changes = AccountChanges(
+            email=update.email,
+            api_password_hash=(
+                UNSET if update.api_password is UNSET else hash_password(update.api_password)
+            ),
+            activated=update.activated,
+            gateway_enabled=update.gateway_enabled,
+            suspended=update.suspended,
+            rate_limit=update.rate_limit,
+            callback_url=update.callback_url,
+            callback_method=update.callback_method,
+            callback_secret=update.callback_secret,
+        )
         account = await self.store.update_account(login, changes, self._clock())
         self._credentials.forget(login)
         return account
@@ -261,7 +292,7 @@ class Gateway:
     async def rotate_secret(self, login: str) -> str:
         """A new callback signing secret for the account; the old one stops at once."""
         secret = secrets.token_hex(32)
-        await self.update_account(login, {"callback_secret": secret})
+        await self.update_account(login, AccountUpdate(callback_secret=secret))
         return secret
 
     async def replay_callback(self, event_id: int) -> None:

@@ -44,7 +44,7 @@ from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
-from passerelle.service import Gateway
+from passerelle.service import AccountUpdate, Gateway
 from passerelle.simulator import Simulator, SimulatorConfig
 from passerelle.store.sqlite import SqliteStore
 from passerelle.store.values import (
@@ -221,7 +221,7 @@ class Outbox:
         account = await self.gateway.create_account(login, f"{login}@x.fr", PASSWORD, 10_000)
         if url is not None:
             account = await self.gateway.update_account(
-                login, {"callback_url": url, "callback_method": method}
+                login, AccountUpdate(callback_url=url, callback_method=method)
             )
         return account
 
@@ -368,7 +368,7 @@ async def test_thousand_messages_one_signed_callback_per_receipt(
     try:
         port = await sim.start()
         account = await gateway.create_account("alice", "a@x.fr", PASSWORD, credits=THOUSAND)
-        account = await gateway.update_account("alice", {"callback_url": receiver.url})
+        account = await gateway.update_account("alice", AccountUpdate(callback_url=receiver.url))
         await store.add_connector(Connector("op", "127.0.0.1", port, "gw", "pw", window=50))
         await store.add_route(Route(10, "33", ("op",)), at=0)
         await supervisor.refresh()
@@ -707,7 +707,7 @@ async def test_events_wait_for_a_url_then_go_or_expire(
     assert await outbox.store.callback_backlog() == (3, T0)
     assert {e.attempts for e in await outbox.events()} == {0}
     clock.t = T0 + 71 * 3600.0
-    await outbox.gateway.update_account("early", {"callback_url": receiver.url})
+    await outbox.gateway.update_account("early", AccountUpdate(callback_url=receiver.url))
     await outbox.step(sender)
     assert sorted(h.fields["stat"] for h in receiver.hits) == ["DELIVRD", "REJECTD"]
     clock.t = T0 + 72 * 3600.0 + 61
@@ -715,7 +715,7 @@ async def test_events_wait_for_a_url_then_go_or_expire(
     [waited] = await outbox.events("late")
     assert waited.state is CallbackState.FAILED
     assert waited.last_error == "no callback URL (expired)"
-    await outbox.gateway.update_account("late", {"callback_url": receiver.url})
+    await outbox.gateway.update_account("late", AccountUpdate(callback_url=receiver.url))
     clock.t += 3600.0
     await outbox.step(sender)
     assert len(receiver.hits) == 2

@@ -10,6 +10,7 @@ from passerelle.core.states import RecipientState as S
 from passerelle.store.base import Store
 from passerelle.store.sqlite import SqliteStore
 from passerelle.store.values import (
+    AccountChanges,
     CallbackAttempt,
     CallbackOutcome,
     CallbackResult,
@@ -90,7 +91,7 @@ async def test_events_wait_for_a_url(store: Store) -> None:
     await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", None, 102.0)
     assert await store.claim_callbacks(103.0, 30.0, 10) == []
     assert (await store.callback_backlog())[0] == 1
-    await store.update_account("alice", {"callback_url": "https://late.example/"}, 104.0)
+    await store.update_account("alice", AccountChanges(callback_url="https://late.example/"), 104.0)
     [job] = await store.claim_callbacks(105.0, 30.0, 10)
     assert job.url == "https://late.example/"
 
@@ -247,7 +248,9 @@ async def test_events_without_a_url_wait_until_one_is_set(store: Store) -> None:
     assert await store.claim_callbacks(103.0, 30.0, 10) == []
     assert await store.claim_callbacks(104.0, 30.0, 10) == []
     assert (await store.callback_backlog())[0] == 2
-    await store.update_account("alice", {"callback_url": "https://client.example/dlr"}, 105.0)
+    await store.update_account(
+        "alice", AccountChanges(callback_url="https://client.example/dlr"), 105.0
+    )
     jobs = await store.claim_callbacks(105.0, 30.0, 10)
     assert sorted(j.stat for j in jobs) == ["DELIVRD", "UNDELIV"]
     assert {j.url for j in jobs} == {"https://client.example/dlr"}

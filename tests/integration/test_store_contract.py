@@ -9,7 +9,7 @@ import pytest
 from passerelle import exceptions as exc
 from passerelle.core.states import RecipientState
 from passerelle.store.base import Store
-from passerelle.store.values import CreditChange, NewAccount, NewMessage
+from passerelle.store.values import AccountChanges, CreditChange, NewAccount, NewMessage
 
 
 def new_account(login: str = "alice", credits: int = 10) -> NewAccount:
@@ -109,10 +109,12 @@ async def test_adjust_credits_never_below_zero(store: Store) -> None:
 async def test_update_account(store: Store) -> None:
     """Named fields change; unknown login raises AccountNotFound."""
     await store.create_account(new_account())
-    updated = await store.update_account("alice", {"suspended": True, "rate_limit": 5.0}, 3000.0)
+    updated = await store.update_account(
+        "alice", AccountChanges(suspended=True, rate_limit=5.0), 3000.0
+    )
     assert (updated.suspended, updated.rate_limit, updated.usable) == (True, 5.0, False)
     with pytest.raises(exc.AccountNotFound):
-        await store.update_account("nobody", {"suspended": True}, 3000.0)
+        await store.update_account("nobody", AccountChanges(suspended=True), 3000.0)
 
 
 async def test_concurrent_accepts_never_overdraw(store: Store) -> None:
@@ -136,3 +138,17 @@ async def test_recent_messages_newest_first(store: Store) -> None:
     assert [m.msgid for m in recent] == [first]
     assert recent[0].recipients[0].state is RecipientState.QUEUED
     assert await store.ping()
+
+
+async def test_typed_update_sets_only_what_it_names(store: Store) -> None:
+    """Unset fields stay; None is a value (no rate limit), not "leave as it is"."""
+    await store.create_account(new_account())
+    await store.update_account("alice", AccountChanges(rate_limit=5.0), 3000.0)
+    assert AccountChanges().columns() == {}
+    assert AccountChanges(rate_limit=None).columns() == {"rate_limit": None}
+    updated = await store.update_account("alice", AccountChanges(rate_limit=None), 3001.0)
+    assert (updated.rate_limit, updated.email, updated.updated_at) == (
+        None,
+        "alice@example.com",
+        3001.0,
+    )

@@ -8,7 +8,7 @@ from passerelle.core.states import RecipientState as S
 from passerelle.core.states import statut_of_message
 from passerelle.store.base import Store
 from passerelle.store.sqlite_expiry import OVERDUE
-from passerelle.store.values import NewAccount, NewMessage, ReceiptMatch
+from passerelle.store.values import AccountChanges, NewAccount, NewMessage, ReceiptMatch
 from tests.support import sqlite_store
 
 DEADLINE = 1000.0
@@ -24,7 +24,7 @@ async def submitted(
     account = await store.create_account(
         NewAccount("alice", "a@x.fr", "h", "s", created_at=100.0, credits=10)
     )
-    await store.update_account("alice", {"callback_url": "https://cb.example/x"}, 100.0)
+    await store.update_account("alice", AccountChanges(callback_url="https://cb.example/x"), 100.0)
     msgid = await store.accept_message(
         NewMessage(account.id, 100.0, "Shop", 5, "hi", False, callback, dests, len(dests))
     )

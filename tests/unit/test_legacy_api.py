@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from passerelle.api.app import App
+from passerelle.service import AccountUpdate
 from passerelle.store.memory import MemoryStore
 from tests.support import PASSWORD, asgi_client
 
@@ -115,10 +116,14 @@ async def test_duplicates_charged_once(app_factory: BuildApp) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"activated": False}, {"gateway_enabled": False}, {"suspended": True}],
+    [
+        AccountUpdate(activated=False),
+        AccountUpdate(gateway_enabled=False),
+        AccountUpdate(suspended=True),
+    ],
     ids=["not-activated", "gateway-off", "suspended"],
 )
-async def test_blocked_account_is_14(app_factory: BuildApp, change: dict[str, object]) -> None:
+async def test_blocked_account_is_14(app_factory: BuildApp, change: AccountUpdate) -> None:
     """Right credentials on a not activated, gateway-off or suspended account answer 14."""
     app = await setup(app_factory)
     await app.gateway.update_account("alice", change)
@@ -198,7 +203,7 @@ async def test_failed_logins_per_address(app_factory: BuildApp) -> None:
 async def test_account_rate_limit(app_factory: BuildApp) -> None:
     """An account limited to 2 requests/s gets 16 on the third in a burst."""
     app = await setup(app_factory)
-    await app.gateway.update_account("alice", {"rate_limit": 2.0})
+    await app.gateway.update_account("alice", AccountUpdate(rate_limit=2.0))
     url = "/client/api?action=solde&login=alice&apipasse=" + PASSWORD
     answers = [await get(app, url) for _ in range(3)]
     assert answers == ["100 SMS", "100 SMS", "16|Trop de requêtes"]

@@ -12,7 +12,7 @@ from passerelle.cli import output
 from passerelle.cli.common import _settings, _when, _with_gateway, err, out
 from passerelle.cli.output import plain
 from passerelle.core.states import statut_of_message
-from passerelle.service import Gateway
+from passerelle.service import AccountUpdate, Gateway
 from passerelle.store.values import Account, CreditChange
 
 
@@ -76,21 +76,25 @@ def account_credit(login: str, amount: int, reason: str) -> None:
 @click.option("--callback-method", type=click.Choice(["POST", "GET"]))
 def account_set(login: str, **options: Any) -> None:
     """Change account settings."""
-    changes = {
-        ("gateway_enabled" if k == "gateway" else k): v for k, v in options.items() if v is not None
-    }
-    if not changes:
+    update = AccountUpdate(
+        **{
+            ("gateway_enabled" if k == "gateway" else k): v
+            for k, v in options.items()
+            if v is not None
+        }
+    )
+    if not update.names():
         err.print("[red]error:[/red] nothing to change (see --help)")
         sys.exit(2)
     settings = _settings()
-    url = changes.get("callback_url")
+    url = update.callback_url
 
     async def work(g: Gateway) -> tuple[Account, str | None]:
-        updated = await g.update_account(login, changes)
-        return updated, await g.callback_url_warning(str(url)) if url else None
+        updated = await g.update_account(login, update)
+        return updated, await g.callback_url_warning(url) if isinstance(url, str) else None
 
     updated, warning = _with_gateway(settings, work)
-    out.print(f"account {login} updated: {plain(changed_fields(updated, changes))}")
+    out.print(f"account {login} updated: {plain(changed_fields(updated, update.names()))}")
     _warn(warning)
 
 
@@ -154,7 +158,7 @@ def credit_sentence(asked: int, change: CreditChange) -> str:
     return f"removed {removed} credits, balance {change.balance}"
 
 
-def changed_fields(account: Account, changes: dict[str, Any]) -> str:
+def changed_fields(account: Account, changes: list[str]) -> str:
     """``suspended=no, rate-limit=5.0``: each changed field with its stored value (an API
     password is never printed)."""
     shown = []

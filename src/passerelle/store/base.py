@@ -17,6 +17,7 @@ from passerelle.core.states import RecipientState
 from passerelle.store.location import database_file
 from passerelle.store.values import (
     Account,
+    AccountChanges,
     CallbackAttempt,
     CallbackEvent,
     CallbackJob,
@@ -50,8 +51,8 @@ class Store(Protocol):
     async def find_account(self, login: str) -> Account | None:
         """The account with this login, or None."""
 
-    async def update_account(self, login: str, changes: dict[str, object], at: float) -> Account:
-        """Change the fields named in `changes` (names in ACCOUNT_FIELDS)."""
+    async def update_account(self, login: str, update: AccountChanges, at: float) -> Account:
+        """Set the fields `update` sets (AccountNotFound when there is no such login)."""
 
     async def adjust_credits(
         self, login: str, delta: int, *, kind: str, actor: str, reason: str, at: float

@@ -18,6 +18,7 @@ from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.memory_owners import MemoryOwners
 from passerelle.store.values import (
     Account,
+    AccountChanges,
     CallbackState,
     CreditChange,
     LedgerEntry,
@@ -25,7 +26,6 @@ from passerelle.store.values import (
     NewAccount,
     NewMessage,
     RecipientStatus,
-    check_changes,
     new_msgid,
 )
 
@@ -127,8 +127,8 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
                 return account
         raise AccountNotFound(str(account_id))
 
-    async def update_account(self, login: str, changes: dict[str, object], at: float) -> Account:
-        check_changes(changes)
+    async def update_account(self, login: str, update: AccountChanges, at: float) -> Account:
+        changes = update.columns()
         account = self.accounts.get(login)
         if account is None:
             raise AccountNotFound(login)

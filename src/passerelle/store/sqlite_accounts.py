@@ -14,10 +14,10 @@ from passerelle.exceptions import AccountExists, AccountNotFound
 from passerelle.store.sqlite_callbacks import wake_callbacks
 from passerelle.store.values import (
     Account,
+    AccountChanges,
     CreditChange,
     LedgerEntry,
     NewAccount,
-    check_changes,
 )
 from passerelle.store.writer import Writer
 
@@ -121,8 +121,8 @@ class AccountOps:
         )
         return None if row is None else _account(row)
 
-    async def update_account(self, login: str, changes: dict[str, object], at: float) -> Account:
-        check_changes(changes)
+    async def update_account(self, login: str, update: AccountChanges, at: float) -> Account:
+        changes = update.columns()
 
         def op(conn: sqlite3.Connection) -> None:
             names = sorted(changes)

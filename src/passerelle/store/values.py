@@ -4,12 +4,12 @@ Frozen dataclasses and enums shared by the protocol (`base.py`), both backends
 (`memory*.py`, `sqlite*.py`) and their callers (service, delivery, webhooks, CLI).
 The helpers kept here concern these values only, so every backend shares them: the
 msgid range and `new_msgid` (what a msgid is), `CALLBACK_METHODS` (the methods an
-`Account.callback_method` may name), `ACCOUNT_FIELDS` and `check_changes` (which
-`Account` fields `update_account` may change).
+`Account.callback_method` may name) and `AccountChanges` (the fields an update sets).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import secrets
 from collections.abc import Mapping
@@ -21,20 +21,6 @@ from passerelle.core.states import RecipientState
 MSGID_LOW = 100_000_000
 MSGID_HIGH = 999_999_999
 CALLBACK_METHODS = ("POST", "GET")
-ACCOUNT_FIELDS = frozenset(
-    {
-        "email",
-        "api_password_hash",
-        "console_password_hash",
-        "activated",
-        "gateway_enabled",
-        "suspended",
-        "rate_limit",
-        "callback_url",
-        "callback_method",
-        "callback_secret",
-    }
-)
 
 
 def new_msgid() -> int:
@@ -297,11 +283,37 @@ class CallbackEvent:
     delivered_at: float | None
 
 
-def check_changes(changes: dict[str, object]) -> None:
-    """Refuse unknown account fields (a programming error, not client input)."""
-    unknown = set(changes) - ACCOUNT_FIELDS
-    if unknown:
-        raise ValueError(f"unknown account fields: {sorted(unknown)}")
+class Unset(enum.Enum):
+    """The value of a field an update leaves as it is."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """The account fields an update sets (every other field stays as it is)."""
+
+    email: str | Unset = UNSET
+    api_password_hash: str | Unset = UNSET
+    console_password_hash: str | Unset | None = UNSET
+    activated: bool | Unset = UNSET
+    gateway_enabled: bool | Unset = UNSET
+    suspended: bool | Unset = UNSET
+    rate_limit: float | Unset | None = UNSET
+    callback_url: str | Unset | None = UNSET
+    callback_method: str | Unset = UNSET
+    callback_secret: str | Unset = UNSET
+
+    def columns(self) -> dict[str, object]:
+        """The fields set, by name (the accounts table's column names)."""
+        return {
+            f.name: value
+            for f in dataclasses.fields(self)
+            if (value := getattr(self, f.name)) is not UNSET
+        }
 
 
 @dataclass(frozen=True, slots=True)
