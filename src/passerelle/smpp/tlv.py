@@ -14,6 +14,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from passerelle.exceptions import TlvStreamError as TlvStreamError  # defined in the error tree
+
 _TLV_HEAD = struct.Struct(">HH")
 
 
@@ -140,10 +142,6 @@ def sar(ref: int, total: int, seqnum: int) -> tuple[TlvParam, TlvParam, TlvParam
         TlvParam.of_int(Tlv.SAR_TOTAL_SEGMENTS, total, 1),
         TlvParam.of_int(Tlv.SAR_SEGMENT_SEQNUM, seqnum, 1),
     )
-
-
-class TlvStreamError(ValueError):
-    """The optional part of a PDU body is truncated."""
 
 
 def encode_tlvs(params: tuple[TlvParam, ...]) -> bytes:

@@ -35,11 +35,8 @@ from typing import cast
 import httptools
 from yarl import URL
 
+from passerelle.exceptions import ProtocolError as ProtocolError  # defined in the error tree
 from passerelle.webhooks import guard
-
-
-class ProtocolError(Exception):
-    """The receiver's answer was not HTTP/1.x, or the connection closed before it."""
 
 
 @dataclass(frozen=True, slots=True)
