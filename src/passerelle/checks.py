@@ -16,7 +16,7 @@ import re
 from passerelle import exceptions as exc
 from passerelle.store.values import Connector
 from passerelle.webhooks import guard
-from passerelle.webhooks.client import target_of
+from passerelle.webhooks.target import target_of
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
 BIND_MODES = ("trx", "tx+rx")
@@ -73,9 +73,12 @@ def check_connector(c: Connector) -> None:
 
 
 def check_callback_url(url: str) -> None:
-    """A callback URL must be absolute http(s) (the SSRF guard runs at send time)."""
-    if not (url.startswith("http://") or url.startswith("https://")) or len(url) > 2000:
-        raise exc.InvalidValue("callback url: an absolute http:// or https:// URL")
+    """The one validator (`webhooks.target.target_of`) on operator input: its refusal
+    as InvalidValue, same sentence (the SSRF guard runs at send time)."""
+    try:
+        target_of(url)
+    except exc.Refused as refusal:
+        raise exc.InvalidValue(str(refusal)) from None
 
 
 async def private_target(url: str) -> str | None:
@@ -84,12 +87,12 @@ async def private_target(url: str) -> str | None:
     when the name does not resolve now (the guard resolves again at each send)."""
     try:
         target = target_of(url)
-    except guard.Refused as refusal:
+    except exc.Refused as refusal:
         return str(refusal)
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_S):
             found = await guard.addresses(target.host, target.port, allow_private=True)
-    except (guard.Refused, TimeoutError):
+    except (exc.Refused, TimeoutError):
         return None
     forbidden = [a for a in found if guard.forbidden(a)]
     if not forbidden:
