@@ -14,14 +14,15 @@ import ipaddress
 import re
 
 from passerelle import exceptions as exc
+from passerelle.core.modes import BindMode, Coding, IdMode, choices
 from passerelle.store.values import Connector
 from passerelle.webhooks import guard
 from passerelle.webhooks.target import target_of
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
-BIND_MODES = ("trx", "tx+rx")
-ID_MODES = ("as-is", "hex-to-dec", "dec-to-hex")
-CODINGS = ("gsm", "latin1")
+BIND_MODES = choices(BindMode)
+ID_MODES = choices(IdMode)
+CODINGS = choices(Coding)
 HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 RESOLVE_TIMEOUT_S = 3.0
 
