@@ -135,15 +135,6 @@ def find_bytes(params: Iterable[TlvParam], tag: int) -> bytes | None:
     return None if param is None else param.value
 
 
-def sar(ref: int, total: int, seqnum: int) -> tuple[TlvParam, TlvParam, TlvParam]:
-    """The three SAR parameters of one segment of a concatenated message."""
-    return (
-        TlvParam.of_int(Tlv.SAR_MSG_REF_NUM, ref, 2),
-        TlvParam.of_int(Tlv.SAR_TOTAL_SEGMENTS, total, 1),
-        TlvParam.of_int(Tlv.SAR_SEGMENT_SEQNUM, seqnum, 1),
-    )
-
-
 def encode_tlvs(params: tuple[TlvParam, ...]) -> bytes:
     """The wire form of `params`, in order."""
     pack = _TLV_HEAD.pack
