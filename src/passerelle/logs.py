@@ -60,7 +60,10 @@ def bind_login(login: str) -> None:
 
 
 def bind_msgid(msgid: int | str) -> None:
-    """Add the request's msgid (the one `envoi` returned, the one `statut` asked about)."""
+    """Add the request's msgid (the one `envoi` returned, the one `statut` asked about):
+    a number when it reads as one, else the text given (logged as it came)."""
+    if isinstance(msgid, str) and msgid.isascii() and msgid.isdigit() and len(msgid) <= 18:
+        msgid = int(msgid)
     bind_contextvars(msgid=msgid)
 
 

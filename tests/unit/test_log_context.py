@@ -146,3 +146,19 @@ def test_no_module_state_in_logs() -> None:
     mutable = (list, dict, set, logs.AccessLog)
     found = [n for n, v in vars(logs).items() if isinstance(v, mutable) and not n.startswith("__")]
     assert not found
+
+
+@pytest.mark.parametrize(
+    ("given", "bound"),
+    [("123456789", 123456789), ("9" * 5000, "9" * 5000), ("²", "²"), ("12a", "12a"), (7, 7)],
+    ids=["digits", "huge", "unicode-digit", "text", "int"],
+)
+def test_msgid_bound_as_a_number_only_when_it_reads_as_one(given: int | str, bound: object) -> None:
+    """A statut msgid is logged as a number when it is one, else as given (never raises)."""
+
+    async def request() -> object:
+        logs.bind_request()
+        logs.bind_msgid(given)
+        return logs.request_context()[1]
+
+    assert asyncio.run(request()) == bound

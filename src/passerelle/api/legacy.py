@@ -170,7 +170,7 @@ class LegacyApi:
             return f"{msgid}|{SENT_LABEL}"
         if params.action == "statut":
             if params.msgid is not None:
-                bind_msgid(int(params.msgid) if params.msgid.isdigit() else params.msgid)
+                bind_msgid(params.msgid)
             statut = await gateway.status(account, params.msgid, params.dest)
             return f"{statut}|{STATUS_LABELS[statut]}"
         return f"{await gateway.balance(account)} SMS"
