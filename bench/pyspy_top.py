@@ -18,7 +18,16 @@ import re
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 COMPONENTS = (  # first match on the stack, innermost first
-    ("logging (access log)", ("logging/", "passerelle/logs.py")),
+    (
+        "logging (access log)",
+        (
+            "logging/",
+            "passerelle/logs.py",
+            "passerelle/access_log.py",
+            "passerelle/redaction.py",
+            "structlog/",
+        ),
+    ),
     ("prometheus metrics", ("prometheus_client/",)),
     ("sqlite writer / group commit", ("passerelle/store/writer.py", "passerelle/store/sqlite.py")),
     (

@@ -14,14 +14,15 @@ import ipaddress
 import re
 
 from passerelle import exceptions as exc
+from passerelle.core.modes import BindMode, Coding, IdMode, choices
 from passerelle.store.values import Connector
 from passerelle.webhooks import guard
-from passerelle.webhooks.client import target_of
+from passerelle.webhooks.target import target_of
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
-BIND_MODES = ("trx", "tx+rx")
-ID_MODES = ("as-is", "hex-to-dec", "dec-to-hex")
-CODINGS = ("gsm", "latin1")
+BIND_MODES = choices(BindMode)
+ID_MODES = choices(IdMode)
+CODINGS = choices(Coding)
 HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 RESOLVE_TIMEOUT_S = 3.0
 
@@ -73,9 +74,12 @@ def check_connector(c: Connector) -> None:
 
 
 def check_callback_url(url: str) -> None:
-    """A callback URL must be absolute http(s) (the SSRF guard runs at send time)."""
-    if not (url.startswith("http://") or url.startswith("https://")) or len(url) > 2000:
-        raise exc.InvalidValue("callback url: an absolute http:// or https:// URL")
+    """The one validator (`webhooks.target.target_of`) on operator input: its refusal
+    as InvalidValue, same sentence (the SSRF guard runs at send time)."""
+    try:
+        target_of(url)
+    except exc.Refused as refusal:
+        raise exc.InvalidValue(str(refusal)) from None
 
 
 async def private_target(url: str) -> str | None:
@@ -84,12 +88,12 @@ async def private_target(url: str) -> str | None:
     when the name does not resolve now (the guard resolves again at each send)."""
     try:
         target = target_of(url)
-    except guard.Refused as refusal:
+    except exc.Refused as refusal:
         return str(refusal)
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_S):
             found = await guard.addresses(target.host, target.port, allow_private=True)
-    except (guard.Refused, TimeoutError):
+    except (exc.Refused, TimeoutError):
         return None
     forbidden = [a for a in found if guard.forbidden(a)]
     if not forbidden:

@@ -29,7 +29,17 @@
     │   │   └── UnknownConnector    a route names a connector that is not stored
     │   ├── ConnectorInUse          removing a connector that routes still name
     │   └── InvalidValue
-    ├── PduError (smpp/frame.py)    a malformed SMPP frame; carries the status to answer
+    ├── SmppError                   the SMPP codec or session (smpp/)
+    │   ├── PduError                a frame that cannot be read or written; carries the
+    │   │   │                       status to answer
+    │   │   └── _Malformed          (private to smpp/frame.py: a body error, before the
+    │   │                           header is attached)
+    │   ├── TlvStreamError          the optional part of a PDU is truncated (also a
+    │   │                           ValueError)
+    │   └── WindowFull              submit with the window full (a caller bug)
+    ├── CallbackError               sending a callback (webhooks/)
+    │   ├── Refused                 the URL may not be called (not http(s), private target)
+    │   └── ProtocolError           the receiver's answer was not HTTP/1.x, or none came
     ├── RequestIncomplete           the client left before its request was received whole
     ├── ConfigError                 settings that cannot be used
     └── StoreError                  the storage failed (answered 99, request had no effect)
@@ -37,7 +47,16 @@
 Front doors translate: `api/errors.py` turns an ApiError into ``<code>|<label>`` and
 anything else into ``99|Erreur interne`` with a logged reference; the CLI prints an
 AdminError's message and exits non-zero: every AdminError's message is a sentence a
-person can act on, never a class name.
+person can act on, never a class name. SMPP and callback errors never reach a front
+door: the link, the dispatcher and the sender turn them into outcomes (a PDU answered
+with its status, a callback attempt recorded and retried).
+
+Every class is defined here and nowhere else; the modules that raise them import them
+from here, and the names they were first defined under still work
+(``passerelle.smpp.frame.PduError``, ``passerelle.smpp.tlv.TlvStreamError``,
+``passerelle.smpp.session.WindowFull``, ``passerelle.webhooks.guard.Refused``,
+``passerelle.webhooks.client.ProtocolError``). `tests/unit/test_exceptions.py` walks
+the package and fails on any exception class outside this tree.
 """
 
 from __future__ import annotations
@@ -208,3 +227,44 @@ class ConfigError(PasserelleError):
 
 class StoreError(PasserelleError):
     """The storage failed; the operation had no effect."""
+
+
+class SmppError(PasserelleError):
+    """The SMPP codec or session refused something (smpp/)."""
+
+
+class PduError(SmppError):
+    """A frame that cannot be read, or a PDU that cannot be written.
+
+    `status` is the command_status to answer with (``ESME_RSYSERR`` for a PDU that
+    cannot be written: a bug of ours); `sequence` and `command_id` are those of the
+    offending header when it could be read.
+    """
+
+    def __init__(
+        self, message: str, status: int, sequence: int | None = None, command_id: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.sequence = sequence
+        self.command_id = command_id
+
+
+class TlvStreamError(SmppError, ValueError):
+    """The optional part of a PDU body is truncated (a ValueError too, as it always was)."""
+
+
+class WindowFull(SmppError):
+    """`submit` was called with the window full (a caller bug: check `can_submit`)."""
+
+
+class CallbackError(PasserelleError):
+    """A callback could not be sent; the sender records the attempt and retries."""
+
+
+class Refused(CallbackError):
+    """The URL may not be called; the message says why."""
+
+
+class ProtocolError(CallbackError):
+    """The receiver's answer was not HTTP/1.x, or the connection closed before it."""

@@ -113,19 +113,22 @@ def test_legacy_params_fields_follow_aliases() -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "client"),
+    ("target", "client", "login", "msgid"),
     [
-        ("/client/api?action=envoi&apipasse=***", "127.0.0.1"),
-        ('/client/api?msg=a"b\\c\x01\x1f\x7fé', None),
+        ("/client/api?action=envoi&apipasse=***", "127.0.0.1", "alice", 123456789),
+        ('/client/api?msg=a"b\\c\x01\x1f\x7fé', None, None, None),
+        ("/client/api?action=statut&msgid=x1", "::1", 'a"b é', "x1"),
     ],
 )
-def test_access_line_equals_json_formatter(target: str, client: str | None) -> None:
+def test_access_line_equals_json_formatter(
+    target: str, client: str | None, login: str | None, msgid: int | str | None
+) -> None:
     """The direct access line has the keys, order and values JsonFormatter writes."""
-    line = AccessLog(io.StringIO()).line("GET", target, "envoi", "ok", 1.25, client)
+    line = AccessLog(io.StringIO()).line("GET", target, "envoi", "ok", 1.25, client, login, msgid)
     assert line.endswith("}\n") and line.count("\n") == 1
     record = logging.LogRecord(logs.ACCESS_LOGGER, logging.INFO, "f", 1, "request", (), None)
     extra = {"method": "GET", "target": target, "action": "envoi", "code": "ok", "ms": 1.25}
-    for key, value in {**extra, "client": client}.items():
+    for key, value in {**extra, "client": client, "login": login, "msgid": msgid}.items():
         setattr(record, key, value)
     expected = json.loads(JsonFormatter().format(record))
     got = json.loads(line)
@@ -184,7 +187,6 @@ def test_other_log_event_flushes_access_lines_first(monkeypatch: pytest.MonkeyPa
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
-        monkeypatch.setattr(logs, "_access", None)
 
 
 def test_metrics_cached_children_count_like_labels() -> None:

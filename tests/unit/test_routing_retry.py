@@ -96,3 +96,23 @@ def test_roles_chosen_by_name_run_in_every_worker(monkeypatch: pytest.MonkeyPatc
     for index in range(3):
         settings = worker_settings(fixed, index, 3)
         assert (settings.delivery, settings.callbacks, settings.retention) == (False, True, False)
+
+
+def test_link_reconnect_delays_come_from_core_retry() -> None:
+    """Link reconnects wait 0.25-0.5 s after one failure, doubling, up to 15-30 s."""
+    from passerelle.delivery.link import RECONNECT, reconnect_delay
+
+    assert [reconnect_delay(n, 0.0) for n in (1, 2, 3, 4)] == [0.25, 0.5, 1.0, 2.0]
+    assert [reconnect_delay(n, 1.0) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert reconnect_delay(100, 0.0) == 15.0 and reconnect_delay(100, 1.0) == 30.0
+    assert all(reconnect_delay(n, 0.5) == RECONNECT.delay(n, 0.5) for n in range(1, 40))
+
+
+def test_jitter_is_equal_jitter() -> None:
+    """The draw spans half to all of the capped delay, never zero (equal, not full, jitter)."""
+    policy = RetryPolicy(base=8, factor=2, max_delay=100)
+    for attempt in (1, 3, 10):
+        raw = min(100, 8 * 2 ** (attempt - 1))
+        assert policy.delay(attempt, 0.0) == raw / 2
+        assert policy.delay(attempt, 0.999) < raw
+        assert policy.delay(attempt, 0.5) == 0.75 * raw

@@ -35,7 +35,7 @@ from passerelle.core.params import (
     parse_path,
     parse_urlencoded,
 )
-from passerelle.logs import log_access, redact_target
+from passerelle.logs import bind_login, bind_msgid, bind_request, log_access, redact_target
 from passerelle.service import Gateway
 
 T = TypeVar("T")
@@ -90,6 +90,7 @@ class LegacyApi:
         client = scope.get("client")
         address: str | None = client[0] if client else None
         action = "other"
+        bind_request()  # this request's log context: nothing from an earlier one
         if method == "HEAD":  # safe: the headers of an answer, and nothing is done
             line, code = "", "head"
         else:
@@ -101,6 +102,8 @@ class LegacyApi:
                 if method == "POST":
                     raw.update(await self._body_params(scope, receive))
                 params = LegacyParams.from_mapping(raw)
+                if params.login is not None:
+                    bind_login(params.login)
                 if params.action in ACTIONS:
                     action = params.action
                 line = await self._answer(params, address or "unknown", method == "POST")
@@ -163,8 +166,11 @@ class LegacyApi:
             settings = gateway.settings
             limit = settings.max_recipients_post if via_post else settings.max_recipients_get
             msgid = await gateway.send(account, await self._validate(params, limit))
+            bind_msgid(msgid)
             return f"{msgid}|{SENT_LABEL}"
         if params.action == "statut":
+            if params.msgid is not None:
+                bind_msgid(params.msgid)
             statut = await gateway.status(account, params.msgid, params.dest)
             return f"{statut}|{STATUS_LABELS[statut]}"
         return f"{await gateway.balance(account)} SMS"

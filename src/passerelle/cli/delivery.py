@@ -9,6 +9,7 @@ import click
 from passerelle.cli import output
 from passerelle.cli.common import _settings, _with_gateway, out
 from passerelle.cli.output import plain
+from passerelle.core.modes import BindMode, Coding, IdMode, choices
 
 
 @click.group()
@@ -26,8 +27,8 @@ def connector() -> None:
 @click.option(
     "--bind",
     "bind_mode",
-    type=click.Choice(["trx", "tx+rx"]),
-    default="trx",
+    type=click.Choice(choices(BindMode)),
+    default=BindMode.TRX.value,
     show_default=True,
     help="One transceiver, or a transmitter and a receiver.",
 )
@@ -55,18 +56,23 @@ def connector() -> None:
 )
 @click.option(
     "--id-mode",
-    type=click.Choice(["as-is", "hex-to-dec", "dec-to-hex"]),
-    default="as-is",
+    type=click.Choice(choices(IdMode)),
+    default=IdMode.AS_IS.value,
     show_default=True,
     help="How receipt ids relate to submit ids.",
 )
-@click.option("--coding", type=click.Choice(["gsm", "latin1"]), default="gsm", show_default=True)
+@click.option(
+    "--coding", type=click.Choice(choices(Coding)), default=Coding.GSM.value, show_default=True
+)
 @click.option("--disabled", is_flag=True, help="Store it without binding.")
 def connector_add(name: str, disabled: bool, **options: Any) -> None:
     """Create or replace connector NAME."""
     from passerelle.store.values import Connector
 
     settings = _settings()
+    options["bind_mode"] = BindMode(options["bind_mode"])
+    options["id_mode"] = IdMode(options["id_mode"])
+    options["coding"] = Coding(options["coding"])
     conn = Connector(name=name, enabled=not disabled, **options)
     _with_gateway(settings, lambda g: g.add_connector(conn))
     out.print(f"connector {name} saved ({options['host']}:{options['port']})")

@@ -24,20 +24,12 @@ look receipts up with ``normalise_id(receipt.message_id, connector_mode)``.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from passerelle.core.modes import IdMode as IdMode  # defined with the other connector modes
 from passerelle.core.states import RecipientState
-
-
-class IdMode(enum.Enum):
-    """How a connector's receipt ids relate to its submit_sm_resp ids."""
-
-    AS_IS = "as-is"
-    HEX_TO_DEC = "hex-to-dec"  # receipts in hexadecimal, submit_sm_resp in decimal
-    DEC_TO_HEX = "dec-to-hex"  # receipts in decimal, submit_sm_resp in hexadecimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,17 @@
-"""Retry policy for temporary submit failures (pure: the caller passes jitter and clock).
+"""Retry policy: exponential backoff with equal jitter (pure: the caller passes jitter
+and clock).
 
-Exponential backoff: ``base * factor ** (attempt - 1)`` capped at `max_delay`, with
-"full jitter" between half and all of it, until `max_attempts` or until the message is
-older than `horizon` seconds; then the recipient fails (and is refunded, since no
-operator accepted it).
+Used for temporary submit failures (the dispatcher), callbacks (the sender) and SMPP
+reconnects (`delivery.link`). The delay before attempt ``n + 1`` is
+``base * factor ** (n - 1)`` capped at `max_delay`, then drawn between half and all of
+it ("equal jitter": ``raw * (0.5 + 0.5 * jitter)``), until `max_attempts` or until the
+work is older than `horizon` seconds; then a recipient fails (and is refunded, since no
+operator accepted it) and a callback event is marked failed.
+
+Equal rather than full jitter (``raw * jitter``, anywhere from 0): a peer that refuses
+us (an SMSC refusing binds, a receiver answering 503) should never be tried again at
+once, and half the delay is still enough spread to keep many retries from landing
+together.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One connector's SMPP link: connect, bind, submit within the window, reconnect.
 
 asyncio glue around the sans-IO `smpp.session.Session`. A `Link` keeps itself bound:
-on any loss it reconnects with exponential backoff and jitter. `submit` waits for a
+on any loss it reconnects with `core.retry`'s backoff (`RECONNECT`). `submit` waits for a
 window slot and the throughput cap, then resolves to a `SubmitResult` (the operator's
 answer, or a timeout / lost connection, whose outcome is unknown). Incoming
 deliver_sm/data_sm go to `on_incoming(wire, pdu)`, which answers through `wire.respond`
@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from passerelle.core.modes import BindMode
+from passerelle.core.retry import RetryPolicy
 from passerelle.smpp.pdu import BindKind, DataSm, DataSmResp, DeliverSm, DeliverSmResp, SubmitSm
 from passerelle.smpp.session import (
     Answered,
@@ -39,8 +41,9 @@ from passerelle.store.values import Connector
 
 log = logging.getLogger("passerelle.smpp")
 
-RECONNECT_MIN = 0.25
-RECONNECT_MAX = 30.0
+# waits between connection attempts: 0.25-0.5 s after the first failure, doubling, up
+# to 15-30 s (core.retry's equal jitter); reset once a bind succeeds
+RECONNECT = RetryPolicy(base=0.5, factor=2.0, max_delay=30.0)
 THROTTLE_MIN = 0.2
 THROTTLE_MAX = 10.0
 
@@ -174,11 +177,11 @@ class Link:
                 await self._task
 
     async def _run(self) -> None:
-        delay = RECONNECT_MIN
+        failures = 0  # connection attempts that failed since the last bind
         while not self._stop.is_set():
             try:
                 await self._connect()
-                delay = RECONNECT_MIN
+                failures = 0
                 await self._serve()
             except (OSError, TimeoutError, ConnectionError) as error:
                 log.warning("connector %s: %s", self.name, error, extra={"connector": self.name})
@@ -186,14 +189,14 @@ class Link:
                 self._drop_all()
             if self._stop.is_set():
                 break
-            await asyncio.sleep(delay * (0.5 + self._rng()))
-            delay = min(RECONNECT_MAX, delay * 2)
+            failures += 1
+            await asyncio.sleep(reconnect_delay(failures, self._rng()))
 
     async def _connect(self) -> None:
         c = self.connector
         roles = (
             [BindKind.TRANSCEIVER]
-            if c.bind_mode == "trx"
+            if c.bind_mode == BindMode.TRX
             else [BindKind.TRANSMITTER, BindKind.RECEIVER]
         )
         loop = asyncio.get_running_loop()
@@ -309,6 +312,12 @@ class Link:
         wire.session.submit(pdu, future, self.clock())
         wire.flush()
         return await future
+
+
+def reconnect_delay(failures: int, jitter: float) -> float:
+    """Seconds to wait before reconnecting after `failures` attempts in a row failed
+    (`jitter` in [0, 1))."""
+    return RECONNECT.delay(failures, jitter)
 
 
 def _settle(token: object, result: SubmitResult) -> None:

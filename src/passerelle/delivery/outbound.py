@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from passerelle.core.modes import Coding
 from passerelle.smpp.coding import Alphabet, encode_text
 from passerelle.smpp.pdu import SubmitSm
 from passerelle.store.values import Connector, DueRecipient
@@ -19,7 +20,7 @@ REGISTERED_DELIVERY = 0x01  # always ask for the final receipt: `statut` needs i
 def submit_sm(due: DueRecipient, connector: Connector) -> SubmitSm:
     """The submit_sm of `due` through `connector` (its sequence is set by the session)."""
     ton, npi = SOURCE_TON_NPI.get(due.sender_type, (5, 0))
-    alphabet = Alphabet.LATIN1 if connector.coding == "latin1" else Alphabet.GSM
+    alphabet = Alphabet.LATIN1 if connector.coding == Coding.LATIN1 else Alphabet.GSM
     data_coding, payload = encode_text(due.text, alphabet, flash=due.flash)
     return SubmitSm(
         sequence=0,

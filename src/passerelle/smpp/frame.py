@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TypeAlias
 
-from passerelle.exceptions import PasserelleError
+from passerelle.exceptions import PduError as PduError  # defined in the error tree
 from passerelle.smpp.pdu import (
     RESPONSE_BIT,
     Bind,
@@ -55,29 +55,11 @@ _B5 = struct.Struct(">BBBBB")
 MAX_LENGTH = 65536
 
 
-class PduError(PasserelleError):
-    """A frame that cannot be read, or a PDU that cannot be written.
-
-    `status` is the command_status to answer with (``ESME_RSYSERR`` for a PDU that
-    cannot be written: a bug of ours); `sequence` and `command_id` are those of the
-    offending header when it could be read.
-    """
-
-    def __init__(
-        self, message: str, status: int, sequence: int | None = None, command_id: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.sequence = sequence
-        self.command_id = command_id
-
-
-class _Malformed(Exception):
+class _Malformed(PduError):
     """Raised inside body decoders; `decode` turns it into a PduError with the header."""
 
     def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status)
 
 
 def _cstr_at(frame: bytes, pos: int) -> tuple[str, int]:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from passerelle.smpp.frame import HEADER, PduError, decode, encode
+from passerelle.exceptions import PduError
+from passerelle.exceptions import WindowFull as WindowFull  # defined in the error tree
+from passerelle.smpp.frame import HEADER, decode, encode
 from passerelle.smpp.frame import FrameReader as _FrameReader
 from passerelle.smpp.pdu import (
     Bind,
@@ -105,10 +107,6 @@ class _Pending:
     command_id: int
     deadline: float
     token: object
-
-
-class WindowFull(Exception):
-    """`submit` was called with the window full (a caller bug: check `can_submit`)."""
 
 
 class Session:

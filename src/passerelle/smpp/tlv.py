@@ -14,6 +14,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from passerelle.exceptions import TlvStreamError as TlvStreamError  # defined in the error tree
+
 _TLV_HEAD = struct.Struct(">HH")
 
 
@@ -131,19 +133,6 @@ def find_bytes(params: Iterable[TlvParam], tag: int) -> bytes | None:
     """The raw value of the first parameter with `tag`, or None."""
     param = find(params, tag)
     return None if param is None else param.value
-
-
-def sar(ref: int, total: int, seqnum: int) -> tuple[TlvParam, TlvParam, TlvParam]:
-    """The three SAR parameters of one segment of a concatenated message."""
-    return (
-        TlvParam.of_int(Tlv.SAR_MSG_REF_NUM, ref, 2),
-        TlvParam.of_int(Tlv.SAR_TOTAL_SEGMENTS, total, 1),
-        TlvParam.of_int(Tlv.SAR_SEGMENT_SEQNUM, seqnum, 1),
-    )
-
-
-class TlvStreamError(ValueError):
-    """The optional part of a PDU body is truncated."""
 
 
 def encode_tlvs(params: tuple[TlvParam, ...]) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from passerelle.core.modes import BindMode, Coding, IdMode
 from passerelle.core.routing import Route
 from passerelle.exceptions import ConnectorInUse, NotFound, UnknownConnector
 from passerelle.store.values import Connector, RouteRow, ordered_rows
@@ -82,12 +83,12 @@ class RoutingOps:
                 system_id=r[3],
                 password=r[4],
                 system_type=r[5],
-                bind_mode=r[6],
+                bind_mode=BindMode(r[6]),
                 window=r[7],
                 throughput=r[8],
                 enquire_link_s=r[9],
-                id_mode=r[10],
-                coding=r[11],
+                id_mode=IdMode(r[10]),
+                coding=Coding(r[11]),
                 enabled=bool(r[12]),
                 created_at=r[13],
             )

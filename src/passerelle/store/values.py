@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from passerelle.core.modes import BindMode, Coding, IdMode
 from passerelle.core.routing import Route, rank
 from passerelle.core.states import RecipientState
 
@@ -140,12 +141,12 @@ class Connector:
     system_id: str
     password: str
     system_type: str = ""
-    bind_mode: str = "trx"  # "trx" (transceiver) or "tx+rx" (transmitter + receiver)
+    bind_mode: BindMode = BindMode.TRX  # stored as its string, "trx" or "tx+rx"
     window: int = 10
     throughput: float = 0.0  # submits/s; 0 = unlimited
     enquire_link_s: float = 30.0
-    id_mode: str = "as-is"  # receipt ids: "as-is", "hex-to-dec", "dec-to-hex"
-    coding: str = "gsm"  # "gsm" (data_coding 0) or "latin1" (3)
+    id_mode: IdMode = IdMode.AS_IS  # receipt ids: "as-is", "hex-to-dec", "dec-to-hex"
+    coding: Coding = Coding.GSM  # "gsm" (data_coding 0) or "latin1" (3)
     enabled: bool = True
     created_at: float = 0.0
 

@@ -21,78 +21,19 @@ What it does, and no more:
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import ipaddress
-import re
 import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import cast
 
 import httptools
-from yarl import URL
 
+from passerelle.exceptions import ProtocolError as ProtocolError  # defined in the error tree
 from passerelle.webhooks import guard
-
-
-class ProtocolError(Exception):
-    """The receiver's answer was not HTTP/1.x, or the connection closed before it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a callback URL means on the wire (parsed once per URL)."""
-
-    origin: str  # scheme://host:port, the unit of pooling and per-receiver limits
-    host: str  # IDNA-encoded name or bare address, for resolving, SNI and checking
-    port: int
-    tls: bool
-    # "Host: ..." and, if the URL has user information, "Authorization: ..." (kept out
-    # of reprs: it may carry a password)
-    head: bytes = field(repr=False)
-    path: str  # the raw path (percent-encoded as yarl encodes it)
-    query: str  # the URL's own raw query ('' if none)
-
-
-HOST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,253}")  # after IDNA encoding (yarl's raw_host)
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=4096)
-def target_of(url: str) -> Target:
-    """Parse a callback URL; guard.Refused unless it is absolute http(s)."""
-    try:
-        u = URL(url)
-        host, port = u.raw_host, u.port
-    except ValueError:
-        raise guard.Refused("callback URL must be an absolute http:// or https:// URL") from None
-    if u.scheme not in ("http", "https") or not host or port is None:
-        raise guard.Refused("callback URL must be an absolute http:// or https:// URL")
-    if not HOST_NAME.fullmatch(host) and not _is_address(host):
-        raise guard.Refused(f"callback URL has an invalid host name: {host!r}")
-    head = f"Host: {u.host_port_subcomponent}\r\n"
-    if u.user is not None:
-        credentials = f"{u.user}:{u.password or ''}".encode()
-        head += f"Authorization: Basic {base64.b64encode(credentials).decode()}\r\n"
-    return Target(
-        origin=f"{u.scheme}://{host}:{port}",
-        host=host,
-        port=port,
-        tls=u.scheme == "https",
-        head=head.encode("ascii"),
-        path=u.raw_path or "/",
-        query=u.raw_query_string,
-    )
+from passerelle.webhooks.target import Target as Target  # the one callback-URL validator
+from passerelle.webhooks.target import target_of as target_of
 
 
 class _Connection(asyncio.Protocol):

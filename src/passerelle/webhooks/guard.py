@@ -13,9 +13,7 @@ import asyncio
 import ipaddress
 import socket
 
-
-class Refused(Exception):
-    """The URL may not be called; the message says why."""
+from passerelle.exceptions import Refused as Refused  # defined in the error tree
 
 
 def forbidden(address: str) -> bool:
