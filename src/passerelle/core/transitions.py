@@ -183,6 +183,22 @@ class Ignored:
 Outcome = Change | Ignored
 
 FINAL = Ignored("final")
+_BARE: dict[int, Recipient] = {state: Recipient(state) for state in RecipientState}
+
+
+def reads_message(event: Event) -> bool:
+    """False when `event`'s outcome depends on the recipient's state alone: a store may
+    then pass `bare(state)` without reading the message (a hot path does)."""
+    if isinstance(event, SubmitAccepted):
+        return event.early is not None
+    return not isinstance(event, SubmitRefused)
+
+
+def bare(state: int) -> Recipient:
+    """A recipient known by its state (or its stored value) alone, for the events
+    `reads_message` says so."""
+    recipient = _BARE.get(state)
+    return recipient if recipient is not None else Recipient(RecipientState(state))
 
 
 def _refused(old: RecipientState, new: RecipientState) -> Ignored:
@@ -203,14 +219,15 @@ def _receipt(rec: Recipient, event: ReceiptArrived, writes: tuple[Write, ...] = 
     """`event` on `rec`, after `writes` (a Submit, when the receipt came early)."""
     if rec.state.final:
         return FINAL
-    now = SUBMITTED if writes else rec.state
+    current = SUBMITTED if writes else rec.state
     if not event.state.final:  # a note: the state does not move
-        return Change(rec.state, now, (*writes, Note(event.stat)))
+        return Change(rec.state, current, (*writes, Note(event.stat)))
     # a queued one was queued again after its claim lapsed, yet its first submit
     # reached the operator: it moves as a submitted one would
-    via = can_move(now, SUBMITTED) and can_move(SUBMITTED, event.state)
-    if not (can_move(now, event.state) or via):
-        return _refused(now, event.state)
+    if not can_move(current, event.state) and not (
+        can_move(current, SUBMITTED) and can_move(SUBMITTED, event.state)
+    ):
+        return _refused(current, event.state)
     return _finish(rec, Finish(event.state, event.stat, event.err, event.at), writes)
 
 

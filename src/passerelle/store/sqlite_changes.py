@@ -23,6 +23,7 @@ _COLUMNS = (
 )
 BY_ID = _COLUMNS + " WHERE r.id = ?"
 BY_IDS = _COLUMNS + " WHERE r.id IN (SELECT value FROM json_each(?))"  # noqa: S608
+STATES = "SELECT id, state FROM recipients WHERE id IN (SELECT value FROM json_each(?))"
 BY_SMSC_ID = _COLUMNS + " WHERE r.smsc_id = ? AND r.connector = ? ORDER BY r.id DESC LIMIT 1"
 
 SUBMIT = (
@@ -63,8 +64,11 @@ class Row:
     dest: str
 
 
+_STATES = {int(state): state for state in RecipientState}
+
+
 def _row(r: Sequence[Any]) -> Row:
-    return Row(r[0], Recipient(RecipientState(r[1]), bool(r[2]), r[3]), r[4], r[5], r[6])
+    return Row(r[0], Recipient(_STATES[r[1]], bool(r[2]), r[3]), r[4], r[5], r[6])
 
 
 def load(conn: sqlite3.Connection, recipient_id: int) -> Row | None:
@@ -77,6 +81,11 @@ def load_many(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[in
     """The recipients with these ids (one statement), by id; missing ones are absent."""
     rows = conn.execute(BY_IDS, (json.dumps(list(recipient_ids)),)).fetchall()
     return {r[0]: _row(r) for r in rows}
+
+
+def load_states(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[int, int]:
+    """The states of the recipients with these ids (one statement), by id."""
+    return dict(conn.execute(STATES, (json.dumps(list(recipient_ids)),)).fetchall())
 
 
 def load_by_smsc_id(conn: sqlite3.Connection, connector: str, smsc_id: str) -> Row | None:

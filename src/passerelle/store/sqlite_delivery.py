@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from passerelle.core.states import RecipientState
@@ -20,8 +19,9 @@ from passerelle.core.transitions import (
     SubmitAccepted,
     SubmitRefused,
     apply,
+    bare,
 )
-from passerelle.store.sqlite_changes import SUBMIT, load, load_by_smsc_id, load_many, persist
+from passerelle.store.sqlite_changes import SUBMIT, load, load_by_smsc_id, load_states, persist
 from passerelle.store.values import DueRecipient, ReceiptMatch
 from passerelle.store.writer import Writer
 
@@ -44,29 +44,44 @@ def _early(
 def _submitted_many(
     conn: sqlite3.Connection, items: list[tuple[int, str, str, float]]
 ) -> list[tuple[bool, Any]]:
-    """Record a run of submit_sm_resp: plain ones in one statement, early receipts
-    applied with theirs."""
-    rows = load_many(conn, [item[0] for item in items])
-    kept = conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None
+    """Record a run of submit_sm_resp in one statement (with a receipt kept early, one
+    by one: rare)."""
+    if conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None:
+        for item in items:
+            _submitted_early(conn, *item)
+        return [(True, None)] * len(items)
+    states = load_states(conn, [item[0] for item in items])
     plain: list[tuple[int, str, str, float, int]] = []
     for rid, connector, smsc_id, now in items:
-        row = rows.get(rid)
-        if row is None:
+        state = states.get(rid)
+        if state is None:
             continue
-        early = _early(conn, connector, smsc_id, now) if kept else None
-        change = apply(row.recipient, SubmitAccepted(connector, smsc_id, now, early))
+        # no receipt kept: the outcome depends on the state alone (`reads_message`)
+        change = apply(bare(state), SubmitAccepted(connector, smsc_id, now))
         if isinstance(change, Ignored):
             continue
-        rows[rid] = replace(row, recipient=replace(row.recipient, state=change.new))
-        if early is None:
-            plain.append((SUBMITTED, connector, smsc_id, now, rid))
-            continue
-        persist(conn, row, change)
+        states[rid] = int(change.new)  # a second submit of it in this run sees that
+        plain.append((SUBMITTED, connector, smsc_id, now, rid))
+    conn.executemany(SUBMIT, plain)
+    return [(True, None)] * len(items)
+
+
+def _submitted_early(
+    conn: sqlite3.Connection, rid: int, connector: str, smsc_id: str, now: float
+) -> None:
+    """Record one submit_sm_resp, with the receipt kept for its id if there is one."""
+    row = load(conn, rid)
+    if row is None:
+        return
+    early = _early(conn, connector, smsc_id, now)
+    change = apply(row.recipient, SubmitAccepted(connector, smsc_id, now, early))
+    if isinstance(change, Ignored):
+        return
+    persist(conn, row, change)
+    if early is not None:
         conn.execute(
             "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?", (connector, smsc_id)
         )
-    conn.executemany(SUBMIT, plain)
-    return [(True, None)] * len(items)
 
 
 def _any_prefix(prefixes: Sequence[str]) -> str:
