@@ -28,6 +28,8 @@ from passerelle.core.transitions import (
     SubmitAccepted,
     SubmitRefused,
     apply,
+    bare,
+    reads_message,
 )
 
 AT = 10.0
@@ -197,3 +199,20 @@ def test_refund_is_the_recipients_share_of_the_cost() -> None:
     assert change.ledger == LedgerRow(
         7, "refund", "dispatcher", "not delivered to any operator: gave up", 20.0
     )
+
+
+STATE_ALONE = [(state, name) for state, name in PAIRS if not reads_message(EVENTS[name])]
+
+
+@pytest.mark.parametrize(("state", "name"), STATE_ALONE)
+def test_events_that_read_the_state_alone(state: S, name: str) -> None:
+    """When `reads_message` says an event reads the state alone, `bare(state)` gives the
+    outcome a fully read recipient gets (the batched submit path relies on it)."""
+    assert bare(int(state)) == Recipient(state)
+    assert apply(bare(int(state)), EVENTS[name]) == EXPECTED[(state, name)]
+
+
+def test_which_events_read_the_message() -> None:
+    """Submits without a kept receipt and temporary refusals read the state alone."""
+    alone = sorted(name for name, event in EVENTS.items() if not reads_message(event))
+    assert alone == ["accepted", "refused"]
