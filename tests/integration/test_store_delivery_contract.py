@@ -4,6 +4,8 @@ in tests/unit/test_transitions.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from passerelle import exceptions as exc
@@ -233,3 +235,16 @@ async def test_an_ignored_submit_leaves_a_kept_receipt_kept(store: Store) -> Non
     await store.mark_submitted(second.id, "op1", "b", now=104.0)
     states = {s.dest: s.state for s in await store.message_states(account_id, first.msgid)}
     assert states == {"33612345671": S.SUBMITTED, "33612345672": S.DELIVERED}
+
+
+async def test_a_run_of_submits_with_one_kept_receipt(store: Store) -> None:
+    """Submits recorded together: the one whose receipt was kept gets it, the others
+    are stored as submitted."""
+    account_id = await queued(store, ("33612345671", "33612345672", "33612345673"))
+    due = await store.claim_due(100.0, 30.0, 10)
+    await store.record_receipt("op1", "id1", S.DELIVERED, "DELIVRD", None, 100.5)
+    await asyncio.gather(
+        *(store.mark_submitted(d.id, "op1", f"id{i}", 101.0) for i, d in enumerate(due))
+    )
+    states = sorted(s.state for s in await store.message_states(account_id, due[0].msgid))
+    assert states == [S.SUBMITTED, S.SUBMITTED, S.DELIVERED]

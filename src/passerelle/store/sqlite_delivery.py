@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from passerelle.core.states import RecipientState
@@ -44,44 +45,50 @@ def _early(
 def _submitted_many(
     conn: sqlite3.Connection, items: list[tuple[int, str, str, float]]
 ) -> list[tuple[bool, Any]]:
-    """Record a run of submit_sm_resp in one statement (with a receipt kept early, one
-    by one: rare)."""
-    if conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None:
-        for item in items:
-            _submitted_early(conn, *item)
-        return [(True, None)] * len(items)
+    """Record a run of submit_sm_resp: the states read in one statement, the plain
+    submits written in one; those with a receipt kept early one by one (rare)."""
+    kept = conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None
     states = load_states(conn, [item[0] for item in items])
     plain: list[tuple[int, str, str, float, int]] = []
     for rid, connector, smsc_id, now in items:
         state = states.get(rid)
         if state is None:
             continue
+        early = _early(conn, connector, smsc_id, now) if kept else None
+        if early is not None:
+            event = SubmitAccepted(connector, smsc_id, now, early)
+            after = _submitted_early(conn, rid, RecipientState(state), event)
+            if after is not None:
+                states[rid] = after
+            continue
         # no receipt kept: the outcome depends on the state alone (`reads_message`)
         change = apply(bare(state), SubmitAccepted(connector, smsc_id, now))
         if isinstance(change, Ignored):
             continue
-        states[rid] = int(change.new)  # a second submit of it in this run sees that
+        states[rid] = change.new  # a second submit of it in this run sees that
         plain.append((SUBMITTED, connector, smsc_id, now, rid))
     conn.executemany(SUBMIT, plain)
     return [(True, None)] * len(items)
 
 
 def _submitted_early(
-    conn: sqlite3.Connection, rid: int, connector: str, smsc_id: str, now: float
-) -> None:
-    """Record one submit_sm_resp, with the receipt kept for its id if there is one."""
+    conn: sqlite3.Connection, rid: int, state: RecipientState, event: SubmitAccepted
+) -> int | None:
+    """Record one submit_sm_resp with the receipt kept for its id, the recipient being in
+    `state` (an earlier submit of the run may not be written yet); the state after it,
+    None when nothing changed."""
     row = load(conn, rid)
     if row is None:
-        return
-    early = _early(conn, connector, smsc_id, now)
-    change = apply(row.recipient, SubmitAccepted(connector, smsc_id, now, early))
+        return None
+    change = apply(replace(row.recipient, state=state), event)
     if isinstance(change, Ignored):
-        return
+        return None
     persist(conn, row, change)
-    if early is not None:
-        conn.execute(
-            "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?", (connector, smsc_id)
-        )
+    conn.execute(
+        "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
+        (event.connector, event.smsc_id),
+    )
+    return change.new
 
 
 def _any_prefix(prefixes: Sequence[str]) -> str:
