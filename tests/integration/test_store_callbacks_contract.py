@@ -1,4 +1,5 @@
-"""The callback half of the store contract: events born with final states, claims, attempts."""
+"""The callback half of the store contract: events stored as the transitions give them
+(tests/unit/test_transitions.py decides when), claims, attempts."""
 
 from __future__ import annotations
 
@@ -40,10 +41,10 @@ async def submitted(
 
 
 async def test_final_receipt_creates_one_event(store: Store) -> None:
-    """A final receipt of a callback=1 message queues one event; a repeat does not."""
+    """The event a final receipt's change carries is stored with the recipient's msgid and
+    dest, and claimed with its account's login, URL, method and secret."""
     _, msgid, _ = await submitted(store, callback=True)
     await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", "000", 102.0)
-    await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", "000", 103.0)
     [job] = await store.claim_callbacks(104.0, 30.0, 10)
     assert (job.msgid, job.dest, job.statut, job.stat, job.err, job.login) == (
         msgid,
@@ -54,20 +55,21 @@ async def test_final_receipt_creates_one_event(store: Store) -> None:
         "alice",
     )
     assert (job.url, job.method, job.secret) == ("https://client.example/dlr", "POST", "sekret")
+    assert (job.occurred_at, job.attempts) == (102.0, 0)
     assert await store.claim_callbacks(105.0, 30.0, 10) == []  # claimed
 
 
-async def test_no_event_without_callback_or_for_intermediate(store: Store) -> None:
-    """callback=0 messages and ENROUTE receipts create no event."""
+async def test_the_callback_flag_is_read_from_the_message(store: Store) -> None:
+    """The store gives the transition its message's callback=0: nothing is queued."""
     await submitted(store, callback=False)
-    await store.record_receipt("op1", "id0", S.SUBMITTED, "ENROUTE", None, 102.0)
     await store.record_receipt("op1", "id0", S.UNDELIVERED, "UNDELIV", "001", 103.0)
     assert await store.claim_callbacks(104.0, 30.0, 10) == []
     assert await store.callback_backlog() == (0, None)
 
 
 async def test_failure_and_early_receipt_create_events(store: Store) -> None:
-    """A failed recipient (statut 2) and a receipt kept before its resp both queue events."""
+    """The events of a failure's change and of a receipt kept before its resp (applied at
+    the submit) are stored."""
     account = await store.create_account(
         NewAccount("bob", "b@x.fr", "h", "s", 100.0, credits=10, callback_url="http://h/x")
     )

@@ -1,14 +1,14 @@
-"""The receipt deadline in the store contract: `expire_overdue` on SQLite and the twin."""
+"""The receipt deadline in the store contract: `expire_overdue` selects the overdue
+recipients and stores the change `core.transitions` gives them, on SQLite and the twin."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from passerelle.core.states import RecipientState as S
-from passerelle.core.states import statut_of_message
 from passerelle.store.base import Store
 from passerelle.store.sqlite_expiry import OVERDUE
-from passerelle.store.values import AccountChanges, NewAccount, NewMessage, ReceiptMatch
+from passerelle.store.values import AccountChanges, NewAccount, NewMessage
 from tests.support import sqlite_store
 
 DEADLINE = 1000.0
@@ -35,20 +35,15 @@ async def submitted(
 
 
 async def test_overdue_recipient_expires_once_with_its_event(store: Store) -> None:
-    """Past the deadline a submitted recipient is EXPIRED/no-receipt (statut 2) with one
-    callback event, no refund, and a later receipt or pass changes nothing."""
+    """An overdue recipient gets the deadline's change stored (EXPIRED, its stat, final
+    time and event); a second pass no longer selects it."""
     account_id, msgid = await submitted(store)
-    ledger = await store.ledger(account_id)
     assert await store.expire_overdue(OVERDUE_AT, DEADLINE, 10) == 1
     [state] = await store.message_states(account_id, msgid)
     assert (state.state, state.stat, state.updated_at) == (S.EXPIRED, "EXPIRED", OVERDUE_AT)
-    assert statut_of_message([state.state]) == 2
     assert await store.balance(account_id) == 9 == await store.ledger_sum(account_id)
-    assert await store.ledger(account_id) == ledger
     [job] = await store.claim_callbacks(OVERDUE_AT, 30.0, 10)
     assert (job.msgid, job.statut, job.stat, job.err) == (msgid, 2, "EXPIRED", "no-receipt")
-    late = await store.record_receipt("op1", "id0", S.DELIVERED, "DELIVRD", "000", OVERDUE_AT + 5)
-    assert late is ReceiptMatch.IGNORED
     assert await store.expire_overdue(OVERDUE_AT + 10, DEADLINE, 10) == 0
     [state] = await store.message_states(account_id, msgid)
     assert (state.state, state.stat) == (S.EXPIRED, "EXPIRED")
@@ -56,7 +51,7 @@ async def test_overdue_recipient_expires_once_with_its_event(store: Store) -> No
 
 
 async def test_no_event_without_callback(store: Store) -> None:
-    """A message sent with callback=0 expires without any callback event."""
+    """The expiry pass gives the transition its message's callback=0: no event stored."""
     account_id, msgid = await submitted(store, callback=False)
     assert await store.expire_overdue(OVERDUE_AT, DEADLINE, 10) == 1
     assert (await store.message_states(account_id, msgid))[0].state is S.EXPIRED

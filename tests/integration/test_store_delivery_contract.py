@@ -1,6 +1,10 @@
-"""The delivery half of the store contract: outbox claims, submits, receipts, refunds."""
+"""The delivery half of the store contract: outbox claims, and the changes of submits,
+receipts and failures persisted as `core.transitions` gives them (the rules are tested
+in tests/unit/test_transitions.py)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
@@ -120,7 +124,8 @@ async def test_claim_lease_and_reclaim(store: Store) -> None:
 
 
 async def test_submit_then_receipt_delivers(store: Store) -> None:
-    """submitted → receipt DELIVRD → delivered; a repeated receipt is ignored."""
+    """A submit and a final receipt are stored; an event on a recipient stored as final
+    is given its stored state, so it answers IGNORED and writes nothing."""
     account_id = await queued(store)
     [due] = await store.claim_due(100.0, 30.0, 10)
     await store.mark_submitted(due.id, "op1", "abc", now=101.0)
@@ -160,7 +165,7 @@ async def test_same_id_on_another_connector_does_not_match(store: Store) -> None
 
 
 async def test_intermediate_receipt_keeps_in_flight(store: Store) -> None:
-    """ENROUTE/ACCEPTD receipts do not end the recipient."""
+    """A note (ENROUTE) stores the operator's stat and nothing else."""
     account_id = await queued(store)
     [due] = await store.claim_due(100.0, 30.0, 10)
     await store.mark_submitted(due.id, "op1", "x", now=101.0)
@@ -179,20 +184,30 @@ async def test_retry_requeues_for_later(store: Store) -> None:
     assert (again.attempts, again.reclaimed) == (1, False)
 
 
-async def test_failure_refunds_exactly_once(store: Store) -> None:
-    """A permanent failure refunds one credit per recipient, once, with a ledger entry."""
+async def test_failure_persists_its_refund(store: Store) -> None:
+    """A failure's refund is stored as the change gives it (the recipient's share read
+    from the message): credits and one ledger row in the same write; a change without a
+    refund moves no credit."""
     account_id = await queued(store, ("33612345678", "33612345679"))
     due = await store.claim_due(100.0, 30.0, 10)
     assert await store.balance(account_id) == 8
     await store.mark_failed(due[0].id, "no route", 101.0, refund=True)
-    await store.mark_failed(due[0].id, "no route", 102.0, refund=True)
     assert await store.balance(account_id) == 9 == await store.ledger_sum(account_id)
     refund = (await store.ledger(account_id))[0]
-    assert (refund.kind, refund.delta, refund.msgid) == ("refund", 1, due[0].msgid)
+    assert (refund.kind, refund.delta, refund.msgid, refund.at, refund.actor, refund.reason) == (
+        "refund",
+        1,
+        due[0].msgid,
+        101.0,
+        "dispatcher",
+        "not delivered to any operator: no route",
+    )
     await store.mark_failed(due[1].id, "rejected", 103.0, refund=False)
     assert await store.balance(account_id) == 9
     counts = await store.delivery_counts()
     assert counts == {S.FAILED: 2}
+    [state, _] = await store.message_states(account_id, due[0].msgid)
+    assert (state.state, state.updated_at) == (S.FAILED, 101.0)
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -204,3 +219,32 @@ async def test_claim_respects_limit_and_release(store: Store, limit: int) -> Non
     await store.release([d.id for d in first])
     again = await store.claim_due(100.0, 30.0, 10)
     assert len(again) == 3 and not any(d.reclaimed for d in again)
+
+
+async def test_an_ignored_submit_leaves_a_kept_receipt_kept(store: Store) -> None:
+    """A submit recorded for a recipient no longer queued writes nothing and does not use
+    up the receipt kept for its id: the recipient recorded with that id next gets it."""
+    account_id = await queued(store, ("33612345671", "33612345672"))
+    first, second = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_submitted(first.id, "op1", "a", now=101.0)
+    await store.record_receipt("op1", "b", S.DELIVERED, "DELIVRD", None, 101.5)
+    await store.mark_submitted(first.id, "op1", "b", now=102.0)
+    assert await store.record_receipt("op1", "a", S.SUBMITTED, "ENROUTE", None, 103.0) is (
+        ReceiptMatch.APPLIED
+    )
+    await store.mark_submitted(second.id, "op1", "b", now=104.0)
+    states = {s.dest: s.state for s in await store.message_states(account_id, first.msgid)}
+    assert states == {"33612345671": S.SUBMITTED, "33612345672": S.DELIVERED}
+
+
+async def test_a_run_of_submits_with_one_kept_receipt(store: Store) -> None:
+    """Submits recorded together: the one whose receipt was kept gets it, the others
+    are stored as submitted."""
+    account_id = await queued(store, ("33612345671", "33612345672", "33612345673"))
+    due = await store.claim_due(100.0, 30.0, 10)
+    await store.record_receipt("op1", "id1", S.DELIVERED, "DELIVRD", None, 100.5)
+    await asyncio.gather(
+        *(store.mark_submitted(d.id, "op1", f"id{i}", 101.0) for i, d in enumerate(due))
+    )
+    states = sorted(s.state for s in await store.message_states(account_id, due[0].msgid))
+    assert states == [S.SUBMITTED, S.SUBMITTED, S.DELIVERED]

@@ -160,8 +160,9 @@ class Store(Protocol):
         """Recipients per state (for metrics and tests)."""
 
     # --- callbacks -----------------------------------------------------------------
-    # Events are created by record_receipt / mark_submitted / mark_failed, in the same
-    # transaction, for recipients of messages sent with callback=1 reaching a final state.
+    # Events are created by record_receipt / mark_submitted / mark_failed /
+    # expire_overdue, in the same transaction, when `core.transitions` gives one (a
+    # final state of a message sent with callback=1).
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
         """Claim due pending events of accounts that have a callback URL, oldest due first.

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from passerelle.core.states import RecipientState
+from passerelle.core.transitions import CallbackRow, LedgerRow
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.memory_callbacks import MemoryCallbacks
-from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow, refund_entry
+from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
 from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.memory_owners import MemoryOwners
 from passerelle.store.values import (
@@ -51,21 +52,19 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
     messages: dict[int, _Message] = field(default_factory=dict)
     entries: list[LedgerEntry] = field(default_factory=list)
 
-    def _refund(self, row: OutboxRow, err: str, now: float) -> None:
+    def _credit(self, row: OutboxRow, entry: LedgerRow) -> None:
         account = self._by_id(row.account_id)
         self.accounts[account.login] = dataclasses.replace(
-            account, credits=account.credits + row.unit_cost
+            account, credits=account.credits + entry.amount
         )
-        self.entries.append(refund_entry(len(self.entries) + 1, row, err, now))
+        what = (entry.amount, entry.kind, entry.actor, entry.reason)
+        self._ledger(row.account_id, entry.at, *what, row.msgid)
 
     def _account_by_id(self, account_id: int) -> Account:
         return self._by_id(account_id)
 
-    def _event(
-        self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
-    ) -> None:
-        if self.messages[row.msgid].callback:
-            self.add_event(row.account_id, row.msgid, row.dest, state, stat, err, now)
+    def _event(self, row: OutboxRow, event: CallbackRow) -> None:
+        self.add_event(row.account_id, row.msgid, row.dest, event)
 
     def _statuses(self, message: _Message) -> tuple[RecipientStatus, ...]:
         return tuple(
@@ -176,6 +175,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
                 message.flash,
                 message.created_at,
                 unit,
+                message.callback,
                 next_attempt_at=message.created_at,
             )
             ids.append(rid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from passerelle.core.states import RecipientState, statut_of
+from passerelle.core.transitions import CallbackRow
 from passerelle.store.values import (
     Account,
     CallbackAttempt,
@@ -54,12 +54,9 @@ class MemoryCallbacks:
         account_id: int,
         msgid: int,
         dest: str,
-        state: RecipientState,
-        stat: str,
-        err: str | None,
-        now: float,
+        event: CallbackRow,
     ) -> None:
-        """Queue an event (the caller checked the message asked for callbacks)."""
+        """Queue an event (`core.transitions` decided there is one)."""
         self.last_event_id += 1  # never reused, even after a purge
         event_id = self.last_event_id
         self.events[event_id] = EventRow(
@@ -67,11 +64,11 @@ class MemoryCallbacks:
             account_id,
             msgid,
             dest,
-            statut_of(state),
-            stat,
-            err,
-            now,
-            next_attempt_at=now,
+            event.statut,
+            event.stat,
+            event.err,
+            event.at,
+            next_attempt_at=event.at,
         )
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:

@@ -5,14 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from passerelle.core.deadline import EXPIRY, is_overdue
+from passerelle.core.deadline import is_overdue
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
+from passerelle.core.transitions import (
+    CallbackRow,
+    Change,
+    DeadlinePassed,
+    Event,
+    Failed,
+    Finish,
+    Ignored,
+    LedgerRow,
+    Note,
+    Outcome,
+    ReceiptArrived,
+    Recipient,
+    Requeue,
+    Submit,
+    SubmitAccepted,
+    SubmitRefused,
+    apply,
+)
 from passerelle.exceptions import ConnectorInUse, NotFound, UnknownConnector
 from passerelle.store.values import (
     Connector,
     DueRecipient,
-    LedgerEntry,
     ReceiptMatch,
     RouteRow,
     ordered_rows,
@@ -33,6 +51,7 @@ class OutboxRow:
     flash: bool
     created_at: float
     unit_cost: int
+    callback: bool = False  # its message asked for callback events
     state: RecipientState = RecipientState.QUEUED
     attempts: int = 0
     next_attempt_at: float = 0.0
@@ -54,6 +73,26 @@ class _Pending:
     received_at: float
 
 
+def _write(row: OutboxRow, change: Change) -> None:
+    """Set `row`'s fields as `change` says (no refund, no event)."""
+    for w in change.writes:
+        if isinstance(w, Submit):
+            row.state, row.connector, row.smsc_id = RecipientState.SUBMITTED, w.connector, w.smsc_id
+            row.submitted_at = row.updated_at = w.at
+            row.claimed_until, row.attempts = None, row.attempts + 1
+        elif isinstance(w, Requeue):
+            row.state, row.next_attempt_at, row.err = RecipientState.QUEUED, w.next_at, w.err
+            row.claimed_until, row.attempts = None, row.attempts + 1
+        elif isinstance(w, Finish):
+            row.state, row.err, row.updated_at = w.state, w.err, w.at
+            if w.stat is not None:
+                row.stat = w.stat
+            if w.release:
+                row.claimed_until = None
+        elif isinstance(w, Note):
+            row.stat = w.stat
+
+
 @dataclass
 class MemoryDelivery:
     """Delivery half of the in-memory store."""
@@ -64,21 +103,27 @@ class MemoryDelivery:
     pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
     last_recipient_id: int = 0
 
-    def _refund(self, row: OutboxRow, err: str, now: float) -> None:
+    def _credit(self, row: OutboxRow, entry: LedgerRow) -> None:
         raise NotImplementedError
 
-    def _event(
-        self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
-    ) -> None:
+    def _event(self, row: OutboxRow, event: CallbackRow) -> None:
         raise NotImplementedError
 
-    def _apply(
-        self, row: OutboxRow, state: RecipientState, stat: str, err: str | None, now: float
-    ) -> None:
-        row.stat = stat
-        if state.final:
-            row.state, row.err, row.updated_at = state, err, now
-            self._event(row, state, stat, err, now)
+    def _persist(self, row: OutboxRow, outcome: Outcome) -> bool:
+        """Store `outcome`'s change to `row`; False when it was ignored."""
+        if isinstance(outcome, Ignored):
+            return False
+        _write(row, outcome)
+        if outcome.ledger is not None:
+            self._credit(row, outcome.ledger)
+        if outcome.callback is not None:
+            self._event(row, outcome.callback)
+        return True
+
+    def _transition(self, recipient_id: int, event: Event) -> None:
+        row = self.outbox.get(recipient_id)
+        if row is not None:
+            self._persist(row, apply(_recipient(row), event))
 
     async def add_connector(self, connector: Connector) -> None:
         self.connectors[connector.name] = connector
@@ -145,35 +190,19 @@ class MemoryDelivery:
         self, recipient_id: int, connector: str, smsc_id: str, now: float
     ) -> None:
         row = self.outbox.get(recipient_id)
-        if row is None or row.state is not RecipientState.QUEUED:
+        if row is None:
             return
-        row.state, row.connector, row.smsc_id = RecipientState.SUBMITTED, connector, smsc_id
-        row.claimed_until, row.attempts, row.updated_at = None, row.attempts + 1, now
-        row.submitted_at = now
-        early = self.pending.pop((connector, smsc_id), None)
-        if early is not None:
-            self._apply(row, early.state, early.stat, early.err, now)
+        kept = self.pending.get((connector, smsc_id))
+        early = None if kept is None else ReceiptArrived(kept.state, kept.stat, kept.err, now)
+        change = apply(_recipient(row), SubmitAccepted(connector, smsc_id, now, early))
+        if self._persist(row, change) and early is not None:
+            del self.pending[(connector, smsc_id)]
 
     async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
-        row = self.outbox.get(recipient_id)
-        if row is None or row.state.final:
-            return
-        row.state, row.next_attempt_at, row.err = RecipientState.QUEUED, next_at, err
-        row.claimed_until, row.attempts = None, row.attempts + 1
+        self._transition(recipient_id, SubmitRefused(err, next_at))
 
     async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        row = self.outbox.get(recipient_id)
-        if row is None or row.state.final:
-            return
-        row.state, row.err, row.updated_at, row.claimed_until = (
-            RecipientState.FAILED,
-            err,
-            now,
-            None,
-        )
-        self._event(row, RecipientState.FAILED, "FAILED", err[:16], now)
-        if refund:
-            self._refund(row, err, now)
+        self._transition(recipient_id, Failed(err, now, refund))
 
     async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
         for rid in recipient_ids:
@@ -199,10 +228,8 @@ class MemoryDelivery:
             self.pending[(connector, smsc_id)] = _Pending(state, stat, err, now)
             return ReceiptMatch.PENDING
         row = max(matches, key=lambda r: r.id)
-        if row.state.final:
-            return ReceiptMatch.IGNORED
-        self._apply(row, state, stat, err, now)
-        return ReceiptMatch.APPLIED
+        change = apply(_recipient(row), ReceiptArrived(state, stat, err, now))
+        return ReceiptMatch.APPLIED if self._persist(row, change) else ReceiptMatch.IGNORED
 
     async def expire_overdue(self, now: float, deadline: float, limit: int) -> int:
         overdue = sorted(
@@ -210,7 +237,7 @@ class MemoryDelivery:
             key=lambda r: (r.submitted_at, r.id),
         )[:limit]
         for row in overdue:
-            self._apply(row, EXPIRY.state, EXPIRY.stat, EXPIRY.err, now)
+            self._persist(row, apply(_recipient(row), DeadlinePassed(now)))
         return len(overdue)
 
     async def queue_depth(self) -> int:
@@ -232,15 +259,5 @@ class MemoryDelivery:
         return counts
 
 
-def refund_entry(entry_id: int, row: OutboxRow, err: str, now: float) -> LedgerEntry:
-    """The ledger entry of a refund for `row`."""
-    return LedgerEntry(
-        entry_id,
-        row.account_id,
-        now,
-        row.unit_cost,
-        "refund",
-        "dispatcher",
-        f"not delivered to any operator: {err}",
-        row.msgid,
-    )
+def _recipient(row: OutboxRow) -> Recipient:
+    return Recipient(row.state, row.callback, row.unit_cost)

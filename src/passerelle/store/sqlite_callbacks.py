@@ -1,7 +1,8 @@
 """SQLite callback events: the outbox the webhook sender drains, and its attempt log.
 
-Events are inserted by `add_event` inside the transaction that records a recipient's
-final state (see `sqlite_delivery.py`), only for messages sent with callback=1.
+Events are inserted inside the transaction that records a recipient's final state,
+when `core.transitions` says so (only for messages sent with callback=1): see
+`sqlite_changes.persist`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from passerelle.core.states import RecipientState, statut_of
 from passerelle.store.values import (
     CallbackAttempt,
     CallbackEvent,
@@ -23,25 +23,6 @@ from passerelle.store.writer import Writer
 
 PENDING = int(CallbackState.PENDING)
 PARK_S = 60.0  # pending events of accounts without a callback URL are looked at this often
-
-
-def add_event(
-    conn: sqlite3.Connection,
-    recipient_id: int,
-    state: RecipientState,
-    stat: str,
-    err: str | None,
-    now: float,
-) -> None:
-    """Queue a callback event for a recipient that just became final (if asked for)."""
-    conn.execute(
-        "INSERT INTO callback_events (account_id, msgid, dest, statut, stat, err, occurred_at,"
-        " created_at, state, attempts, next_attempt_at)"
-        " SELECT m.account_id, r.msgid, r.dest, ?, ?, ?, ?, ?, ?, 0, ?"
-        " FROM recipients r JOIN messages m ON m.msgid = r.msgid"
-        " WHERE r.id = ? AND m.callback",
-        (statut_of(state), stat, err, now, now, PENDING, now, recipient_id),
-    )
 
 
 def wake_callbacks(conn: sqlite3.Connection, login: str, now: float) -> None:

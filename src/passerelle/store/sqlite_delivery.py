@@ -8,68 +8,87 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from passerelle.core.states import RecipientState
-from passerelle.store.sqlite_callbacks import add_event
+from passerelle.core.transitions import (
+    Event,
+    Failed,
+    Ignored,
+    ReceiptArrived,
+    SubmitAccepted,
+    SubmitRefused,
+    apply,
+    bare,
+)
+from passerelle.store.sqlite_changes import SUBMIT, load, load_by_smsc_id, load_states, persist
 from passerelle.store.values import DueRecipient, ReceiptMatch
 from passerelle.store.writer import Writer
 
 QUEUED = int(RecipientState.QUEUED)
 SUBMITTED = int(RecipientState.SUBMITTED)
-FAILED = int(RecipientState.FAILED)
-
-
-def apply_receipt(
-    conn: sqlite3.Connection,
-    recipient_id: int,
-    state: RecipientState,
-    stat: str,
-    err: str | None,
-    now: float,
-) -> None:
-    """Record a receipt's state for a recipient in flight; a final one queues its event."""
-    if state.final:
-        conn.execute(
-            "UPDATE recipients SET state = ?, stat = ?, err = ?, final_at = ? WHERE id = ?",
-            (int(state), stat, err, now, recipient_id),
-        )
-        add_event(conn, recipient_id, state, stat, err, now)
-    else:
-        conn.execute("UPDATE recipients SET stat = ? WHERE id = ?", (stat, recipient_id))
-
-
-_SUBMITTED_SQL = (
-    "UPDATE recipients SET state = ?, connector = ?, smsc_id = ?, submitted_at = ?,"
-    " claimed_until = NULL, attempts = attempts + 1 WHERE id = ? AND state = ?"
+_EARLY = (
+    "SELECT state, stat, err FROM pending_receipts"
+    " WHERE connector = ? AND smsc_id = ? ORDER BY id DESC LIMIT 1"
 )
+
+
+def _early(
+    conn: sqlite3.Connection, connector: str, smsc_id: str, now: float
+) -> ReceiptArrived | None:
+    """The receipt kept for (`connector`, `smsc_id`) before its submit was recorded."""
+    r = conn.execute(_EARLY, (connector, smsc_id)).fetchone()
+    return None if r is None else ReceiptArrived(RecipientState(r[0]), r[1], r[2], now)
 
 
 def _submitted_many(
     conn: sqlite3.Connection, items: list[tuple[int, str, str, float]]
 ) -> list[tuple[bool, Any]]:
-    """Record a run of submit_sm_resp in one statement; apply receipts kept early."""
-    conn.executemany(
-        _SUBMITTED_SQL,
-        [
-            (SUBMITTED, connector, smsc_id, now, rid, QUEUED)
-            for rid, connector, smsc_id, now in items
-        ],
-    )
-    if conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None:
-        for recipient_id, connector, smsc_id, now in items:
-            early = conn.execute(
-                "SELECT id, state, stat, err FROM pending_receipts"
-                " WHERE connector = ? AND smsc_id = ? ORDER BY id DESC LIMIT 1",
-                (connector, smsc_id),
-            ).fetchone()
-            if early is not None:
-                apply_receipt(conn, recipient_id, RecipientState(early[1]), early[2], early[3], now)
-                conn.execute(
-                    "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
-                    (connector, smsc_id),
-                )
+    """Record a run of submit_sm_resp: the states read in one statement, the plain
+    submits written in one; those with a receipt kept early one by one (rare)."""
+    kept = conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None
+    states = load_states(conn, [item[0] for item in items])
+    plain: list[tuple[int, str, str, float, int]] = []
+    for rid, connector, smsc_id, now in items:
+        state = states.get(rid)
+        if state is None:
+            continue
+        early = _early(conn, connector, smsc_id, now) if kept else None
+        if early is not None:
+            event = SubmitAccepted(connector, smsc_id, now, early)
+            after = _submitted_early(conn, rid, RecipientState(state), event)
+            if after is not None:
+                states[rid] = after
+            continue
+        # no receipt kept: the outcome depends on the state alone (`reads_message`)
+        change = apply(bare(state), SubmitAccepted(connector, smsc_id, now))
+        if isinstance(change, Ignored):
+            continue
+        states[rid] = change.new  # a second submit of it in this run sees that
+        plain.append((SUBMITTED, connector, smsc_id, now, rid))
+    conn.executemany(SUBMIT, plain)
     return [(True, None)] * len(items)
+
+
+def _submitted_early(
+    conn: sqlite3.Connection, rid: int, state: RecipientState, event: SubmitAccepted
+) -> int | None:
+    """Record one submit_sm_resp with the receipt kept for its id, the recipient being in
+    `state` (an earlier submit of the run may not be written yet); the state after it,
+    None when nothing changed."""
+    row = load(conn, rid)
+    if row is None:
+        return None
+    change = apply(replace(row.recipient, state=state), event)
+    if isinstance(change, Ignored):
+        return None
+    persist(conn, row, change)
+    conn.execute(
+        "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
+        (event.connector, event.smsc_id),
+    )
+    return change.new
 
 
 def _any_prefix(prefixes: Sequence[str]) -> str:
@@ -125,44 +144,22 @@ class DeliveryOps:
             _submitted_many, item, lambda conn: _submitted_many(conn, [item])[0][1]
         )
 
-    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
+    async def _transition(self, recipient_id: int, event: Event) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE recipients SET state = ?, next_attempt_at = ?, err = ?,"
-                " claimed_until = NULL, attempts = attempts + 1 WHERE id = ? AND state IN (?, ?)",
-                (QUEUED, next_at, err, recipient_id, QUEUED, SUBMITTED),
-            )
+            row = load(conn, recipient_id)
+            if row is None:
+                return
+            change = apply(row.recipient, event)
+            if not isinstance(change, Ignored):
+                persist(conn, row, change)
 
         await self._writer.submit(op)
+
+    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
+        await self._transition(recipient_id, SubmitRefused(err, next_at))
 
     async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            cur = conn.execute(
-                "UPDATE recipients SET state = ?, err = ?, final_at = ?, claimed_until = NULL"
-                " WHERE id = ? AND state IN (?, ?)",
-                (FAILED, err, now, recipient_id, QUEUED, SUBMITTED),
-            )
-            if cur.rowcount != 1:
-                return
-            add_event(conn, recipient_id, RecipientState.FAILED, "FAILED", err[:16], now)
-            if not refund:
-                return
-            row = conn.execute(
-                "SELECT m.account_id, m.msgid, m.cost / m.recipient_count FROM recipients r"
-                " JOIN messages m ON m.msgid = r.msgid WHERE r.id = ?",
-                (recipient_id,),
-            ).fetchone()
-            account_id, msgid, amount = row
-            conn.execute(
-                "UPDATE accounts SET credits = credits + ? WHERE id = ?", (amount, account_id)
-            )
-            conn.execute(
-                "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
-                " VALUES (?, ?, ?, 'refund', 'dispatcher', ?, ?)",
-                (account_id, now, amount, f"not delivered to any operator: {err}", msgid),
-            )
-
-        await self._writer.submit(op)
+        await self._transition(recipient_id, Failed(err, now, refund))
 
     async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -183,12 +180,10 @@ class DeliveryOps:
         err: str | None,
         now: float,
     ) -> ReceiptMatch:
+        receipt = ReceiptArrived(state, stat, err, now)
+
         def op(conn: sqlite3.Connection) -> ReceiptMatch:
-            row = conn.execute(
-                "SELECT id, state FROM recipients WHERE smsc_id = ? AND connector = ?"
-                " ORDER BY id DESC LIMIT 1",
-                (smsc_id, connector),
-            ).fetchone()
+            row = load_by_smsc_id(conn, connector, smsc_id)
             if row is None:
                 conn.execute(
                     "INSERT INTO pending_receipts (connector, smsc_id, state, stat, err,"
@@ -196,9 +191,10 @@ class DeliveryOps:
                     (connector, smsc_id, int(state), stat, err, now),
                 )
                 return ReceiptMatch.PENDING
-            if RecipientState(row[1]).final:
+            change = apply(row.recipient, receipt)
+            if isinstance(change, Ignored):
                 return ReceiptMatch.IGNORED
-            apply_receipt(conn, row[0], state, stat, err, now)
+            persist(conn, row, change)
             return ReceiptMatch.APPLIED
 
         match: ReceiptMatch = await self._writer.submit(op)
