@@ -97,8 +97,9 @@ def _worker(
     run_server(create_app(settings), sock, settings)
 
 
-class Supervisor:
-    """Starts, watches and stops the worker processes."""
+class WorkerPool:
+    """Starts, watches and stops the worker processes (not to be confused with the
+    connector supervisor of `delivery/supervisor.py`)."""
 
     def __init__(self, sock: socket.socket, count: int, overrides: dict[str, Any]) -> None:
         self.sock = sock

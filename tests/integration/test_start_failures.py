@@ -18,12 +18,12 @@ from tests.support import make_settings
 SUPERVISE = """
 import socket, sys
 from passerelle.logs import setup_logging
-from passerelle.workers import Supervisor
+from passerelle.workers import WorkerPool
 setup_logging("info", "json")
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 sock.listen(16)
-sys.exit(Supervisor(sock, 2, {"database_url": sys.argv[1], "log_level": "info"}).run(2.0))
+sys.exit(WorkerPool(sock, 2, {"database_url": sys.argv[1], "log_level": "info"}).run(2.0))
 """
 
 

@@ -90,9 +90,9 @@ def serve(
         },
     )
     if app is None:
-        from passerelle.workers import Supervisor
+        from passerelle.workers import WorkerPool
 
-        supervisor = Supervisor(sock, settings.workers, {**overrides, "migrate_on_start": False})
+        supervisor = WorkerPool(sock, settings.workers, {**overrides, "migrate_on_start": False})
         if port_file is not None:
             port_file.write_text(str(bound))
         sys.exit(supervisor.run(settings.shutdown_grace_s))

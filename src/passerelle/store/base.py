@@ -1,9 +1,13 @@
-"""The store protocol: intent-named operations every backend implements.
+"""The store protocols: intent-named operations every backend implements, by role.
 
-Backends: `memory.MemoryStore` (twin for unit tests), `sqlite.SqliteStore`. All pass
-`tests/integration/test_store_contract.py`. This module holds only the narrow
-interface and `open_store`, which picks a backend; the values the operations take
-and return, and the helpers about them, are in `values.py`.
+Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStore`
+(messages, recipients, submit outcomes, receipts), `CallbackStore`, `RouteStore`
+(connectors, routes, ownership), `LoginStore` (failed-login counters),
+`RetentionStore`; `Store` is all of them. Backends: `memory.MemoryStore` (the twin for
+unit tests, one mixin per role) and `sqlite.SqliteStore` (one mixin module per role).
+Each role has its contract suite in `tests/integration/test_store_*contract.py`, run
+on both. This module holds only the interfaces and `open_store`, which picks a
+backend; the values the operations take and return are in `values.py`.
 """
 
 from __future__ import annotations
@@ -36,14 +40,21 @@ from passerelle.store.values import (
 )
 
 
-class Store(Protocol):
-    """Storage operations. Every write is durable when the awaitable returns."""
+class StoreLifecycle(Protocol):
+    """Connecting, disconnecting, and whether the storage answers."""
 
     async def open(self) -> None:
         """Connect (and start the writer, where there is one)."""
 
     async def close(self) -> None:
         """Finish pending writes, then disconnect."""
+
+    async def ping(self) -> bool:
+        """True when the storage answers."""
+
+
+class AccountStore(Protocol):
+    """Accounts, their credits and the ledger of every movement."""
 
     async def create_account(self, new: NewAccount) -> Account:
         """Create an account (AccountExists if the login is taken); grants go to the ledger."""
@@ -60,6 +71,20 @@ class Store(Protocol):
         """Add (or remove, never below zero) credits with a ledger entry; what was applied
         and the new balance."""
 
+    async def balance(self, account_id: int) -> int:
+        """The account's credits."""
+
+    async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerEntry]:
+        """The newest ledger entries first."""
+
+    async def ledger_sum(self, account_id: int) -> int:
+        """The sum of all the account's ledger deltas (equals the balance)."""
+
+
+class OutboxStore(Protocol):
+    """Messages and their recipients, from the accepting charge to the final state:
+    the outbox the dispatcher claims from, submit outcomes and receipts."""
+
     async def accept_message(self, message: NewMessage) -> int:
         """Store a message, its recipients and its debit in one transaction; its msgid.
 
@@ -71,46 +96,11 @@ class Store(Protocol):
     ) -> list[RecipientStatus]:
         """Recipients of `msgid` if it belongs to the account (only `dest` if given)."""
 
-    async def balance(self, account_id: int) -> int:
-        """The account's credits."""
-
-    async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerEntry]:
-        """The newest ledger entries first."""
-
-    async def ledger_sum(self, account_id: int) -> int:
-        """The sum of all the account's ledger deltas (equals the balance)."""
-
     async def recent_messages(self, account_id: int, limit: int = 10) -> list[MessageSummary]:
         """The newest messages first, with their recipients."""
 
     async def count_messages(self, account_id: int) -> int:
         """How many messages the account has stored."""
-
-    async def ping(self) -> bool:
-        """True when the storage answers."""
-
-    # --- delivery ------------------------------------------------------------------
-
-    async def add_connector(self, connector: Connector) -> None:
-        """Create or replace a connector."""
-
-    async def list_connectors(self) -> list[Connector]:
-        """Every connector, by name."""
-
-    async def remove_connector(self, name: str, with_routes: bool = False) -> list[RouteRow]:
-        """Delete a connector and, with `with_routes`, the routes naming it, in one
-        transaction; the routes deleted. NotFound if there is no such connector;
-        ConnectorInUse (nothing deleted) if routes name it and not `with_routes`."""
-
-    async def add_route(self, route: Route, at: float) -> int:
-        """Store a routing rule; its id. UnknownConnector (nothing stored) if it names a
-        connector that is not stored (checked in the same transaction)."""
-
-    async def list_routes(self) -> list[RouteRow]:
-        """Every rule, in the order they are tried."""
-
-    async def remove_route(self, route_id: int) -> bool:
-        """Delete a rule; False if there was none."""
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
         """Claim up to `limit` queued recipients due at `now` for `lease` seconds."""
@@ -159,10 +149,10 @@ class Store(Protocol):
     async def delivery_counts(self) -> dict[RecipientState, int]:
         """Recipients per state (for metrics and tests)."""
 
-    # --- callbacks -----------------------------------------------------------------
-    # Events are created by record_receipt / mark_submitted / mark_failed /
-    # expire_overdue, in the same transaction, when `core.transitions` gives one (a
-    # final state of a message sent with callback=1).
+
+class CallbackStore(Protocol):
+    """Delivery-receipt callback events: created by the outbox's transitions (in the
+    same transaction), claimed, answered, listed, replayed."""
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
         """Claim due pending events of accounts that have a callback URL, oldest due first.
@@ -191,7 +181,50 @@ class Store(Protocol):
     async def replay_callback(self, event_id: int, now: float) -> bool:
         """Make an event pending and due now; False if there is no such event."""
 
-    # --- failed-login limits (shared by every process) -------------------------------
+    async def callback_backlog(self) -> tuple[int, float | None]:
+        """Pending events, and the creation time of the oldest one."""
+
+
+class RouteStore(Protocol):
+    """Connectors, routing rules, and which process binds each connector."""
+
+    async def add_connector(self, connector: Connector) -> None:
+        """Create or replace a connector."""
+
+    async def list_connectors(self) -> list[Connector]:
+        """Every connector, by name."""
+
+    async def remove_connector(self, name: str, with_routes: bool = False) -> list[RouteRow]:
+        """Delete a connector and, with `with_routes`, the routes naming it, in one
+        transaction; the routes deleted. NotFound if there is no such connector;
+        ConnectorInUse (nothing deleted) if routes name it and not `with_routes`."""
+
+    async def add_route(self, route: Route, at: float) -> int:
+        """Store a routing rule; its id. UnknownConnector (nothing stored) if it names a
+        connector that is not stored (checked in the same transaction)."""
+
+    async def list_routes(self) -> list[RouteRow]:
+        """Every rule, in the order they are tried."""
+
+    async def remove_route(self, route_id: int) -> bool:
+        """Delete a rule; False if there was none."""
+
+    async def claim_connectors(
+        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+    ) -> frozenset[str]:
+        """Own, or keep owning, each of `names` that no other live lease holds, for
+        `lease` seconds on the database's clock, recording whether its link is `bound`;
+        give back those `owner` holds but no longer names. The names `owner` holds."""
+
+    async def release_connectors(self, owner: str) -> None:
+        """Give back every connector `owner` holds."""
+
+    async def connector_owners(self) -> dict[str, ConnectorOwner]:
+        """The live ownerships by connector name."""
+
+
+class LoginStore(Protocol):
+    """Failed-login counters shared by every process."""
 
     async def begin_login_attempt(
         self, login: str, address: str, now: float, policy: LoginPolicy
@@ -213,22 +246,9 @@ class Store(Protocol):
     async def known_address(self, login: str, address: str, since: float) -> bool:
         """True when `login` succeeded from `address` after `since`."""
 
-    # --- connector ownership (one process binds each connector) ----------------------
 
-    async def claim_connectors(
-        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
-    ) -> frozenset[str]:
-        """Own, or keep owning, each of `names` that no other live lease holds, for
-        `lease` seconds on the database's clock, recording whether its link is `bound`;
-        give back those `owner` holds but no longer names. The names `owner` holds."""
-
-    async def release_connectors(self, owner: str) -> None:
-        """Give back every connector `owner` holds."""
-
-    async def connector_owners(self) -> dict[str, ConnectorOwner]:
-        """The live ownerships by connector name."""
-
-    # --- retention -----------------------------------------------------------------
+class RetentionStore(Protocol):
+    """Deleting what is old and done."""
 
     async def purge_before(self, cutoff: float, limit: int) -> int:
         """Delete messages created before `cutoff` that are done (no recipient still
@@ -239,8 +259,19 @@ class Store(Protocol):
         (callers repeat until none is deleted). The ledger (the accounts' financial
         history) is kept."""
 
-    async def callback_backlog(self) -> tuple[int, float | None]:
-        """Pending events, and the creation time of the oldest one."""
+
+class Store(
+    StoreLifecycle,
+    AccountStore,
+    OutboxStore,
+    CallbackStore,
+    RouteStore,
+    LoginStore,
+    RetentionStore,
+    Protocol,
+):
+    """Every role together: what a backend implements. Every write is durable when
+    its awaitable returns. Consumers that need one role may say so in their types."""
 
 
 def writer_counters(store: Store) -> Callable[[], tuple[int, int]] | None:
