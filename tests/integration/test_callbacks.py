@@ -40,14 +40,7 @@ from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.signature import verify
 from passerelle.core.states import RecipientState as S
-from passerelle.delivery.dispatcher import Dispatcher
-from passerelle.delivery.metrics import DeliveryMetrics
-from passerelle.delivery.receipts import ReceiptHandler
-from passerelle.delivery.supervisor import Supervisor
-from passerelle.service import AccountUpdate, Gateway
-from passerelle.simulator import Simulator, SimulatorConfig
-from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     CallbackAttempt,
     CallbackEvent,
@@ -55,6 +48,13 @@ from passerelle.store.values import (
     Connector,
     NewMessage,
 )
+from passerelle.delivery.dispatcher import Dispatcher
+from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.receipts import ReceiptHandler
+from passerelle.delivery.supervisor import Supervisor
+from passerelle.service import AccountUpdate, Gateway
+from passerelle.simulator import Simulator, SimulatorConfig
+from passerelle.store.sqlite import SqliteStore
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 from tests.support import PASSWORD, make_settings, sqlite_store

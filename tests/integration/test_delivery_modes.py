@@ -21,6 +21,7 @@ from passerelle.core.params import LegacyParams
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import Account, Connector, RecipientStatus
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
@@ -28,7 +29,6 @@ from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
 from passerelle.simulator import IdFormat, Mode, Simulator, SimulatorConfig
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import Account, Connector, RecipientStatus
 from tests.support import PASSWORD, make_settings, sqlite_store
 
 FAST = RetryPolicy(base=0.05, factor=2, max_delay=0.2, max_attempts=50)

@@ -20,13 +20,13 @@ from prometheus_client import CollectorRegistry
 from passerelle.core.message import validate_send
 from passerelle.core.params import LegacyParams
 from passerelle.core.states import RecipientState
+from passerelle.core.values import Connector
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import Connector
 from tests.support import PASSWORD, make_settings, sqlite_store
 
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign, verify
+from passerelle.core.values import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.webhooks import guard
 from passerelle.webhooks.client import target_of
 from passerelle.webhooks.metrics import CallbackMetrics

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from passerelle.api.app import App
 from passerelle.core.deadline import EXPIRY, check_every, is_overdue, overdue_cutoff
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import NewAccount, NewMessage
 from passerelle.delivery.deadline import DeadlineJob
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import NewAccount, NewMessage
 from tests.support import PASSWORD, asgi_client
 
 BuildApp = Callable[..., Awaitable[App]]

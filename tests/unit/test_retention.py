@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from passerelle.core.values import NewAccount, NewMessage
 from passerelle.retention import DAY_S, RetentionJob, cutoff_of
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import NewAccount, NewMessage
 
 NOW = 1_800_000_000.0
 

@@ -28,12 +28,12 @@ from typing import Protocol
 from passerelle.core.receipts import normalise_id
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route, RouteOutcome, choose
+from passerelle.core.values import DueRecipient
 from passerelle.delivery.link import Link, SubmitResult, describe
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.outbound import submit_sm
 from passerelle.smpp.status import StatusClass, classify
 from passerelle.store.base import Store
-from passerelle.store.values import DueRecipient
 from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.dispatcher")

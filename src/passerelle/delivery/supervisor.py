@@ -37,13 +37,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from passerelle.core.routing import Route
+from passerelle.core.values import Connector, ConnectorOwner
 from passerelle.delivery.link import Link
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.stranded import StrandedWatch, check_routes
 from passerelle.settings import Settings
 from passerelle.store.base import Store
-from passerelle.store.values import Connector, ConnectorOwner
 
 log = logging.getLogger("passerelle.supervisor")
 

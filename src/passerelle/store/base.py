@@ -3,7 +3,7 @@
 Backends: `memory.MemoryStore` (twin for unit tests), `sqlite.SqliteStore`. All pass
 `tests/integration/test_store_contract.py`. This module holds only the narrow
 interface and `open_store`, which picks a backend; the values the operations take
-and return, and the helpers about them, are in `values.py`.
+and return, and the helpers about them, are in `core/values.py`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Protocol
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
-from passerelle.store.location import database_file
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     AccountChanges,
     CallbackAttempt,
@@ -34,6 +33,7 @@ from passerelle.store.values import (
     RecipientStatus,
     RouteRow,
 )
+from passerelle.store.location import database_file
 
 
 class Store(Protocol):

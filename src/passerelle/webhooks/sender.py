@@ -27,9 +27,9 @@ from urllib.parse import urlencode
 
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign
+from passerelle.core.values import CallbackAttempt, CallbackJob, CallbackOutcome, CallbackResult
 from passerelle.settings import Settings
 from passerelle.store.base import Store
-from passerelle.store.values import CallbackAttempt, CallbackJob, CallbackOutcome, CallbackResult
 from passerelle.tasks import Tracked
 from passerelle.webhooks import guard
 from passerelle.webhooks.client import Client, ProtocolError, Target, target_of
