@@ -165,9 +165,9 @@ def log() -> None:
 
 
 def writer() -> None:
+    from passerelle.core.values import NewAccount, NewMessage, new_msgid
     from passerelle.store import migrate
     from passerelle.store.sqlite import SqliteStore
-    from passerelle.store.values import NewAccount, NewMessage, new_msgid
 
     folder = tempfile.mkdtemp(prefix="passerelle-micro-")
     db = os.path.join(folder, "w.db")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from passerelle.store.values import Account
+from passerelle.core.values import Account
 
 MAX_ENTRIES = 100_000
 # OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): argon2-cffi's default takes 64 MiB

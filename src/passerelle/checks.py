@@ -15,7 +15,7 @@ import re
 
 from passerelle import exceptions as exc
 from passerelle.core.modes import BindMode, Coding, IdMode, choices
-from passerelle.store.values import Connector
+from passerelle.core.values import Connector
 from passerelle.webhooks import guard
 from passerelle.webhooks.target import target_of
 

@@ -5,7 +5,8 @@ ledger is kept. Their msgids become reusable only then.
 
 `purge` deletes in batches of `BATCH` messages, one transaction each, with a short
 pause between batches so that accepts and receipts are never held up for long.
-`RetentionJob` runs it in `serve` (worker 0): a minute after start, then every hour.
+`RetentionJob` runs it over the workers' service (`service_workers.Operations`) in
+`serve` (worker 0): a minute after start, then every hour.
 `passerelle db purge` runs it once by hand.
 """
 
@@ -15,9 +16,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
-from passerelle.store.base import Store
+from passerelle.service_workers import Operations
 
 log = logging.getLogger("passerelle.retention")
 
@@ -33,13 +35,21 @@ def cutoff_of(now: float, days: int) -> float | None:
     return now - days * DAY_S if days > 0 else None
 
 
-async def purge(store: Store, cutoff: float, batch: int = BATCH, pause: float = PAUSE_S) -> int:
+class Purger(Protocol):
+    """What `purge` needs: the service's (or, for the service itself, the store's)
+    `purge_before`."""
+
+    def purge_before(self, cutoff: float, limit: int) -> Awaitable[int]:
+        """Delete up to `limit` finished messages created before `cutoff`; how many."""
+
+
+async def purge(purger: Purger, cutoff: float, batch: int = BATCH, pause: float = PAUSE_S) -> int:
     """Delete every finished message created before `cutoff`, batch by batch; how many.
     (A batch may be smaller than `batch`: the store also bounds the recipients per
     transaction; the loop ends on a batch that deletes nothing.)"""
     total = 0
     while True:
-        purged = await store.purge_before(cutoff, batch)
+        purged = await purger.purge_before(cutoff, batch)
         if purged == 0:
             return total
         total += purged
@@ -51,13 +61,13 @@ class RetentionJob:
 
     def __init__(
         self,
-        store: Store,
+        service: Operations,
         days: int,
         clock: Callable[[], float] = time.time,
         first: float = FIRST_RUN_S,
         every: float = EVERY_S,
     ) -> None:
-        self.store = store
+        self.service = service
         self.days = days
         self.clock = clock
         self.first = first
@@ -82,7 +92,7 @@ class RetentionJob:
         cutoff = cutoff_of(self.clock(), self.days)
         if cutoff is None:
             return 0
-        purged = await purge(self.store, cutoff)
+        purged = await purge(self.service, cutoff)
         self.purged += purged
         if purged:
             log.info("purged old messages", extra={"purged": purged, "days": self.days})

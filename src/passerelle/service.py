@@ -21,10 +21,7 @@ from passerelle.core.message import Outgoing
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestLimiter
 from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
-from passerelle.logins import LoginLimits
-from passerelle.settings import Settings
-from passerelle.store.base import Store
-from passerelle.store.values import (
+from passerelle.core.values import (
     CALLBACK_METHODS,
     UNSET,
     Account,
@@ -38,6 +35,9 @@ from passerelle.store.values import (
     RouteRow,
     Unset,
 )
+from passerelle.logins import LoginLimits
+from passerelle.settings import Settings
+from passerelle.store.base import Store
 
 MAX_MSGID_DIGITS = 18
 LOGIN_CHARS = NAME_CHARS

@@ -1,11 +1,13 @@
 """The one place that builds a gateway process from its settings.
 
 `build` makes the store (through the store factory, which also owns the backend's own
-options and metrics), the service, the metrics registry, the workers (receipt handler,
-connector supervisor, dispatcher, receipt deadline, callback sender, retention purge)
-and hands them, as `Parts`, to the HTTP front doors (`api.app.App`, which knows them
-only as its `Process` protocol). `Parts.start` and `Parts.stop` run the roles this
-process has; `serve` runs them inside the ASGI lifespan.
+options and metrics), the services over it (`Gateway` for the front doors,
+`Operations` for the workers: no worker is handed the store), the metrics registry,
+the workers (receipt handler, connector supervisor, dispatcher, receipt deadline,
+callback sender, retention purge) and hands them, as `Parts`, to the HTTP front doors
+(`api.app.App`, which knows them only as its `Process` protocol). `Parts.start` and
+`Parts.stop` run the roles this process has; `serve` runs them inside the ASGI
+lifespan.
 
 A process's roles are named (`Role`), not worker numbers: every process answers HTTP
 (`api`: the legacy API, health, metrics); `delivery` binds the connectors it owns
@@ -30,6 +32,7 @@ from passerelle.delivery.supervisor import Supervisor
 from passerelle.retention import RetentionJob
 from passerelle.roles import Role, roles_of
 from passerelle.service import Gateway
+from passerelle.service_workers import Operations
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store, writer_counters
 from passerelle.webhooks.metrics import CallbackMetrics
@@ -50,6 +53,7 @@ class Parts:
     store: Store
     metrics: Metrics
     gateway: Gateway
+    operations: Operations
     delivery_metrics: DeliveryMetrics
     receipts: ReceiptHandler
     supervisor: Supervisor
@@ -120,28 +124,30 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
         "API password verifications (argon2) started by this process",
         lambda: gateway.verifications,
     )
+    operations = Operations(store)
     delivery_metrics = DeliveryMetrics(metrics.registry)
-    receipts = ReceiptHandler(store, delivery_metrics)
-    supervisor = Supervisor(store, settings, delivery_metrics, receipts)
+    receipts = ReceiptHandler(operations, delivery_metrics)
+    supervisor = Supervisor(operations, settings, delivery_metrics, receipts)
     return Parts(
         settings=settings,
         roles=roles_of(settings),
         store=store,
         metrics=metrics,
         gateway=gateway,
+        operations=operations,
         delivery_metrics=delivery_metrics,
         receipts=receipts,
         supervisor=supervisor,
         dispatcher=Dispatcher(
-            store,
+            operations,
             supervisor,
             delivery_metrics,
             lease=settings.dispatch_lease_s,
             batch=settings.dispatch_batch,
         ),
-        deadline=DeadlineJob(store, settings.receipt_deadline_s, delivery_metrics),
-        callbacks=CallbackSender(store, settings, CallbackMetrics(metrics.registry)),
-        retention=RetentionJob(store, settings.retention_days),
+        deadline=DeadlineJob(operations, settings.receipt_deadline_s, delivery_metrics),
+        callbacks=CallbackSender(operations, settings, CallbackMetrics(metrics.registry)),
+        retention=RetentionJob(operations, settings.retention_days),
     )
 
 

@@ -16,6 +16,7 @@ from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import BUILTIN, Supervisor, builtin_state_file
 from passerelle.service import Gateway
+from passerelle.service_workers import Operations
 from passerelle.simulator.server import pause_after
 from passerelle.simulator.state import load_state
 from tests.support import PASSWORD, make_settings, sqlite_store
@@ -42,9 +43,10 @@ async def test_builtin_simulator_saves_owed_receipts_while_running(tmp_path: Pat
     store = await sqlite_store(db)
     settings = make_settings(database_url=f"sqlite:///{db}", simulator_delay_s=60.0)
     metrics = DeliveryMetrics(CollectorRegistry())
-    receipts = ReceiptHandler(store, metrics)
-    supervisor = Supervisor(store, settings, metrics, receipts)
-    dispatcher = Dispatcher(store, supervisor, metrics, poll=0.02)
+    service = Operations(store)
+    receipts = ReceiptHandler(service, metrics)
+    supervisor = Supervisor(service, settings, metrics, receipts)
+    dispatcher = Dispatcher(service, supervisor, metrics, poll=0.02)
     gateway = Gateway(store, settings)
     state = tmp_path / "p.db.simulator.json"
     try:

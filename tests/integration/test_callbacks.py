@@ -40,14 +40,7 @@ from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.signature import verify
 from passerelle.core.states import RecipientState as S
-from passerelle.delivery.dispatcher import Dispatcher
-from passerelle.delivery.metrics import DeliveryMetrics
-from passerelle.delivery.receipts import ReceiptHandler
-from passerelle.delivery.supervisor import Supervisor
-from passerelle.service import AccountUpdate, Gateway
-from passerelle.simulator import Simulator, SimulatorConfig
-from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     CallbackAttempt,
     CallbackEvent,
@@ -55,6 +48,14 @@ from passerelle.store.values import (
     Connector,
     NewMessage,
 )
+from passerelle.delivery.dispatcher import Dispatcher
+from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.receipts import ReceiptHandler
+from passerelle.delivery.supervisor import Supervisor
+from passerelle.service import AccountUpdate, Gateway
+from passerelle.service_workers import Operations
+from passerelle.simulator import Simulator, SimulatorConfig
+from passerelle.store.sqlite import SqliteStore
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 from tests.support import PASSWORD, make_settings, sqlite_store
@@ -263,7 +264,7 @@ class Outbox:
         options.update(settings)
         metrics = CallbackMetrics(CollectorRegistry())
         sender = CallbackSender(
-            self.store, make_settings(**options), metrics, clock, rng, on_connect, poll
+            Operations(self.store), make_settings(**options), metrics, clock, rng, on_connect, poll
         )
         self.senders.append(sender)
         return sender, metrics
@@ -358,12 +359,13 @@ async def test_thousand_messages_one_signed_callback_per_receipt(
         callback_allow_private=True,  # the per-host limit keeps its default (8)
     )
     metrics = DeliveryMetrics(CollectorRegistry())
-    receipts = ReceiptHandler(store, metrics)
-    supervisor = Supervisor(store, settings, metrics, receipts)
+    service = Operations(store)
+    receipts = ReceiptHandler(service, metrics)
+    supervisor = Supervisor(service, settings, metrics, receipts)
     policy = RetryPolicy(base=0.05, factor=2, max_delay=0.2, max_attempts=50)
-    dispatcher = Dispatcher(store, supervisor, metrics, policy=policy, poll=0.05, lease=5)
+    dispatcher = Dispatcher(service, supervisor, metrics, policy=policy, poll=0.05, lease=5)
     gateway = Gateway(store, settings)
-    callbacks = CallbackSender(store, settings, CallbackMetrics(CollectorRegistry()), poll=0.05)
+    callbacks = CallbackSender(service, settings, CallbackMetrics(CollectorRegistry()), poll=0.05)
     sim = Simulator(SimulatorConfig(port=0, deliver_ratio=0.7, expire_ratio=0.1, reject_ratio=0.1))
     try:
         port = await sim.start()

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from passerelle.cli import main
+from passerelle.core.values import NewMessage
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import NewMessage
 
 
 class Cli:

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 
 from passerelle import exceptions as exc
 from passerelle.cli import main
+from passerelle.core.values import NewMessage
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import NewMessage
 
 PASSERELLE = Path(sys.executable).parent / "passerelle"
 LONG_LOGIN = "customer-with-a-rather-long-login-name.example"

@@ -10,10 +10,10 @@ from click.testing import CliRunner, Result
 
 from passerelle import exceptions as exc
 from passerelle.cli import main
+from passerelle.core.values import Connector
 from passerelle.service import Gateway
 from passerelle.settings import Settings
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import Connector
 
 
 class Cli:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from passerelle.core.modes import BindMode, Coding, IdMode
+from passerelle.core.values import Connector
 from passerelle.store.base import Store
-from passerelle.store.values import Connector
 from tests.support import sqlite_store
 
 

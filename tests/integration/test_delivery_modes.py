@@ -21,14 +21,15 @@ from passerelle.core.params import LegacyParams
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import Account, Connector, RecipientStatus
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
+from passerelle.service_workers import Operations
 from passerelle.simulator import IdFormat, Mode, Simulator, SimulatorConfig
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import Account, Connector, RecipientStatus
 from tests.support import PASSWORD, make_settings, sqlite_store
 
 FAST = RetryPolicy(base=0.05, factor=2, max_delay=0.2, max_attempts=50)
@@ -97,9 +98,10 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         builtin_simulator=False, connector_refresh_s=60, smpp_response_timeout_s=0.5
     )
     metrics = DeliveryMetrics(CollectorRegistry())
-    receipts = ReceiptHandler(store, metrics)
-    supervisor = Supervisor(store, settings, metrics, receipts)
-    dispatcher = Dispatcher(store, supervisor, metrics, policy=FAST, poll=0.05, lease=5)
+    service = Operations(store)
+    receipts = ReceiptHandler(service, metrics)
+    supervisor = Supervisor(service, settings, metrics, receipts)
+    dispatcher = Dispatcher(service, supervisor, metrics, policy=FAST, poll=0.05, lease=5)
     gateway = Gateway(store, settings)
     account = await gateway.create_account("alice", "a@x.fr", PASSWORD, credits=100)
     r = Rig(store, gateway, supervisor, dispatcher, receipts, metrics, account, {})

@@ -20,13 +20,14 @@ from prometheus_client import CollectorRegistry
 from passerelle.core.message import validate_send
 from passerelle.core.params import LegacyParams
 from passerelle.core.states import RecipientState
+from passerelle.core.values import Connector
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.service import Gateway
+from passerelle.service_workers import Operations
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import Connector
 from tests.support import PASSWORD, make_settings, sqlite_store
 
 
@@ -112,9 +113,10 @@ async def test_submit_and_receipts_through_smpp34(smsc: Smsc, tmp_path: Path) ->
     store: SqliteStore = await sqlite_store(tmp_path / "d.db")
     settings = make_settings(builtin_simulator=False, connector_refresh_s=60)
     metrics = DeliveryMetrics(CollectorRegistry())
-    receipts = ReceiptHandler(store, metrics)
-    supervisor = Supervisor(store, settings, metrics, receipts)
-    dispatcher = Dispatcher(store, supervisor, metrics, poll=0.05)
+    service = Operations(store)
+    receipts = ReceiptHandler(service, metrics)
+    supervisor = Supervisor(service, settings, metrics, receipts)
+    dispatcher = Dispatcher(service, supervisor, metrics, poll=0.05)
     gateway = Gateway(store, settings)
     try:
         await store.add_connector(

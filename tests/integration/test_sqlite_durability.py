@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from passerelle.store.values import NewAccount, NewMessage
+from passerelle.core.values import NewAccount, NewMessage
 from passerelle.wiring import create_app
 from tests.support import PASSWORD, asgi_client, make_settings, sqlite_store
 

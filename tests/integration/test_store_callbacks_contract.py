@@ -8,9 +8,7 @@ import asyncio
 import pytest
 
 from passerelle.core.states import RecipientState as S
-from passerelle.store.base import Store
-from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import (
+from passerelle.core.values import (
     AccountChanges,
     CallbackAttempt,
     CallbackOutcome,
@@ -19,6 +17,8 @@ from passerelle.store.values import (
     NewAccount,
     NewMessage,
 )
+from passerelle.store.base import Store
+from passerelle.store.sqlite import SqliteStore
 
 
 async def submitted(

@@ -8,8 +8,8 @@ import pytest
 
 from passerelle import exceptions as exc
 from passerelle.core.states import RecipientState
+from passerelle.core.values import AccountChanges, CreditChange, NewAccount, NewMessage
 from passerelle.store.base import Store
-from passerelle.store.values import AccountChanges, CreditChange, NewAccount, NewMessage
 
 
 def new_account(login: str = "alice", credits: int = 10) -> NewAccount:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import AccountChanges, NewAccount, NewMessage
 from passerelle.store.base import Store
 from passerelle.store.sqlite_expiry import OVERDUE
-from passerelle.store.values import AccountChanges, NewAccount, NewMessage
 from tests.support import sqlite_store
 
 DEADLINE = 1000.0

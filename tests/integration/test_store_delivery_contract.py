@@ -11,8 +11,8 @@ import pytest
 from passerelle import exceptions as exc
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import Connector, NewAccount, NewMessage, ReceiptMatch
 from passerelle.store.base import Store
-from passerelle.store.values import Connector, NewAccount, NewMessage, ReceiptMatch
 
 
 async def queued(store: Store, recipients: tuple[str, ...] = ("33612345678",)) -> int:

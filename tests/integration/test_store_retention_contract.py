@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.core.states import RecipientState as S
-from passerelle.retention import purge
-from passerelle.store import sqlite_retention
-from passerelle.store.base import Store
-from passerelle.store.values import (
+from passerelle.core.values import (
     CallbackAttempt,
     CallbackJob,
     CallbackOutcome,
@@ -19,6 +16,9 @@ from passerelle.store.values import (
     NewAccount,
     NewMessage,
 )
+from passerelle.retention import purge
+from passerelle.store import sqlite_retention
+from passerelle.store.base import Store
 from tests.support import sqlite_store
 
 

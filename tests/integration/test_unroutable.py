@@ -9,8 +9,8 @@ import pytest
 
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import Connector
 from passerelle.delivery import stranded
-from passerelle.store.values import Connector
 from tests.integration import test_delivery_modes
 from tests.integration.test_delivery_modes import Rig, all_final
 

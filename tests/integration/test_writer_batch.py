@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from passerelle.core.values import CreditChange, NewAccount, NewMessage
 from passerelle.exceptions import NoCredit
 from passerelle.store.sqlite import SqliteStore
-from passerelle.store.values import CreditChange, NewAccount, NewMessage
 from tests.support import sqlite_store
 
 

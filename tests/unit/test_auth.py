@@ -9,7 +9,7 @@ import pytest
 
 from passerelle import auth
 from passerelle.auth import Credentials, hash_password, verify_password
-from passerelle.store.values import Account
+from passerelle.core.values import Account
 
 HASH = hash_password("right-password")
 ACCOUNT = Account(

@@ -18,8 +18,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign, verify
+from passerelle.core.values import CallbackAttempt, CallbackJob, CallbackOutcome
+from passerelle.service_workers import Operations
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import CallbackAttempt, CallbackJob, CallbackOutcome
 from passerelle.webhooks import guard
 from passerelle.webhooks.client import target_of
 from passerelle.webhooks.metrics import CallbackMetrics
@@ -259,7 +260,7 @@ async def test_check_allows_public_literal() -> None:
 def sender(jitter: float = 0.0, **settings: object) -> CallbackSender:
     """A sender over the memory twin (decide() reads only the policy and the draw)."""
     return CallbackSender(
-        MemoryStore(),
+        Operations(MemoryStore()),
         make_settings(**settings),
         CallbackMetrics(CollectorRegistry()),
         clock=lambda: T0,

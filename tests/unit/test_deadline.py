@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 from passerelle.api.app import App
 from passerelle.core.deadline import EXPIRY, check_every, is_overdue, overdue_cutoff
 from passerelle.core.states import RecipientState as S
+from passerelle.core.values import NewAccount, NewMessage
 from passerelle.delivery.deadline import DeadlineJob
 from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.service_workers import Operations
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import NewAccount, NewMessage
 from tests.support import PASSWORD, asgi_client
 
 BuildApp = Callable[..., Awaitable[App]]
@@ -61,7 +62,7 @@ async def test_job_expires_in_bounded_batches_on_its_clock() -> None:
         await store.mark_submitted(due.id, "op", str(due.id), now=10.0)
     now = [109.0]
     metrics = DeliveryMetrics(CollectorRegistry())
-    job = DeadlineJob(store, 100.0, metrics, clock=lambda: now[0], batch=2, pause=0.0)
+    job = DeadlineJob(Operations(store), 100.0, metrics, clock=lambda: now[0], batch=2, pause=0.0)
     assert await job.run_once() == 0
     now[0] = 111.0
     assert await job.run_once() == 5

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from passerelle.core.values import NewAccount, NewMessage
 from passerelle.retention import DAY_S, RetentionJob, cutoff_of
+from passerelle.service_workers import Operations
 from passerelle.store.memory import MemoryStore
-from passerelle.store.values import NewAccount, NewMessage
 
 NOW = 1_800_000_000.0
 
@@ -34,7 +35,7 @@ def test_cutoff_is_off_at_zero_days() -> None:
 async def test_run_once_purges_what_is_past_the_period() -> None:
     """A run at `now` removes messages older than `days`, keeps the younger ones."""
     store, msgids = await store_with([400, 181, 179.9, 1])
-    job = RetentionJob(store, days=180, clock=lambda: NOW)
+    job = RetentionJob(Operations(store), days=180, clock=lambda: NOW)
     assert await job.run_once() == 2
     assert sorted(store.messages) == sorted(msgids[2:])
     assert job.purged == 2
@@ -44,7 +45,7 @@ async def test_run_once_purges_what_is_past_the_period() -> None:
 async def test_the_job_runs_after_its_first_delay_and_stops() -> None:
     """Started, it purges after `first` seconds; stop() ends it; 0 days never starts it."""
     store, _ = await store_with([200])
-    job = RetentionJob(store, days=180, clock=lambda: NOW, first=0.01, every=3600)
+    job = RetentionJob(Operations(store), days=180, clock=lambda: NOW, first=0.01, every=3600)
     job.start()
     for _ in range(200):  # bounded: 2 s
         if job.purged:
@@ -52,7 +53,7 @@ async def test_the_job_runs_after_its_first_delay_and_stops() -> None:
         await asyncio.sleep(0.01)
     await job.stop()
     assert job.purged == 1 and store.messages == {}
-    idle = RetentionJob(store, days=0, clock=lambda: NOW, first=0.0)
+    idle = RetentionJob(Operations(store), days=0, clock=lambda: NOW, first=0.0)
     idle.start()
     assert idle._task is None
     await idle.stop()

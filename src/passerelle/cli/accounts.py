@@ -12,8 +12,8 @@ from passerelle.cli import output
 from passerelle.cli.common import _settings, _when, _with_gateway, err, out
 from passerelle.cli.output import plain
 from passerelle.core.states import statut_of_message
+from passerelle.core.values import Account, CreditChange
 from passerelle.service import AccountUpdate, Gateway
-from passerelle.store.values import Account, CreditChange
 
 
 @click.group()

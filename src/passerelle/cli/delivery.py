@@ -67,7 +67,7 @@ def connector() -> None:
 @click.option("--disabled", is_flag=True, help="Store it without binding.")
 def connector_add(name: str, disabled: bool, **options: Any) -> None:
     """Create or replace connector NAME."""
-    from passerelle.store.values import Connector
+    from passerelle.core.values import Connector
 
     settings = _settings()
     options["bind_mode"] = BindMode(options["bind_mode"])

@@ -2,7 +2,7 @@
 
 It runs in the delivery role (the process that runs the dispatcher): every
 `core.deadline.check_every(deadline)` seconds (a minute at the 72 h default), it asks
-the store to expire the overdue recipients (`Store.expire_overdue`: EXPIRED,
+the service to expire the overdue recipients (`Operations.expire_overdue`: EXPIRED,
 ``no-receipt``, `statut` 2, one callback event when asked for, no refund), `BATCH` per
 transaction with a short pause between transactions, so accepts and receipts are never
 held up for long, until a batch comes back short.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from passerelle.core.deadline import check_every
 from passerelle.delivery.metrics import DeliveryMetrics
-from passerelle.store.base import Store
+from passerelle.service_workers import Operations
 
 log = logging.getLogger("passerelle.deadline")
 
@@ -31,14 +31,14 @@ class DeadlineJob:
 
     def __init__(
         self,
-        store: Store,
+        service: Operations,
         deadline: float,
         metrics: DeliveryMetrics,
         clock: Callable[[], float] = time.time,
         batch: int = BATCH,
         pause: float = PAUSE_S,
     ) -> None:
-        self.store = store
+        self.service = service
         self.deadline = deadline
         self.metrics = metrics
         self.clock = clock
@@ -64,7 +64,7 @@ class DeadlineJob:
         now = self.clock()
         total = 0
         while True:
-            expired = await self.store.expire_overdue(now, self.deadline, self.batch)
+            expired = await self.service.expire_overdue(now, self.deadline, self.batch)
             total += expired
             if expired < self.batch:
                 break

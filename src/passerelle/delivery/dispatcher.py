@@ -28,12 +28,12 @@ from typing import Protocol
 from passerelle.core.receipts import normalise_id
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route, RouteOutcome, choose
+from passerelle.core.values import DueRecipient
 from passerelle.delivery.link import Link, SubmitResult, describe
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.outbound import submit_sm
+from passerelle.service_workers import Operations
 from passerelle.smpp.status import StatusClass, classify
-from passerelle.store.base import Store
-from passerelle.store.values import DueRecipient
 from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.dispatcher")
@@ -62,7 +62,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        service: Operations,
         links: Links,
         metrics: DeliveryMetrics,
         policy: RetryPolicy | None = None,
@@ -73,7 +73,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self.store = store
+        self.service = service
         self.links = links
         self.metrics = metrics
         self.policy = policy or RetryPolicy()
@@ -130,7 +130,7 @@ class Dispatcher:
             await self._tasks.wait_freed(self.poll)
             return False
         now = self.clock()
-        due = await self.store.claim_due(now, self.lease, min(room, self.batch))
+        due = await self.service.claim_recipients(now, self.lease, min(room, self.batch))
         if not due:
             return True
         routes = self.links.routes()
@@ -142,11 +142,11 @@ class Dispatcher:
                 self._tasks.spawn(self._submit(link, recipient))
             elif decision.outcome is RouteOutcome.NO_ROUTE:
                 self.metrics.submits.labels("no_route").inc()
-                await self.store.mark_failed(recipient.id, "no route", now, refund=True)
+                await self.service.record_failed(recipient.id, "no route", now)
             else:
                 waiting.append(recipient.id)
         if waiting:
-            await self.store.release(waiting, not_before=now + self.wait_hold)
+            await self.service.release(waiting, not_before=now + self.wait_hold)
             return True  # nothing is up for them: back off before claiming again
         return False
 
@@ -160,7 +160,7 @@ class Dispatcher:
             self.metrics.submit_latency.observe(time.perf_counter() - started)
             self.metrics.submits.labels("ok").inc()
             smsc_id = normalise_id(result.message_id or "")
-            await self.store.mark_submitted(recipient.id, link.name, smsc_id, now)
+            await self.service.record_submitted(recipient.id, link.name, smsc_id, now)
             return
         await self._failed(recipient, result, now)
 
@@ -177,10 +177,10 @@ class Dispatcher:
             attempt = recipient.attempts + 1
             at = self.policy.next_attempt(attempt, recipient.created_at, now, self.rng())
             if at is not None:
-                await self.store.mark_retry(recipient.id, at, err)
+                await self.service.record_retry(recipient.id, at, err)
                 return
             self.metrics.submits.labels("gave_up").inc()
         log.info(
             "recipient failed", extra={"msgid": recipient.msgid, "dest": recipient.dest, "err": err}
         )
-        await self.store.mark_failed(recipient.id, err, now, refund=True)
+        await self.service.record_failed(recipient.id, err, now)

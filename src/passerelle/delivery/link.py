@@ -22,6 +22,7 @@ from typing import cast
 
 from passerelle.core.modes import BindMode
 from passerelle.core.retry import RetryPolicy
+from passerelle.core.values import Connector
 from passerelle.smpp.pdu import BindKind, DataSm, DataSmResp, DeliverSm, DeliverSmResp, SubmitSm
 from passerelle.smpp.session import (
     Answered,
@@ -37,7 +38,6 @@ from passerelle.smpp.session import (
     Unbound,
 )
 from passerelle.smpp.status import is_throttle, name_of
-from passerelle.store.values import Connector
 
 log = logging.getLogger("passerelle.smpp")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from passerelle.core.modes import Coding
+from passerelle.core.values import Connector, DueRecipient
 from passerelle.smpp.coding import Alphabet, encode_text
 from passerelle.smpp.pdu import SubmitSm
-from passerelle.store.values import Connector, DueRecipient
 
 # sendertype → (source TON, source NPI)
 SOURCE_TON_NPI: dict[int, tuple[int, int]] = {

@@ -1,7 +1,7 @@
 """Incoming deliver_sm / data_sm: receipts recorded, then acknowledged.
 
 The deliver_sm_resp is sent only after the receipt is committed, so an operator
-resends a receipt we could not store. Receipts for unknown ids are kept by the store
+resends a receipt we could not store. Receipts for unknown ids are kept by the service
 (they may arrive before their submit_sm_resp) and acknowledged; unreadable receipts
 and mobile-originated messages are acknowledged and logged, never crash the link.
 """
@@ -16,10 +16,10 @@ from passerelle.core.receipts import normalise_id, parse_receipt, state_of
 from passerelle.core.states import RecipientState
 from passerelle.delivery.link import Link, Wire
 from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.service_workers import Operations
 from passerelle.smpp.coding import decode_text
 from passerelle.smpp.pdu import DataSm, DataSmResp, DeliverSm, DeliverSmResp
 from passerelle.smpp.tlv import Tlv, find_bytes, find_int, find_str
-from passerelle.store.base import Store
 from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.receipts")
@@ -31,12 +31,12 @@ DRAIN_S = 10.0  # shutdown wait for receipts being recorded
 
 
 class ReceiptHandler:
-    """Turns incoming PDUs into store updates."""
+    """Turns incoming PDUs into recorded receipts."""
 
     def __init__(
-        self, store: Store, metrics: DeliveryMetrics, clock: Callable[[], float] = time.time
+        self, service: Operations, metrics: DeliveryMetrics, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
+        self.service = service
         self.metrics = metrics
         self.clock = clock
         self._tasks = Tracked(log, "receipt task")
@@ -88,7 +88,7 @@ class ReceiptHandler:
         state = state_of(receipt) or RecipientState.SUBMITTED
         smsc_id = normalise_id(receipt.message_id, link.connector.id_mode)
         try:
-            match = await self.store.record_receipt(
+            match = await self.service.record_receipt(
                 link.name, smsc_id, state, receipt.stat, receipt.err, self.clock()
             )
         except Exception:

@@ -10,7 +10,7 @@ What the dispatcher does with a recipient depends on the rules matching its numb
 
 The supervisor re-reads connectors and routes every refresh; `check_routes` then says,
 from the rules and the links alone, which rules have no bound connector. Only when
-one has does `StrandedWatch` ask the store for a count (queued numbers matching such a
+one has does `StrandedWatch` ask the service for a count (queued numbers matching such a
 rule and no usable one); `/readyz` reads the last count, never the outbox.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from prometheus_client import Gauge
 
 from passerelle.core.routing import Route
-from passerelle.store.base import Store
+from passerelle.service_workers import Operations
 
 log = logging.getLogger("passerelle.routes")
 
@@ -72,9 +72,9 @@ class StrandedWatch:
     """The count of queued recipients with no usable route, its gauge and its warnings."""
 
     def __init__(
-        self, store: Store, gauge: Gauge, clock: Callable[[], float] = time.monotonic
+        self, service: Operations, gauge: Gauge, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.store = store
+        self.service = service
         self.gauge = gauge
         self.clock = clock
         self.count = 0
@@ -90,10 +90,10 @@ class StrandedWatch:
         return f"no usable route for {self.count} queued recipients: {'; '.join(self.dead)}"
 
     async def update(self, check: RouteCheck) -> None:
-        """Count again (a store query only when some rule has no bound connector)."""
+        """Count again (a query only when some rule has no bound connector)."""
         count = 0
         if check.dead:
-            count = await self.store.count_queued(check.prefixes, check.usable)
+            count = await self.service.count_queued(check.prefixes, check.usable)
         previous = self.dead
         self.count, self.dead = count, check.dead if count else ()
         self.gauge.set(count)

@@ -10,7 +10,7 @@ name order for every number. After each refresh it counts the queued recipients 
 no bound connector can take (`stranded.py`), for `/readyz`, a gauge and a warning.
 
 Exactly one process binds each connector, whatever runs where: at each refresh the
-supervisor claims the connectors it wants in the store (`claim_connectors`, a lease of
+supervisor claims the connectors it wants in the database (`claim_connectors`, a lease of
 `PASSERELLE_CONNECTOR_LEASE_S` on the database's clock, renewed at each refresh) and
 runs links only for those it holds. Another process's connectors count as usable for
 readiness and routing checks while their owner says they are bound. A process that
@@ -37,13 +37,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from passerelle.core.routing import Route
+from passerelle.core.values import Connector, ConnectorOwner
 from passerelle.delivery.link import Link
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.stranded import StrandedWatch, check_routes
+from passerelle.service_workers import Operations
 from passerelle.settings import Settings
-from passerelle.store.base import Store
-from passerelle.store.values import Connector, ConnectorOwner
 
 log = logging.getLogger("passerelle.supervisor")
 
@@ -64,9 +64,13 @@ class Supervisor:
     """Owns the links; answers the dispatcher's routing questions."""
 
     def __init__(
-        self, store: Store, settings: Settings, metrics: DeliveryMetrics, receipts: ReceiptHandler
+        self,
+        service: Operations,
+        settings: Settings,
+        metrics: DeliveryMetrics,
+        receipts: ReceiptHandler,
     ) -> None:
-        self.store = store
+        self.service = service
         self.settings = settings
         self.metrics = metrics
         self.receipts = receipts
@@ -79,7 +83,7 @@ class Supervisor:
         self._enabled: frozenset[str] = frozenset()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._elsewhere: dict[str, ConnectorOwner] = {}  # connectors other processes bind
-        self.stranded = StrandedWatch(store, metrics.unroutable)
+        self.stranded = StrandedWatch(service, metrics.unroutable)
         metrics.watch_links(
             lambda: [(n, link.in_flight, link.bound) for n, link in self._links.items()]
         )
@@ -130,7 +134,7 @@ class Supervisor:
         (after each refresh but the first: links are given one interval to bind)."""
         check = check_routes(self._routes, self._usable, self._stored, self._enabled)
         await self.stranded.update(check)
-        self.metrics.queue_depth.set(await self.store.queue_depth())
+        self.metrics.queue_depth.set(await self.service.queue_depth())
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -151,19 +155,19 @@ class Supervisor:
     async def refresh(self) -> None:
         """Make the running links match the stored connectors and routes, for the
         connectors this process owns."""
-        stored = await self.store.list_connectors()
+        stored = await self.service.connectors()
         self._stored = frozenset(c.name for c in stored)
         self._enabled = frozenset(c.name for c in stored if c.enabled)
         configured = {c.name: c for c in stored if c.enabled}
         builtin = not configured and self.settings.builtin_simulator
         names = [BUILTIN] if builtin else list(configured)
-        owned = await self.store.claim_connectors(
+        owned = await self.service.claim_connectors(
             names,
             self.owner,
             self.settings.connector_lease_s,
             {name: link.bound for name, link in self._links.items()},
         )
-        owners = await self.store.connector_owners()
+        owners = await self.service.connector_owners()
         self._elsewhere = {n: row for n, row in owners.items() if row.owner != self.owner}
         wanted = {name: c for name, c in configured.items() if name in owned}
         if builtin and BUILTIN in owned:
@@ -183,7 +187,7 @@ class Supervisor:
                 )
                 self._links[name] = link
                 link.start()
-        rules = [r.route for r in await self.store.list_routes()]
+        rules = [r.route for r in await self.service.routes()]
         self._routes = rules or [Route(0, "", tuple(sorted(self._links)))]
         self.metrics.routes.set(len(self._routes))
         self.metrics.refreshes.inc()
@@ -233,4 +237,4 @@ class Supervisor:
         self._links.clear()
         await self._stop_builtin()
         with contextlib.suppress(Exception):  # the next owner waits for the lease instead
-            await self.store.release_connectors(self.owner)
+            await self.service.release_connectors(self.owner)

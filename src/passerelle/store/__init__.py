@@ -1,1 +1,1 @@
-"""Storage adapters behind the `Store` protocol (`base.py`; values in `values.py`)."""
+"""Storage adapters behind the `Store` protocol (`base.py`; values in `core/values.py`)."""

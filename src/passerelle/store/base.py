@@ -7,7 +7,7 @@ Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStor
 unit tests, one mixin per role) and `sqlite.SqliteStore` (one mixin module per role).
 Each role has its contract suite in `tests/integration/test_store_*contract.py`, run
 on both. This module holds only the interfaces and `open_store`, which picks a
-backend; the values the operations take and return are in `values.py`.
+backend; the values the operations take and return are in `core/values.py`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Protocol
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
-from passerelle.store.location import database_file
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     AccountChanges,
     CallbackAttempt,
@@ -38,6 +37,7 @@ from passerelle.store.values import (
     RecipientStatus,
     RouteRow,
 )
+from passerelle.store.location import database_file
 
 
 class StoreLifecycle(Protocol):

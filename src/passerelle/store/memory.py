@@ -12,12 +12,7 @@ from dataclasses import dataclass, field
 
 from passerelle.core.states import RecipientState
 from passerelle.core.transitions import CallbackRow, LedgerRow
-from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
-from passerelle.store.memory_callbacks import MemoryCallbacks
-from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
-from passerelle.store.memory_logins import MemoryLogins
-from passerelle.store.memory_owners import MemoryOwners
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     AccountChanges,
     CallbackState,
@@ -29,6 +24,11 @@ from passerelle.store.values import (
     RecipientStatus,
     new_msgid,
 )
+from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
+from passerelle.store.memory_callbacks import MemoryCallbacks
+from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
+from passerelle.store.memory_logins import MemoryLogins
+from passerelle.store.memory_owners import MemoryOwners
 
 
 def recipients_of(rows: Sequence[RecipientStatus], dest: str | None) -> list[RecipientStatus]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from passerelle.core.transitions import CallbackRow
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     CallbackAttempt,
     CallbackEvent,

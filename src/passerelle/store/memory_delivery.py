@@ -27,14 +27,14 @@ from passerelle.core.transitions import (
     SubmitRefused,
     apply,
 )
-from passerelle.exceptions import ConnectorInUse, NotFound, UnknownConnector
-from passerelle.store.values import (
+from passerelle.core.values import (
     Connector,
     DueRecipient,
     ReceiptMatch,
     RouteRow,
     ordered_rows,
 )
+from passerelle.exceptions import ConnectorInUse, NotFound, UnknownConnector
 
 
 @dataclass

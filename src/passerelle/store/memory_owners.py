@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from passerelle.store.values import ConnectorOwner
+from passerelle.core.values import ConnectorOwner
 
 
 @dataclass

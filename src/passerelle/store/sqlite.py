@@ -19,6 +19,14 @@ import sqlite3
 from typing import Any
 
 from passerelle.core.states import RecipientState
+from passerelle.core.values import (
+    MSGID_HIGH,
+    MSGID_LOW,
+    MessageSummary,
+    NewMessage,
+    RecipientStatus,
+    new_msgid,
+)
 from passerelle.exceptions import NoCredit, StoreError
 from passerelle.store.location import prepare_file, tighten
 from passerelle.store.sqlite_accounts import AccountOps
@@ -29,14 +37,6 @@ from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_owners import OwnerOps
 from passerelle.store.sqlite_retention import RetentionOps
 from passerelle.store.sqlite_routes import RoutingOps
-from passerelle.store.values import (
-    MSGID_HIGH,
-    MSGID_LOW,
-    MessageSummary,
-    NewMessage,
-    RecipientStatus,
-    new_msgid,
-)
 from passerelle.store.writer import Writer
 
 _MSGID_TRIES = 50

@@ -10,15 +10,15 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from passerelle.exceptions import AccountExists, AccountNotFound
-from passerelle.store.sqlite_callbacks import wake_callbacks
-from passerelle.store.values import (
+from passerelle.core.values import (
     Account,
     AccountChanges,
     CreditChange,
     LedgerEntry,
     NewAccount,
 )
+from passerelle.exceptions import AccountExists, AccountNotFound
+from passerelle.store.sqlite_callbacks import wake_callbacks
 from passerelle.store.writer import Writer
 
 _ACCOUNT_COLUMNS = (

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from passerelle.store.values import (
+from passerelle.core.values import (
     CallbackAttempt,
     CallbackEvent,
     CallbackJob,

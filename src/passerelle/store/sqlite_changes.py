@@ -15,7 +15,7 @@ from typing import Any
 
 from passerelle.core.states import RecipientState
 from passerelle.core.transitions import Change, Finish, Note, Recipient, Requeue, Submit
-from passerelle.store.values import CallbackState
+from passerelle.core.values import CallbackState
 
 _COLUMNS = (
     "SELECT r.id, r.state, m.callback, m.cost / m.recipient_count, m.account_id, r.msgid,"

@@ -22,8 +22,8 @@ from passerelle.core.transitions import (
     apply,
     bare,
 )
+from passerelle.core.values import DueRecipient, ReceiptMatch
 from passerelle.store.sqlite_changes import SUBMIT, load, load_by_smsc_id, load_states, persist
-from passerelle.store.values import DueRecipient, ReceiptMatch
 from passerelle.store.writer import Writer
 
 QUEUED = int(RecipientState.QUEUED)

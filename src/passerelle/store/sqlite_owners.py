@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 
-from passerelle.store.values import ConnectorOwner
+from passerelle.core.values import ConnectorOwner
 from passerelle.store.writer import Writer
 
 # the database's clock, in unix seconds (SQLite's own: the same on every connection)

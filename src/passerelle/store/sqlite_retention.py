@@ -19,7 +19,7 @@ import json
 import sqlite3
 
 from passerelle.core.states import RecipientState
-from passerelle.store.values import CallbackState
+from passerelle.core.values import CallbackState
 from passerelle.store.writer import Writer
 
 RECIPIENT_BUDGET = 10_000  # recipients deleted per transaction (~15 ms of writer time)

@@ -12,8 +12,8 @@ import sqlite3
 
 from passerelle.core.modes import BindMode, Coding, IdMode
 from passerelle.core.routing import Route
+from passerelle.core.values import Connector, RouteRow, ordered_rows
 from passerelle.exceptions import ConnectorInUse, NotFound, UnknownConnector
-from passerelle.store.values import Connector, RouteRow, ordered_rows
 from passerelle.store.writer import Writer
 
 _CONNECTOR_COLUMNS = (

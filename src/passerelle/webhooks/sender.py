@@ -27,9 +27,9 @@ from urllib.parse import urlencode
 
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.signature import EVENT_HEADER, HEADER, sign
+from passerelle.core.values import CallbackAttempt, CallbackJob, CallbackOutcome, CallbackResult
+from passerelle.service_workers import Operations
 from passerelle.settings import Settings
-from passerelle.store.base import Store
-from passerelle.store.values import CallbackAttempt, CallbackJob, CallbackOutcome, CallbackResult
 from passerelle.tasks import Tracked
 from passerelle.webhooks import guard
 from passerelle.webhooks.client import Client, ProtocolError, Target, target_of
@@ -112,7 +112,7 @@ class CallbackSender:
 
     def __init__(
         self,
-        store: Store,
+        service: Operations,
         settings: Settings,
         metrics: CallbackMetrics,
         clock: Callable[[], float] = time.time,
@@ -120,7 +120,7 @@ class CallbackSender:
         on_connect: Callable[[str, str], None] | None = None,
         poll: float = 0.2,
     ) -> None:
-        self.store = store
+        self.service = service
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
@@ -181,11 +181,11 @@ class CallbackSender:
         now = self.clock()
         if now - self._last_expiry > EXPIRY_EVERY_S:
             self._last_expiry = now
-            await self.store.expire_callbacks(now - self.settings.callback_horizon_s, now)
+            await self.service.expire_callbacks(now - self.settings.callback_horizon_s, now)
         if now - self._last_gauges > GAUGES_EVERY_S:
             self._last_gauges = now
             self._client.sweep()
-            count, oldest = await self.store.callback_backlog()
+            count, oldest = await self.service.callback_backlog()
             self.metrics.pending.set(count)
             self.metrics.oldest.set(now - oldest if oldest is not None else 0)
         room = self.settings.callback_concurrency - len(self._tasks) - self._queued
@@ -195,7 +195,7 @@ class CallbackSender:
             # claim in batches, not one event per finished callback (one transaction each)
             await self._tasks.wait_freed(self.poll)
             return True
-        jobs = await self.store.claim_callbacks(
+        jobs = await self.service.claim_callbacks(
             now, self.settings.callback_lease_s, min(room, self.settings.callback_batch)
         )
         for job in jobs:
@@ -273,7 +273,7 @@ class CallbackSender:
         return CallbackOutcome.RETRY, at
 
     def record(self, job: CallbackJob, attempt: CallbackAttempt) -> None:
-        """Decide the outcome of an attempt and queue it for the store.
+        """Decide the outcome of an attempt and queue it to be recorded.
 
         Outcomes are written in batches (one transaction for all the attempts that ended
         while the previous batch was being committed). Until its outcome is committed the
@@ -304,7 +304,7 @@ class CallbackSender:
             while self._results:
                 batch, self._results = self._results, []
                 try:
-                    await self.store.finish_callbacks(batch)
+                    await self.service.finish_callbacks(batch)
                 except Exception:
                     # not recorded: the claims lapse and the events are sent again
                     log.exception("recording %d callback outcomes failed", len(batch))

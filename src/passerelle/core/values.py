@@ -1,10 +1,12 @@
-"""The store's values: what goes into a `Store` and what comes out of it.
+"""The values the service and the store exchange: what goes into a store and out of it.
 
-Frozen dataclasses and enums shared by the protocol (`base.py`), both backends
-(`memory*.py`, `sqlite*.py`) and their callers (service, delivery, webhooks, CLI).
-The helpers kept here concern these values only, so every backend shares them: the
-msgid range and `new_msgid` (what a msgid is), `CALLBACK_METHODS` (the methods an
-`Account.callback_method` may name) and `AccountChanges` (the fields an update sets).
+Frozen dataclasses and enums shared by the service layers (`service.py`,
+`service_workers.py`), the store protocol and both backends (`store/`) and the
+workers and front doors that receive them (delivery, webhooks, CLI). They live in
+`core/` so that nothing above the service needs to import `store/`. The helpers kept
+here concern these values only: the msgid range and `new_msgid` (what a msgid is; the
+store draws it, the one use of randomness in `core/`), `CALLBACK_METHODS` (the methods
+an `Account.callback_method` may name) and `AccountChanges` (the fields an update sets).
 """
 
 from __future__ import annotations
