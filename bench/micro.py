@@ -22,8 +22,8 @@ import tempfile
 import time
 import timeit
 
+from passerelle.api.params import LegacyParams, merge, parse_urlencoded
 from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams, merge, parse_urlencoded
 from passerelle.logs import (
     access_log,
     bind_login,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from passerelle.api.params import LegacyParams
 from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler

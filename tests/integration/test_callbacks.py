@@ -34,8 +34,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from passerelle.api.params import LegacyParams
 from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.signature import verify

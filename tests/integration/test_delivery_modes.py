@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from passerelle.api.params import LegacyParams
 from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S

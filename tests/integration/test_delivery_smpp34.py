@@ -17,8 +17,8 @@ import pytest
 import smpp34
 from prometheus_client import CollectorRegistry
 
+from passerelle.api.params import LegacyParams
 from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
 from passerelle.core.states import RecipientState
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics

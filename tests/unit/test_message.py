@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from passerelle import exceptions as exc
+from passerelle.api.params import LegacyParams
 from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
 
 GOOD = {"dest": "33612345678", "origine": "Shop", "msg": "Bonjour"}
 

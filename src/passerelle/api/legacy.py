@@ -24,10 +24,8 @@ from typing import Any, TypeVar
 from passerelle import exceptions as exc
 from passerelle.api.errors import answer_for
 from passerelle.api.metrics import Metrics
-from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
-from passerelle.core.message import Outgoing, validate_send
-from passerelle.core.multipart import parse_multipart
-from passerelle.core.params import (
+from passerelle.api.multipart import parse_multipart
+from passerelle.api.params import (
     INDEX,
     PREFIX,
     LegacyParams,
@@ -35,6 +33,8 @@ from passerelle.core.params import (
     parse_path,
     parse_urlencoded,
 )
+from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
+from passerelle.core.message import Outgoing, validate_send
 from passerelle.logs import bind_login, bind_msgid, bind_request, log_access, redact_target
 from passerelle.service import Gateway
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from passerelle import exceptions as exc
+from passerelle.api.params import LegacyParams
 from passerelle.core import charset, numbers
-from passerelle.core.params import LegacyParams
 
 MAX_LENGTH = 160
 MAX_SENDER = 15

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from passerelle.api.multipart import MAX_FIELDS
 from passerelle.core.charset import decode_bytes
-from passerelle.core.multipart import MAX_FIELDS
 from passerelle.exceptions import TooManyFields
 
 ALIASES: dict[str, tuple[str, ...]] = {
