@@ -22,8 +22,8 @@ import tempfile
 import time
 import timeit
 
-from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams, merge, parse_urlencoded
+from passerelle.api.params import LegacyParams, merge, parse_urlencoded
+from passerelle.core.message import SendRequest, validate_send
 from passerelle.logs import (
     access_log,
     bind_login,
@@ -90,7 +90,8 @@ def handler() -> None:
     both = per_call_us(lambda: LegacyParams.from_mapping(merge([{}, parse_urlencoded(QUERY)])))
     print(f"  merge + LegacyParams.from_mapping: {both - parse:.1f} us")
     params = LegacyParams.from_mapping(parse_urlencoded(QUERY))
-    print(f"  validate_send: {per_call_us(lambda: validate_send(params, 500)):.1f} us")
+    request = SendRequest(params.dest, params.origine, params.msg)
+    print(f"  validate_send: {per_call_us(lambda: validate_send(request, 500)):.1f} us")
     print(f"  redact_target: {per_call_us(lambda: redact_target(b'/client/api', QUERY)):.1f} us")
 
 

@@ -33,7 +33,7 @@ COMPONENTS = (  # first match on the stack, innermost first
     (
         "legacy param parsing / validation",
         (
-            "passerelle/core/params.py",
+            "passerelle/api/params.py",
             "passerelle/core/message.py",
             "passerelle/core/numbers.py",
             "passerelle/core/charset.py",

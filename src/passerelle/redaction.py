@@ -14,7 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from passerelle.core.params import split_path
+from passerelle.api.params import split_path
 
 SECRET_PARAMS = frozenset({"apipasse", "apipass", "password", "passwd", "pwd", "secret", "token"})
 _SECRET_BYTES = frozenset(name.encode() for name in SECRET_PARAMS)

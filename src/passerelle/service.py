@@ -1,15 +1,23 @@
 """Use cases: the only thing front doors (legacy API, CLI, later JSON API and console) call.
 
 `Gateway` holds the store, the settings, the clocks and the caches; every decision
-is made by `core/` rules.
+is made by `core/` rules. Requests come in as `core/` values (`SendRequest`), and the
+service checks them itself: a front door parses, it does not validate.
+
+A send request whose `dest` list is over `OFFLOAD_DEST` characters is checked on the
+service's own thread (one, so long lists are checked one at a time): the event loop
+(other requests, delivery, callbacks) never waits on one large list. Shorter ones are
+checked inline, which is cheaper than a thread hop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from passerelle import exceptions as exc
@@ -17,7 +25,7 @@ from passerelle import retention
 from passerelle.auth import Credentials, hash_password
 from passerelle.checks import NAME_CHARS, check_callback_url, check_connector, private_target
 from passerelle.core import numbers
-from passerelle.core.message import Outgoing
+from passerelle.core.message import Outgoing, SendRequest, validate_send
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestLimiter
 from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
@@ -40,6 +48,7 @@ from passerelle.settings import Settings
 from passerelle.store.base import Store
 
 MAX_MSGID_DIGITS = 18
+OFFLOAD_DEST = 64 * 1024  # longer `dest` lists are checked on the service's thread
 LOGIN_CHARS = NAME_CHARS
 
 
@@ -99,10 +108,12 @@ class Gateway:
         )
         self._logins = LoginLimits(store, policy, clock)
         self.on_accepted: Callable[[], None] = _nothing
+        self._checks = ThreadPoolExecutor(1, thread_name_prefix="passerelle-check")
 
     def close(self) -> None:
-        """Release the service's threads (argon2 verifications)."""
+        """Release the service's threads (argon2 verifications, long send checks)."""
         self._credentials.close()
+        self._checks.shutdown(wait=False, cancel_futures=True)
 
     # --- legacy API use cases -------------------------------------------------------
 
@@ -153,8 +164,21 @@ class Gateway:
         """argon2 verifications started by this process (exposed as a metric)."""
         return self._credentials.verifications
 
-    async def send(self, account: Account, outgoing: Outgoing) -> int:
-        """Charge and store a validated message; its msgid (NoCredit: nothing stored)."""
+    def prepare_send(self, request: SendRequest) -> Outgoing:
+        """Check a send request (03 to 17 in the documented order, `validate_send`) and
+        return the message to charge and store. Pure: safe on any thread."""
+        settings = self.settings
+        limit = settings.max_recipients_post if request.via_post else settings.max_recipients_get
+        return validate_send(request, limit)
+
+    async def send(self, account: Account, request: SendRequest) -> int:
+        """Check, charge and store a message; its msgid. A failed check raises its
+        ApiError and NoCredit (02, last) is raised by the store: nothing is stored."""
+        if request.dest is not None and len(request.dest) > OFFLOAD_DEST:
+            loop = asyncio.get_running_loop()
+            outgoing = await loop.run_in_executor(self._checks, self.prepare_send, request)
+        else:
+            outgoing = self.prepare_send(request)
         msgid = await self.store.accept_message(
             NewMessage(
                 account_id=account.id,

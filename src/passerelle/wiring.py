@@ -15,11 +15,17 @@ A process's roles are named (`Role`), not worker numbers: every process answers 
 dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks;
 `retention` purges old messages. `serve --role` chooses them; `--workers N` gives
 delivery and retention to the first worker and callbacks to the second.
+
+The command line goes through here too, never to the store itself: `prepare_database`
+(file checks and migrations), `probe_database` (the store opens and takes writes) and
+`open_gateway` (a service over an opened store, for one command).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +41,7 @@ from passerelle.service import Gateway
 from passerelle.service_workers import Operations
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store, writer_counters
+from passerelle.store.location import database_file, prepare_file
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 
@@ -165,3 +172,38 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     from passerelle.api.app import App
 
     return App(build(settings or Settings.load(), store))
+
+
+def prepare_database(settings: Settings, migrate: bool | None = None) -> None:
+    """Check the database URL and folder, create the file 0600, then apply migrations
+    (when `migrate`, by default unless PASSERELLE_MIGRATE_ON_START=false).
+
+    Raises ConfigError or StoreError with one line saying what is wrong."""
+    path = database_file(settings.database_url)
+    if path is None:
+        return
+    prepare_file(path, settings.database_url)
+    if settings.migrate_on_start if migrate is None else migrate:
+        from passerelle.store import migrate as migrations  # Alembic is heavy: only here
+
+        migrations.upgrade(settings.database_url)
+
+
+async def probe_database(settings: Settings) -> None:
+    """Open the store and close it again: it can be opened and written (else StoreError)."""
+    store = open_store(settings.database_url, settings.sqlite_synchronous)
+    await store.open()
+    await store.close()
+
+
+@asynccontextmanager
+async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    """A service over an opened store (for one command); both closed on the way out."""
+    store = open_store(settings.database_url, settings.sqlite_synchronous)
+    await store.open()
+    gateway = Gateway(store, settings)
+    try:
+        yield gateway
+    finally:
+        gateway.close()
+        await store.close()

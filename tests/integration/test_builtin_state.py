@@ -9,8 +9,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
+from passerelle.core.message import SendRequest
 from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
@@ -53,8 +52,7 @@ async def test_builtin_simulator_saves_owed_receipts_while_running(tmp_path: Pat
         account = await gateway.create_account("alice", "a@x.fr", PASSWORD, credits=5)
         await supervisor.start()
         dispatcher.start()
-        params = LegacyParams.from_mapping({"dest": "33612345678", "origine": "S", "msg": "hi"})
-        await gateway.send(account, validate_send(params, 500))
+        await gateway.send(account, SendRequest("33612345678", "S", "hi"))
         deadline = time.monotonic() + 5.0
         saved = None
         while time.monotonic() < deadline:

@@ -34,8 +34,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
+from passerelle.core.message import SendRequest
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.signature import verify
@@ -381,10 +380,8 @@ async def test_thousand_messages_one_signed_callback_per_receipt(
         sent: dict[tuple[str, str], None] = {}
         for i in range(THOUSAND):
             dest = f"336{i:08d}" if i >= UNROUTED else f"447700900{i:03d}"
-            params = LegacyParams.from_mapping(
-                {"dest": dest, "origine": "Shop", "msg": f"n{i}", "callback": "1"}
-            )
-            msgid = await gateway.send(account, validate_send(params, 500))
+            request = SendRequest(dest, "Shop", f"n{i}", callback="1")
+            msgid = await gateway.send(account, request)
             sent[(str(msgid), dest)] = None
             dispatcher.notify()
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
+from passerelle.core.message import SendRequest
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState as S
@@ -66,10 +65,8 @@ class Rig:
         self.dispatcher.start()
 
     async def send(self, *dests: str) -> int:
-        params = LegacyParams.from_mapping(
-            {"dest": ",".join(dests), "origine": "Shop", "msg": "Bonjour"}
-        )
-        msgid = await self.gateway.send(self.account, validate_send(params, 500))
+        request = SendRequest(",".join(dests), "Shop", "Bonjour")
+        msgid = await self.gateway.send(self.account, request)
         self.dispatcher.notify()
         return msgid
 

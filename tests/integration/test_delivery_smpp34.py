@@ -17,8 +17,7 @@ import pytest
 import smpp34
 from prometheus_client import CollectorRegistry
 
-from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
+from passerelle.core.message import SendRequest
 from passerelle.core.states import RecipientState
 from passerelle.core.values import Connector
 from passerelle.delivery.dispatcher import Dispatcher
@@ -127,10 +126,8 @@ async def test_submit_and_receipts_through_smpp34(smsc: Smsc, tmp_path: Path) ->
         dispatcher.start()
         account = await gateway.create_account("alice", "a@x.fr", PASSWORD, credits=100)
         dests = [f"3361234{i:04d}" for i in range(20)]
-        params = LegacyParams.from_mapping(
-            {"dest": ",".join(dests), "origine": "33611112222", "sendertype": "1", "msg": "Été"}
-        )
-        msgid = await gateway.send(account, validate_send(params, 500))
+        request = SendRequest(",".join(dests), "33611112222", "Été", sender_type="1")
+        msgid = await gateway.send(account, request)
         dispatcher.notify()
         for _ in range(200):
             states = await store.message_states(account.id, msgid)

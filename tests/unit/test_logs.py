@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from passerelle.core.params import parse_path
+from passerelle.api.params import parse_path
 from passerelle.logs import SECRET_PARAMS, JsonFormatter, redact_target
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 
 from passerelle import exceptions as exc
-from passerelle.core.message import validate_send
-from passerelle.core.params import LegacyParams
+from passerelle.api.params import LegacyParams
+from passerelle.core.message import SendRequest, validate_send
 
 GOOD = {"dest": "33612345678", "origine": "Shop", "msg": "Bonjour"}
 
 
-def params(**changes: str) -> LegacyParams:
-    values = dict(GOOD)
-    values.update(changes)
-    return LegacyParams.from_mapping({k: v for k, v in values.items() if v is not None})
+def params(**changes: str) -> SendRequest:
+    """The send request of GOOD's legacy parameters, changed."""
+    values = {**GOOD, **changes}
+    return LegacyParams.from_mapping(
+        {k: v for k, v in values.items() if v is not None}
+    ).send_request()
 
 
 @pytest.mark.parametrize(
@@ -93,9 +95,9 @@ def test_numeric_sender_up_to_15_digits() -> None:
 def test_a_list_over_the_limit_is_15_before_its_numbers_are_checked() -> None:
     """More distinct items than the limit answer 15 even with a bad number among them;
     duplicates do not count, and within the limit the number checks come first."""
-    over = LegacyParams(dest="33612345678,3361234567x,33612345679", origine="S", msg="m")
+    over = SendRequest(dest="33612345678,3361234567x,33612345679", sender="S", text="m")
     with pytest.raises(exc.TooManyRecipients):
         validate_send(over, 2)
-    within = LegacyParams(dest="33612345678,3361234567x,33612345678", origine="S", msg="m")
+    within = SendRequest(dest="33612345678,3361234567x,33612345678", sender="S", text="m")
     with pytest.raises(exc.DestNotNumeric):
         validate_send(within, 2)

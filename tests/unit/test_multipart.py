@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passerelle.api.multipart import MAX_FIELDS, parse_multipart
 from passerelle.core.charset import decode_bytes
-from passerelle.core.multipart import MAX_FIELDS, parse_multipart
 from passerelle.exceptions import TooManyFields
 
 

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from passerelle.core.charset import decode_bytes
-from passerelle.core.multipart import parse_multipart
-from passerelle.core.params import (
+from passerelle.api.multipart import parse_multipart
+from passerelle.api.params import (
     MAX_FIELDS,
     LegacyParams,
     merge,
     parse_path,
     parse_urlencoded,
 )
+from passerelle.core.charset import decode_bytes
 from passerelle.exceptions import TooManyFields
 
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from passerelle import logs
 from passerelle.api.metrics import Metrics
+from passerelle.api.params import LegacyParams, _unquote, parse_urlencoded
 from passerelle.core import charset, numbers
-from passerelle.core.params import LegacyParams, _unquote, parse_urlencoded
 from passerelle.logs import AccessLog, JsonFormatter, redact_target
 
 

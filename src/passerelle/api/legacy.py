@@ -8,9 +8,10 @@ Windows-1252 per value).
   credentials checked, nothing sent, charged or stored).
 - A body not received in full (the client left before `Content-Length` bytes or the
   last chunk) has no effect and gets no answer.
-- A body over `OFFLOAD_BYTES` is parsed, and its `envoi` validated, on a worker thread:
-  the event loop (other requests, delivery, callbacks, ``/healthz``) never waits on one
-  large request.
+- A body over `OFFLOAD_BYTES` is parsed on a worker thread: the event loop (other
+  requests, delivery, callbacks, ``/healthz``) never waits on one large request. An
+  `envoi` is not checked here: it becomes a `SendRequest`, which the service checks
+  (a long `dest` list on the service's own thread, `service.OFFLOAD_DEST`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from typing import Any, TypeVar
 from passerelle import exceptions as exc
 from passerelle.api.errors import answer_for
 from passerelle.api.metrics import Metrics
-from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
-from passerelle.core.message import Outgoing, validate_send
-from passerelle.core.multipart import parse_multipart
-from passerelle.core.params import (
+from passerelle.api.multipart import parse_multipart
+from passerelle.api.params import (
     INDEX,
     PREFIX,
     LegacyParams,
@@ -35,6 +34,7 @@ from passerelle.core.params import (
     parse_path,
     parse_urlencoded,
 )
+from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
 from passerelle.logs import bind_login, bind_msgid, bind_request, log_access, redact_target
 from passerelle.service import Gateway
 
@@ -163,9 +163,7 @@ class LegacyApi:
         gateway = self.gateway
         account = await gateway.authenticate(params.login, params.apipasse, address)
         if params.action == "envoi":
-            settings = gateway.settings
-            limit = settings.max_recipients_post if via_post else settings.max_recipients_get
-            msgid = await gateway.send(account, await self._validate(params, limit))
+            msgid = await gateway.send(account, params.send_request(via_post))
             bind_msgid(msgid)
             return f"{msgid}|{SENT_LABEL}"
         if params.action == "statut":
@@ -174,12 +172,6 @@ class LegacyApi:
             statut = await gateway.status(account, params.msgid, params.dest)
             return f"{statut}|{STATUS_LABELS[statut]}"
         return f"{await gateway.balance(account)} SMS"
-
-    async def _validate(self, params: LegacyParams, limit: int) -> Outgoing:
-        """`validate_send`, on the worker thread when the `dest` list is long."""
-        if params.dest is not None and len(params.dest) > OFFLOAD_BYTES:
-            return await self._off_loop(lambda: validate_send(params, limit))
-        return validate_send(params, limit)
 
     async def _send(
         self,

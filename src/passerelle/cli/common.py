@@ -15,8 +15,6 @@ from passerelle.cli.output import console, plain
 from passerelle.exceptions import AdminError, ConfigError, StoreError
 from passerelle.service import Gateway
 from passerelle.settings import Settings, unknown_variables
-from passerelle.store.base import open_store
-from passerelle.store.location import database_file, prepare_file
 
 T = TypeVar("T")
 out = console()
@@ -51,41 +49,25 @@ def _fail(error: ConfigError | StoreError) -> NoReturn:
 
 
 def _prepare(settings: Settings, migrate: bool | None = None) -> None:
-    """Check the database URL and folder, create the file 0600, then apply migrations
-    (when `migrate`, by default unless PASSERELLE_MIGRATE_ON_START=false).
+    """`wiring.prepare_database`: file checks, then migrations (ConfigError, StoreError)."""
+    from passerelle import wiring  # the workers and metrics: only for commands that need them
 
-    Raises ConfigError or StoreError with one line saying what is wrong."""
-    path = database_file(settings.database_url)
-    if path is None:
-        return
-    prepare_file(path, settings.database_url)
-    if settings.migrate_on_start if migrate is None else migrate:
-        from passerelle.store import migrate as migrations  # Alembic is heavy: only here
-
-        migrations.upgrade(settings.database_url)
+    wiring.prepare_database(settings, migrate)
 
 
 def _probe(settings: Settings) -> None:
     """Open the store and close it again: it can be opened and written (else StoreError)."""
+    from passerelle import wiring
 
-    async def run() -> None:
-        store = open_store(settings.database_url, settings.sqlite_synchronous)
-        await store.open()
-        await store.close()
-
-    asyncio.run(run())
+    asyncio.run(wiring.probe_database(settings))
 
 
 def _with_gateway(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -> T:
+    from passerelle import wiring
+
     async def run() -> T:
-        store = open_store(settings.database_url, settings.sqlite_synchronous)
-        await store.open()
-        gateway = Gateway(store, settings)
-        try:
+        async with wiring.open_gateway(settings) as gateway:
             return await work(gateway)
-        finally:
-            gateway.close()
-            await store.close()
 
     try:
         _prepare(settings)

@@ -1,4 +1,9 @@
-"""Validation of an `envoi` request into an outgoing message (pure, docs/api.md)."""
+"""A send request, and its validation into an outgoing message (pure, docs/api.md).
+
+`SendRequest` is what a front door received, values as given; `validate_send` checks
+it in the documented order of codes. The service calls it (`Gateway.send`), so every
+front door gets the same checks and the same codes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from dataclasses import dataclass
 
 from passerelle import exceptions as exc
 from passerelle.core import charset, numbers
-from passerelle.core.params import LegacyParams
 
 MAX_LENGTH = 160
 MAX_SENDER = 15
@@ -19,6 +23,26 @@ _FAULT_ERRORS: dict[numbers.NumberFault, type[exc.ApiError]] = {
     numbers.NumberFault.TOO_SHORT: exc.DestTooShort,
     numbers.NumberFault.BAD_PREFIX: exc.BadPrefix,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message to send, as a front door received it: not checked yet.
+
+    Text values as given (None: absent, checked like empty): `dest` the recipients
+    separated by commas, `sender` (``origine``), `text` (``msg``), and the options
+    in their legacy encodings, `sender_type` (``0``, ``1`` or ``5``), `flash` (``type``)
+    and `callback` (``0`` or ``1``). `via_post`: the request was a POST, which allows
+    the larger recipient limit (`max_recipients_post`, else `max_recipients_get`).
+    """
+
+    dest: str | None = None
+    sender: str | None = None
+    text: str | None = None
+    sender_type: str | None = None
+    flash: str | None = None
+    callback: str | None = None
+    via_post: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +79,18 @@ def _flag(value: str | None, name: str) -> bool:
     return FLAGS[value]
 
 
-def validate_send(params: LegacyParams, max_recipients: int) -> Outgoing:
-    """Check an `envoi` request in the documented order; raise the first failing code.
+def validate_send(request: SendRequest, max_recipients: int) -> Outgoing:
+    """Check a send request in the documented order; raise the first failing code.
 
     Order: 03, 04, 05, 06, 07, 08 (the manual's), then 12, 13, 15, 17. Credits (02)
     are checked by the store, last, in the transaction that charges them. One exception:
     more distinct items in `dest` than `max_recipients` is 15 at once, after 03 and 04,
     before the numbers are checked one by one.
     """
-    dest = numbers.split_dest(params.dest or "")
+    dest = numbers.split_dest(request.dest or "")
     if not dest:
         raise exc.DestMissing()
-    sender = params.origine or ""
+    sender = request.sender or ""
     if not sender:
         raise exc.SenderMissing()
     if len(dest) > max_recipients and len(set(dest)) > max_recipients:
@@ -76,7 +100,7 @@ def validate_send(params: LegacyParams, max_recipients: int) -> Outgoing:
     fault = numbers.first_fault(dest)
     if fault is not None:
         raise _FAULT_ERRORS[fault]()
-    raw_text = params.msg or ""
+    raw_text = request.text or ""
     if not raw_text.strip(" \t\r\n"):
         raise exc.MessageMissing()
     text = charset.map_text(raw_text)
@@ -92,8 +116,8 @@ def validate_send(params: LegacyParams, max_recipients: int) -> Outgoing:
     return Outgoing(
         recipients=tuple(recipients),
         sender=sender,
-        sender_type=_sender_type(params.sendertype),
+        sender_type=_sender_type(request.sender_type),
         text=text,
-        flash=_flag(params.type, "type"),
-        callback=_flag(params.callback, "callback"),
+        flash=_flag(request.flash, "type"),
+        callback=_flag(request.callback, "callback"),
     )

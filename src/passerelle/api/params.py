@@ -18,8 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from passerelle.api.multipart import MAX_FIELDS
 from passerelle.core.charset import decode_bytes
-from passerelle.core.multipart import MAX_FIELDS
+from passerelle.core.message import SendRequest
 from passerelle.exceptions import TooManyFields
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -154,6 +155,12 @@ class LegacyParams:
                 value = value.strip(BLANKS)
             values.append(value)
         return cls(*values)
+
+    def send_request(self, via_post: bool = False) -> SendRequest:
+        """The `envoi` these values ask for, as the service takes it (not checked yet)."""
+        return SendRequest(
+            self.dest, self.origine, self.msg, self.sendertype, self.type, self.callback, via_post
+        )
 
 
 # (canonical name, aliases, trimmed?) in the order of LegacyParams' fields
