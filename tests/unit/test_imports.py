@@ -33,7 +33,7 @@ class Rule:
 RULES = (
     # front doors and workers call the service, never the store
     Rule("api", forbidden=STORE),
-    # Rule("cli", forbidden=STORE),  # on once cli/ opens its database through the wiring
+    Rule("cli", forbidden=STORE),
     Rule("delivery", forbidden=STORE),
     Rule("webhooks", forbidden=STORE),
     Rule("retention.py", forbidden=STORE),
