@@ -34,6 +34,7 @@ from passerelle.core.values import (
     UNSET,
     Account,
     AccountChanges,
+    CallbackEvent,
     Connector,
     CreditChange,
     LedgerEntry,
@@ -319,6 +320,12 @@ class Gateway:
         await self.update_account(login, AccountUpdate(callback_secret=secret))
         return secret
 
+    async def callbacks(
+        self, login: str | None, failed_only: bool, limit: int
+    ) -> list[CallbackEvent]:
+        """The newest callback events, of one account or all, optionally only failed."""
+        return await self.store.list_callbacks(login, failed_only, limit)
+
     async def replay_callback(self, event_id: int) -> None:
         """Send a callback event again, now."""
         if not await self.store.replay_callback(event_id, self._clock()):
@@ -358,6 +365,14 @@ class Gateway:
         """Delete a rule."""
         if not await self.store.remove_route(route_id):
             raise exc.NotFound(f"no route with id {route_id}")
+
+    async def connectors(self) -> list[Connector]:
+        """Every connector, by name."""
+        return await self.store.list_connectors()
+
+    async def routes(self) -> list[RouteRow]:
+        """Every rule, in the order they are tried."""
+        return await self.store.list_routes()
 
 
 def _may_be_login(login: str) -> bool:

@@ -120,3 +120,16 @@ def test_rules_catch_breaches() -> None:
     assert not broken(workers, "passerelle.service_workers.Operations")
     assert broken(pure, "httpx") and broken(pure, "passerelle.settings.Settings")
     assert not broken(pure, "phonenumbers") and not broken(pure, "dataclasses.dataclass")
+
+
+@pytest.mark.parametrize("where", ["api", "cli"])
+def test_front_doors_reach_no_store_through_an_object(where: str) -> None:
+    """api/ and cli/ never use a `.store` attribute (the service's store): they call the
+    service, which is what the import rule means for them."""
+    used = [
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path in modules(where)
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "store"
+    ]
+    assert used == []

@@ -82,7 +82,7 @@ def connector_add(name: str, disabled: bool, **options: Any) -> None:
 def connector_list() -> None:
     """Every connector."""
     settings = _settings()
-    rows = _with_gateway(settings, lambda g: g.store.list_connectors())
+    rows = _with_gateway(settings, lambda g: g.connectors())
     table = output.table(
         "name",
         "address",
@@ -151,7 +151,7 @@ def route_add(prefix: str, connectors: str, position: int) -> None:
 def route_list() -> None:
     """Every rule, in the order they are tried."""
     settings = _settings()
-    rows = _with_gateway(settings, lambda g: g.store.list_routes())
+    rows = _with_gateway(settings, lambda g: g.routes())
     table = output.table("id", "position", "prefix", "connectors (failover order)")
     for r in rows:
         table.add_row(

@@ -55,7 +55,7 @@ def callbacks() -> None:
 def callbacks_list(login: str | None, failed: bool, limit: int) -> None:
     """The newest callback events with their state and last attempt."""
     settings = _settings()
-    rows = _with_gateway(settings, lambda g: g.store.list_callbacks(login, failed, limit))
+    rows = _with_gateway(settings, lambda g: g.callbacks(login, failed, limit))
     table = output.table(
         "event", "login", "msgid", "dest", "statut", "stat", "state", "attempts", "last", "next"
     )
