@@ -108,7 +108,6 @@ class Gateway:
             settings.login_failure_window_s,
         )
         self._logins = LoginLimits(store, policy, clock)
-        self.on_accepted: Callable[[], None] = _nothing
         self._checks = ThreadPoolExecutor(1, thread_name_prefix="passerelle-check")
 
     def close(self) -> None:
@@ -193,7 +192,6 @@ class Gateway:
                 cost=outgoing.cost,
             )
         )
-        self.on_accepted()
         return msgid
 
     async def status(self, account: Account, msgid: str | None, dest: str | None) -> int:
@@ -378,7 +376,3 @@ class Gateway:
 def _may_be_login(login: str) -> bool:
     """True when `login` has the shape of an account login (`create_account`'s rule)."""
     return len(login) <= 64 and set(login) <= LOGIN_CHARS
-
-
-def _nothing() -> None:
-    return None

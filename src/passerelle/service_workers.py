@@ -41,6 +41,10 @@ class Operations:
 
     # --- dispatcher ------------------------------------------------------------------
 
+    def wait_for_work(self, seconds: float) -> Awaitable[bool]:
+        """Until new recipients are queued or `seconds` pass; True when they were."""
+        return self._store.wait_for_work(seconds)
+
     def claim_recipients(
         self, now: float, lease: float, limit: int
     ) -> Awaitable[list[DueRecipient]]:

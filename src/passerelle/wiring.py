@@ -76,7 +76,6 @@ class Parts:
             await self.supervisor.start()
             self.dispatcher.start()
             self.deadline.start()
-            self.gateway.on_accepted = self.dispatcher.notify
         if Role.CALLBACKS in self.roles:
             self.callbacks.start()
         if Role.RETENTION in self.roles:

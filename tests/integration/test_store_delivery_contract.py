@@ -248,3 +248,15 @@ async def test_a_run_of_submits_with_one_kept_receipt(store: Store) -> None:
     )
     states = sorted(s.state for s in await store.message_states(account_id, due[0].msgid))
     assert states == [S.SUBMITTED, S.SUBMITTED, S.DELIVERED]
+
+
+async def test_an_accepted_message_wakes_the_waiting_worker(store: Store) -> None:
+    """wait_for_work returns True soon after an accept commits, False after its time."""
+    account = await store.create_account(NewAccount("waker", "w@x.fr", "h", "s", 1.0, credits=10))
+    assert await store.wait_for_work(0.05) is False
+    waiting = asyncio.ensure_future(store.wait_for_work(10.0))
+    await asyncio.sleep(0.05)
+    await store.accept_message(
+        NewMessage(account.id, 2.0, "S", 5, "t", False, False, ("33612345678",), 1)
+    )
+    assert await asyncio.wait_for(waiting, 2.0) is True

@@ -93,7 +93,7 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(), name="dispatcher")
 
     def notify(self) -> None:
-        """New work is queued (called after an accepted request)."""
+        """Look for work now (the store signals accepted messages by itself)."""
         self.wakeup.set()
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -117,9 +117,17 @@ class Dispatcher:
                 await self._sleep(self.poll)
 
     async def _sleep(self, seconds: float) -> None:
+        """Until new work is queued (the store's signal), `notify` or `seconds`."""
         self.wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wakeup.wait(), seconds)
+        waits = {
+            asyncio.ensure_future(self.wakeup.wait()),
+            asyncio.ensure_future(self.service.wait_for_work(seconds)),
+        }
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def step(self) -> bool:
         """Claim and dispatch one batch; True when there was nothing to do."""

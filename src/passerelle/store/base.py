@@ -102,6 +102,11 @@ class OutboxStore(Protocol):
     async def count_messages(self, account_id: int) -> int:
         """How many messages the account has stored."""
 
+    async def wait_for_work(self, seconds: float) -> bool:
+        """Until new work is queued (an accepted message, committed) or `seconds` pass;
+        True when it was. One waiter (the dispatcher); a missed signal is found by the
+        next claim."""
+
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
         """Claim up to `limit` queued recipients due at `now` for `lease` seconds."""
 

@@ -29,6 +29,7 @@ from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
 from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.memory_owners import MemoryOwners
+from passerelle.store.signal import WorkSignal
 
 
 def recipients_of(rows: Sequence[RecipientStatus], dest: str | None) -> list[RecipientStatus]:
@@ -51,6 +52,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
     accounts: dict[str, Account] = field(default_factory=dict)
     messages: dict[int, _Message] = field(default_factory=dict)
     entries: list[LedgerEntry] = field(default_factory=list)
+    work: WorkSignal = field(default_factory=WorkSignal)
 
     def _credit(self, row: OutboxRow, entry: LedgerRow) -> None:
         account = self._by_id(row.account_id)
@@ -184,7 +186,11 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
         )
         self.messages[msgid] = _Message(message.account_id, summary, ids, message.callback)
         self._ledger(account.id, message.created_at, -message.cost, "debit", "api", "envoi", msgid)
+        self.work.notify()
         return msgid
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        return await self.work.wait(seconds)
 
     async def message_states(
         self, account_id: int, msgid: int, dest: str | None = None

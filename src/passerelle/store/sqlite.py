@@ -29,6 +29,7 @@ from passerelle.core.values import (
 )
 from passerelle.exceptions import NoCredit, StoreError
 from passerelle.store.location import prepare_file, tighten
+from passerelle.store.signal import WorkSignal
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
@@ -176,6 +177,7 @@ class SqliteStore(
         self._synchronous = synchronous
         self._writer = Writer(self._connect_writer, max_batch, lock_path=path + ".write-lock")
         self._msgids = _MsgidSource()
+        self._work = WorkSignal()
         self._reader: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -254,7 +256,11 @@ class SqliteStore(
             return _accept_one(conn, item)
 
         msgid: int = await self._writer.submit_batched(_accept_many, item, op)
+        self._work.notify()
         return msgid
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        return await self._work.wait(seconds)
 
     async def message_states(
         self, account_id: int, msgid: int, dest: str | None = None
