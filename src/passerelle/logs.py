@@ -3,7 +3,7 @@
 Every log event goes through `logging` (ours, uvicorn's, alembic's) or structlog
 (`structlog.get_logger`), and is rendered by structlog's `ProcessorFormatter` with one
 processor chain: the record's fields, the request context (`login`, `msgid`, bound per
-request in context variables by the legacy API: `bind_request`, `bind_msgid`), the
+request in a context variable by the legacy API: `bind_request`, `bind_msgid`), the
 redaction processor (`redaction.redact_secrets`), then JSON (`JsonFormatter`) or text
 (`TextFormatter`).
 
@@ -23,10 +23,10 @@ import logging
 import sys
 import time
 from collections.abc import MutableMapping
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 import structlog
-from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 from passerelle.access_log import ACCESS_LOGGER as ACCESS_LOGGER
 from passerelle.access_log import AccessLog as AccessLog
@@ -48,15 +48,23 @@ Event = MutableMapping[str, Any]
 # --- the request context -----------------------------------------------------------
 
 
+# One context variable holds the whole request context: setting it costs one call,
+# where a variable per key (structlog's `bind_contextvars`) costs several per request
+# and reading them back walks every variable of the context.
+_REQUEST: ContextVar[tuple[str | None, int | str | None]] = ContextVar(
+    "passerelle_request", default=(None, None)
+)
+
+
 def bind_request() -> None:
     """Start a request's log context: what an earlier request bound in this context
     (a test or benchmark calling the handler in one task) is dropped."""
-    clear_contextvars()
+    _REQUEST.set((None, None))
 
 
 def bind_login(login: str) -> None:
     """Add the request's login: every event logged for the request carries it."""
-    bind_contextvars(login=login)
+    _REQUEST.set((login, _REQUEST.get()[1]))
 
 
 def bind_msgid(msgid: int | str) -> None:
@@ -64,13 +72,12 @@ def bind_msgid(msgid: int | str) -> None:
     a number when it reads as one, else the text given (logged as it came)."""
     if isinstance(msgid, str) and msgid.isascii() and msgid.isdigit() and len(msgid) <= 18:
         msgid = int(msgid)
-    bind_contextvars(msgid=msgid)
+    _REQUEST.set((_REQUEST.get()[0], msgid))
 
 
 def request_context() -> tuple[str | None, int | str | None]:
     """The (login, msgid) bound for the current request, None where not bound."""
-    context = get_contextvars()
-    return context.get("login"), context.get("msgid")
+    return _REQUEST.get()
 
 
 # --- processors --------------------------------------------------------------------
@@ -107,9 +114,7 @@ def _fields(with_exc: bool) -> structlog.typing.Processor:
                 for k, v in record.__dict__.items()
                 if k not in _STANDARD and not k.startswith("_")
             )
-        context = get_contextvars()
-        for key in _CONTEXT:
-            value = context.get(key)
+        for key, value in zip(_CONTEXT, _REQUEST.get(), strict=True):
             if value is not None:
                 out.setdefault(key, value)
         exc = _exc_text(event.get("exc_info")) if with_exc else None
@@ -192,12 +197,20 @@ def flush_access_log() -> None:
 
 
 def log_access(
-    method: str, target: str, action: str, code: str, ms: float, client: str | None
+    method: str,
+    target: str,
+    action: str,
+    code: str,
+    ms: float,
+    client: str | None,
+    writer: AccessLog | None = None,
 ) -> None:
     """Log one legacy API request (the ``passerelle.access`` ``request`` event), with the
-    login and msgid of the request context."""
-    login, msgid = request_context()
-    writer = access_log()
+    login and msgid of the request context; `writer` is the direct writer when the caller
+    already holds it (`access_log()`, looked up once), else it is looked up here."""
+    login, msgid = _REQUEST.get()
+    if writer is None:
+        writer = access_log()
     if writer is not None:
         if writer.enabled():
             writer.write(method, target, action, code, ms, client, login, msgid)

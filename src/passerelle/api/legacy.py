@@ -35,7 +35,14 @@ from passerelle.api.params import (
     parse_urlencoded,
 )
 from passerelle.core.codes import SENT_LABEL, STATUS_LABELS
-from passerelle.logs import bind_login, bind_msgid, bind_request, log_access, redact_target
+from passerelle.logs import (
+    access_log,
+    bind_login,
+    bind_msgid,
+    bind_request,
+    log_access,
+    redact_target,
+)
 from passerelle.service import Gateway
 
 T = TypeVar("T")
@@ -67,6 +74,7 @@ class LegacyApi:
         self._content_type = f"text/plain; charset={settings.legacy_charset}".encode()
         self._max_body = settings.max_body_bytes
         self._access_log = settings.access_log
+        self._writer = access_log()  # the direct access-line writer, when logs have one
         # one thread: large bodies are parsed one at a time, never on the event loop
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="passerelle-parse")
 
@@ -126,6 +134,7 @@ class LegacyApi:
                 code,
                 round(elapsed * 1000, 2),
                 address,
+                self._writer,
             )
 
     async def _body_params(self, scope: dict[str, Any], receive: Any) -> dict[str, str]:
