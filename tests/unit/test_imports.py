@@ -42,8 +42,9 @@ RULES = (
     # core is pure: the standard library, phonenumbers, itself and the error tree
     Rule("core", only=("phonenumbers", "passerelle.core", "passerelle.exceptions")),
     Rule("exceptions.py", only=("passerelle.core.codes",)),
-    # the store serves the service, not the other way round
+    # the store serves the service, not the other way round; SMPP is a plain adapter
     Rule("store", forbidden=SERVICE),
+    Rule("smpp", forbidden=STORE + SERVICE),
 )
 
 
