@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from passerelle import exceptions as exc
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
-from passerelle.store.base import Store
+from passerelle.store.base import LoginStore
 
 REFRESH_S = 1.0
 KNOWN_CACHE_S = 60.0
@@ -30,7 +30,7 @@ MAX_ENTRIES = 100_000
 class LoginLimits:
     """This process's view of the shared failed-login limits."""
 
-    def __init__(self, store: Store, policy: LoginPolicy, clock: Callable[[], float]) -> None:
+    def __init__(self, store: LoginStore, policy: LoginPolicy, clock: Callable[[], float]) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock
