@@ -115,7 +115,9 @@ def log() -> None:
         t0 = time.perf_counter()
         for _ in range(N):
             writer.write(
-                "GET", redact_target(b"/client/api", QUERY), "envoi", "ok", 1.23, "127.0.0.1"
+                writer.line(
+                    "GET", redact_target(b"/client/api", QUERY), "envoi", "ok", 1.23, "127.0.0.1"
+                )
             )
         return (time.perf_counter() - t0) / N * 1e6
 

@@ -100,19 +100,9 @@ class AccessLog:
             f' "msgid": {_json_id(msgid)}}}\n'
         )
 
-    def write(
-        self,
-        method: str,
-        target: str,
-        action: str,
-        code: str,
-        ms: float,
-        client: str | None,
-        login: str | None = None,
-        msgid: int | str | None = None,
-    ) -> None:
-        """Buffer one access line; it reaches the stream within `interval` seconds."""
-        text = self.line(method, target, action, code, ms, client, login, msgid)
+    def write(self, text: str) -> None:
+        """Buffer one access line (`line`); it reaches the stream within `interval`
+        seconds."""
         with self._lock:
             self._lines.append(text)
             self._size += len(text)

@@ -213,7 +213,7 @@ def log_access(
         writer = access_log()
     if writer is not None:
         if writer.enabled():
-            writer.write(method, target, action, code, ms, client, login, msgid)
+            writer.write(writer.line(method, target, action, code, ms, client, login, msgid))
         return
     logging.getLogger(ACCESS_LOGGER).info(
         "request",

@@ -222,7 +222,7 @@ class Gateway:
         rate_limit: float | None = None,
     ) -> Account:
         """Create an activated account with the gateway option on."""
-        if not login or len(login) > 64 or not set(login) <= LOGIN_CHARS:
+        if not login or not _may_be_login(login):
             raise exc.InvalidValue("login: 1 to 64 characters among letters, digits and . _ - @")
         if "@" not in email or len(email) > 254:
             raise exc.InvalidValue("email: not an e-mail address")

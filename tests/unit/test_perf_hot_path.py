@@ -145,8 +145,8 @@ def test_access_lines_buffered_then_flushed_in_order() -> None:
     writer = AccessLog(out, interval=0.05)
 
     async def scenario() -> tuple[str, str]:
-        writer.write("GET", "/a", "envoi", "ok", 1.0, None)
-        writer.write("GET", "/b", "envoi", "ok", 1.0, None)
+        writer.write(writer.line("GET", "/a", "envoi", "ok", 1.0, None))
+        writer.write(writer.line("GET", "/b", "envoi", "ok", 1.0, None))
         before = out.getvalue()
         await asyncio.sleep(0.2)
         return before, out.getvalue()
@@ -159,7 +159,8 @@ def test_access_lines_buffered_then_flushed_in_order() -> None:
 def test_access_line_without_event_loop_written_at_once() -> None:
     """Outside an event loop (tools, tests) a line is written immediately."""
     out = io.StringIO()
-    AccessLog(out).write("GET", "/a", "solde", "01", 1.0, "::1")
+    writer = AccessLog(out)
+    writer.write(writer.line("GET", "/a", "solde", "01", 1.0, "::1"))
     assert json.loads(out.getvalue())["code"] == "01"
 
 
