@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -63,13 +62,13 @@ class RetentionJob:
         self,
         service: Operations,
         days: int,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         first: float = FIRST_RUN_S,
         every: float = EVERY_S,
     ) -> None:
         self.service = service
         self.days = days
-        self.clock = clock
+        self.clock = clock or service.clock  # the database's clock
         self.first = first
         self.every = every
         self.purged = 0  # messages purged since start

@@ -91,12 +91,12 @@ class Gateway:
         self,
         store: Store,
         settings: Settings,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.settings = settings
-        self._clock = clock
+        self._clock = clock or store.clock  # the database's clock
         self._monotonic = monotonic
         self._credentials = Credentials(
             store.find_account, settings.auth_cache_ttl_s, settings.account_cache_ttl_s
@@ -107,7 +107,7 @@ class Gateway:
             settings.login_failures_per_address,
             settings.login_failure_window_s,
         )
-        self._logins = LoginLimits(store, policy, clock)
+        self._logins = LoginLimits(store, policy, self._clock)
         self._checks = ThreadPoolExecutor(1, thread_name_prefix="passerelle-check")
 
     def close(self) -> None:

@@ -13,7 +13,9 @@ The rules these use cases apply are `core/`'s (`core.transitions` decides what a
 result, a receipt or a deadline changes; the store persists what it is given), so
 most methods are thin pass-throughs. They are plain methods returning the store's
 awaitable, not coroutines of their own: the dispatcher's hot path pays one method call
-per recipient and no extra await. The workers keep their own clocks and pass `now`.
+per recipient and no extra await. The workers read the database's clock (`clock`, the
+store's: leases and due times then agree across processes and machines) and pass
+`now`; tests give them a clock of their own.
 """
 
 from __future__ import annotations
@@ -30,14 +32,18 @@ from passerelle.core.values import (
     ReceiptMatch,
     RouteRow,
 )
-from passerelle.store.base import Store
+from passerelle.store.base import WorkerStore
 
 
 class Operations:
     """The service layer of the workers (delivery, callbacks, retention)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: WorkerStore) -> None:
         self._store = store
+
+    def clock(self) -> float:
+        """Now on the database's clock (unix seconds, no round trip)."""
+        return self._store.clock()
 
     # --- dispatcher ------------------------------------------------------------------
 

@@ -45,3 +45,13 @@ async def test_release_and_unwanted_names_are_given_back(store: Store) -> None:
     assert await store.claim_connectors(["y"], "two", 30.0, {}) == {"y"}
     await store.release_connectors("one")
     assert await store.claim_connectors(["x"], "two", 30.0, {}) == {"x"}
+
+
+async def test_store_clock_is_the_database_clock(store: Store) -> None:
+    """`clock()` reads the time leases are written on: an ownership taken now ends
+    `lease` seconds after it."""
+    before = store.clock()
+    await store.claim_connectors(["x"], "one", 30.0, {})
+    after = store.clock()
+    until = (await store.connector_owners())["x"].until
+    assert before + 30.0 - 0.5 <= until <= after + 30.0 + 0.5

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 
 from passerelle.core.deadline import check_every
@@ -34,14 +33,14 @@ class DeadlineJob:
         service: Operations,
         deadline: float,
         metrics: DeliveryMetrics,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         batch: int = BATCH,
         pause: float = PAUSE_S,
     ) -> None:
         self.service = service
         self.deadline = deadline
         self.metrics = metrics
-        self.clock = clock
+        self.clock = clock or service.clock  # the database's clock
         self.batch = batch
         self.pause = pause
         self.every = check_every(deadline)

@@ -70,7 +70,7 @@ class Dispatcher:
         batch: int = 500,
         poll: float = 0.1,
         wait_hold: float = 1.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.service = service
@@ -81,7 +81,7 @@ class Dispatcher:
         self.batch = batch
         self.poll = poll
         self.wait_hold = wait_hold
-        self.clock = clock
+        self.clock = clock or service.clock  # the database's clock
         self.rng = rng
         self.wakeup = asyncio.Event()
         self._stop = asyncio.Event()

@@ -9,7 +9,6 @@ and mobile-originated messages are acknowledged and logged, never crash the link
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from passerelle.core.receipts import normalise_id, parse_receipt, state_of
@@ -34,11 +33,14 @@ class ReceiptHandler:
     """Turns incoming PDUs into recorded receipts."""
 
     def __init__(
-        self, service: Operations, metrics: DeliveryMetrics, clock: Callable[[], float] = time.time
+        self,
+        service: Operations,
+        metrics: DeliveryMetrics,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.service = service
         self.metrics = metrics
-        self.clock = clock
+        self.clock = clock or service.clock  # the database's clock
         self._tasks = Tracked(log, "receipt task")
 
     def on_incoming(self, wire: Wire, pdu: DeliverSm | DataSm) -> None:

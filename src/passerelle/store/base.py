@@ -3,11 +3,12 @@
 Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStore`
 (messages, recipients, submit outcomes, receipts), `CallbackStore`, `RouteStore`
 (connectors, routes, ownership), `LoginStore` (failed-login counters),
-`RetentionStore`; `Store` is all of them. Backends: `memory.MemoryStore` (the twin for
-unit tests, one mixin per role) and `sqlite.SqliteStore` (one mixin module per role).
-Each role has its contract suite in `tests/integration/test_store_*contract.py`, run
-on both. This module holds only the interfaces and `open_store`, which picks a
-backend; the values the operations take and return are in `core/values.py`.
+`RetentionStore`; `Store` is all of them, `WorkerStore` those the workers use.
+Backends: `memory.MemoryStore` (the twin for unit tests, one mixin per role) and
+`sqlite.SqliteStore` (one mixin module per role). Each role has its contract suite in
+`tests/integration/test_store_*contract.py`, run on both. This module holds only the
+interfaces and `open_store`, which picks a backend; the values the operations take
+and return are in `core/values.py`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class StoreLifecycle(Protocol):
 
     async def ping(self) -> bool:
         """True when the storage answers."""
+
+    def clock(self) -> float:
+        """Now on the database's clock, in unix seconds, without a round trip.
+
+        Every lease, due time and worker timestamp is read on this clock, so that
+        processes that share the database agree on them whatever their own clocks say."""
 
 
 class AccountStore(Protocol):
@@ -277,6 +284,11 @@ class Store(
 ):
     """Every role together: what a backend implements. Every write is durable when
     its awaitable returns. Consumers that need one role may say so in their types."""
+
+
+class WorkerStore(StoreLifecycle, OutboxStore, CallbackStore, RouteStore, RetentionStore, Protocol):
+    """The roles the background workers use (`service_workers.Operations`): no
+    accounts, no logins."""
 
 
 def writer_counters(store: Store) -> Callable[[], tuple[int, int]] | None:

@@ -1,5 +1,5 @@
-"""In-memory twin of connector ownership (`sqlite_owners.py`); its clock is the
-process's (a memory store has one process)."""
+"""In-memory twin of connector ownership (`sqlite_owners.py`); its clock (`clock`,
+the store's database clock) is the process's: a memory store has one process."""
 
 from __future__ import annotations
 
@@ -15,12 +15,16 @@ class MemoryOwners:
     """Owner rows by connector name."""
 
     owners: dict[str, ConnectorOwner] = field(default_factory=dict)
-    owner_clock: Callable[[], float] = time.time
+    now_source: Callable[[], float] = time.time
+
+    def clock(self) -> float:
+        """The twin's database clock: `now_source` (the process's clock by default)."""
+        return self.now_source()
 
     async def claim_connectors(
         self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
     ) -> frozenset[str]:
-        now = self.owner_clock()
+        now = self.clock()
         wanted = set(names)
         for name, row in list(self.owners.items()):
             if row.owner == owner and name not in wanted:
@@ -37,5 +41,5 @@ class MemoryOwners:
                 del self.owners[name]
 
     async def connector_owners(self) -> dict[str, ConnectorOwner]:
-        now = self.owner_clock()
+        now = self.clock()
         return {n: row for n, row in self.owners.items() if row.until > now}

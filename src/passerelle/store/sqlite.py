@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from typing import Any
 
 from passerelle.core.states import RecipientState
@@ -210,6 +211,11 @@ class SqliteStore(
             reason = error.__cause__ if isinstance(error, StoreError) else error
             raise StoreError(f"cannot open the database {self.path}: {reason}") from None
         tighten(self.path)  # a -wal or -shm another process made wider meanwhile
+
+    def clock(self) -> float:
+        """The database's clock: SQLite's `'now'` is the host's clock, and every process
+        that shares a SQLite file runs on that host."""
+        return time.time()
 
     async def close(self) -> None:
         self._writer.stop()

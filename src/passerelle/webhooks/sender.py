@@ -115,7 +115,7 @@ class CallbackSender:
         service: Operations,
         settings: Settings,
         metrics: CallbackMetrics,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         rng: Callable[[], float] = random.random,
         on_connect: Callable[[str, str], None] | None = None,
         poll: float = 0.2,
@@ -123,7 +123,7 @@ class CallbackSender:
         self.service = service
         self.settings = settings
         self.metrics = metrics
-        self.clock = clock
+        self.clock = clock or service.clock  # the database's clock
         self.rng = rng
         self.policy = policy_for(settings)
         self.poll = poll
