@@ -41,7 +41,7 @@ from passerelle.service import Gateway
 from passerelle.service_workers import Operations
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store, writer_counters
-from passerelle.store.location import database_file, prepare_file
+from passerelle.store.location import database_file, is_postgres, prepare_file, safe_url
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 
@@ -157,14 +157,6 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
     )
 
 
-def safe_url(url: str) -> str:
-    """A database URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
-
-
 def create_app(settings: Settings | None = None, store: Store | None = None) -> App:
     """The ASGI application of a process for `settings` (read from the environment when
     not given)."""
@@ -174,14 +166,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 
 def prepare_database(settings: Settings, migrate: bool | None = None) -> None:
-    """Check the database URL and folder, create the file 0600, then apply migrations
-    (when `migrate`, by default unless PASSERELLE_MIGRATE_ON_START=false).
+    """Check the database URL and, for SQLite, its folder, and create the file 0600; then
+    apply migrations (when `migrate`, by default unless PASSERELLE_MIGRATE_ON_START=false).
 
     Raises ConfigError or StoreError with one line saying what is wrong."""
     path = database_file(settings.database_url)
-    if path is None:
-        return
-    prepare_file(path, settings.database_url)
+    if path is not None:
+        prepare_file(path, settings.database_url)
+    elif not is_postgres(settings.database_url):
+        return  # the memory twin: nothing to prepare
     if settings.migrate_on_start if migrate is None else migrate:
         from passerelle.store import migrate as migrations  # Alembic is heavy: only here
 

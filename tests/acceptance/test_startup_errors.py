@@ -95,7 +95,7 @@ def test_read_only_directory(tmp_path: Path, command: str) -> None:
             "write sqlite:///relative.db for a file relative to the working directory, "
             "sqlite:////abs/path/relative.db for an absolute one",
         ),
-        ("postgres://db/x", "unsupported database 'postgres'"),
+        ("mysql://db/x", "unsupported database 'mysql'"),
     ],
 )
 def test_malformed_urls(tmp_path: Path, command: str, url: str, expected: str) -> None:

@@ -29,9 +29,28 @@ _SHARED = (
 )
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(url: str) -> bool:
+    """True when `url` names a PostgreSQL database (``postgresql://user@host:port/db``)."""
+    return url.startswith(POSTGRES_SCHEMES)
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password (the user name stays)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        userinfo, host = rest.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0] + (":***" if ":" in userinfo else "")
+        return f"{scheme}://{user}@{host}"
+    return url
+
+
 def database_file(url: str) -> str | None:
-    """The SQLite file `url` names; None for ``memory://``; ConfigError saying how to write it."""
-    if url.startswith("memory://"):
+    """The SQLite file `url` names; None for ``memory://`` and PostgreSQL; ConfigError
+    saying how to write it."""
+    if url.startswith("memory://") or is_postgres(url):
         return None
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
@@ -51,7 +70,8 @@ def database_file(url: str) -> str | None:
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ConfigError(
         f"PASSERELLE_DATABASE_URL={url}: unsupported database {scheme!r} "
-        f"(write sqlite:///relative/path.db or sqlite:////abs/path.db)"
+        f"(write sqlite:///relative/path.db, sqlite:////abs/path.db or "
+        f"postgresql://user@host:5432/database)"
     )
 
 

@@ -20,10 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table(
-        "callback_events", recreate="always", table_kwargs={"sqlite_autoincrement": True}
-    ):
-        pass
+    if op.get_bind().dialect.name == "sqlite":  # PostgreSQL's sequences never reuse an id
+        with op.batch_alter_table(
+            "callback_events", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+        ):
+            pass
     op.create_index("callback_events_msgid", "callback_events", ["msgid"])
     op.create_index("pending_receipts_received", "pending_receipts", ["received_at"])
 
