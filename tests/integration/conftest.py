@@ -9,14 +9,18 @@ import pytest
 
 from passerelle.store.base import Store
 from passerelle.store.memory import MemoryStore
-from tests.support import sqlite_store
+from passerelle.store.postgres import PgStore
+from tests.support import postgres_database, sqlite_store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """Each backend, opened on a fresh database."""
     if request.param == "sqlite":
         s: Store = await sqlite_store(tmp_path / "contract.db")
+    elif request.param == "postgres":
+        s = PgStore(await postgres_database())
+        await s.open()
     else:
         s = MemoryStore()
         await s.open()

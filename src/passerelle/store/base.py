@@ -38,7 +38,7 @@ from passerelle.core.values import (
     RecipientStatus,
     RouteRow,
 )
-from passerelle.store.location import database_file
+from passerelle.store.location import database_file, is_postgres
 
 
 class StoreLifecycle(Protocol):
@@ -299,17 +299,26 @@ def writer_counters(store: Store) -> Callable[[], tuple[int, int]] | None:
     if isinstance(store, SqliteStore):
         writer = store.writer
         return lambda: (writer.batches, writer.operations)
+    from passerelle.store.postgres import PgStore
+
+    if isinstance(store, PgStore):
+        pg = store
+        return lambda: (pg.batches, pg.operations)
     return None
 
 
 def open_store(database_url: str, synchronous: str = "FULL", max_batch: int = 512) -> Store:
-    """The backend for `database_url` (``sqlite:///path`` or ``memory://``); ConfigError
-    saying how to write the URL when it names neither."""
+    """The backend for `database_url` (``sqlite:///path``, ``postgresql://…`` or
+    ``memory://``); ConfigError saying how to write the URL when it names none."""
     path = database_file(database_url)
     if path is not None:
         from passerelle.store.sqlite import SqliteStore
 
         return SqliteStore(path, synchronous=synchronous, max_batch=max_batch)
+    if is_postgres(database_url):
+        from passerelle.store.postgres import PgStore
+
+        return PgStore(database_url, max_batch=max_batch)
     from passerelle.store.memory import MemoryStore
 
     return MemoryStore()

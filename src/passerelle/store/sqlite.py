@@ -14,15 +14,12 @@ connectors and routes (`sqlite_routes.py`), delivery (`sqlite_delivery.py`), cal
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from typing import Any
 
 from passerelle.core.states import RecipientState
 from passerelle.core.values import (
-    MSGID_HIGH,
-    MSGID_LOW,
     MessageSummary,
     NewMessage,
     RecipientStatus,
@@ -30,6 +27,7 @@ from passerelle.core.values import (
 )
 from passerelle.exceptions import NoCredit, StoreError
 from passerelle.store.location import prepare_file, tighten
+from passerelle.store.msgids import MsgidSource
 from passerelle.store.signal import WorkSignal
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
@@ -57,33 +55,6 @@ _DEBIT_LEDGER_SQL = (
     "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
     " VALUES (?, ?, ?, 'debit', 'api', 'envoi', ?)"
 )
-
-
-class _MsgidSource:
-    """Random msgids from the OS CSPRNG, read 4 KiB at a time (one syscall per ~850).
-
-    Each draw takes one random unsigned word and keeps them only below the largest multiple of
-    the msgid range that fits, so every msgid stays equally likely (as `new_msgid`).
-    """
-
-    _SPAN = MSGID_HIGH - MSGID_LOW + 1
-    _LIMIT = (1 << (8 * memoryview(bytes(8)).cast("I").itemsize)) // _SPAN * _SPAN
-
-    def __init__(self) -> None:
-        self._words = memoryview(b"").cast("I")  # unsigned 32-bit words
-        self._next = 0
-
-    def draw(self) -> int:
-        """One uniformly random msgid in [MSGID_LOW, MSGID_HIGH]."""
-        while True:
-            i = self._next
-            if i >= len(self._words):
-                self._words = memoryview(os.urandom(4096)).cast("I")
-                i = 0
-            self._next = i + 1
-            value: int = self._words[i]
-            if value < self._LIMIT:
-                return MSGID_LOW + value % self._SPAN
 
 
 class _Accept:
@@ -177,7 +148,7 @@ class SqliteStore(
         self.path = path
         self._synchronous = synchronous
         self._writer = Writer(self._connect_writer, max_batch, lock_path=path + ".write-lock")
-        self._msgids = _MsgidSource()
+        self._msgids = MsgidSource()
         self._work = WorkSignal()
         self._reader: sqlite3.Connection | None = None
 

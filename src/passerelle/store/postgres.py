@@ -1,0 +1,224 @@
+"""PostgreSQL backend: one database shared by every process, on any number of machines.
+
+Connections come from an asyncpg pool. Accepted messages go through the group-commit
+batcher (`postgres_batch.py`); the other writes are short transactions of their own,
+and reads are single statements. Workers claim rows with `FOR UPDATE SKIP LOCKED`, so
+any number of processes share the outbox without a broker.
+
+Three things make the processes of a cluster agree:
+- **the database's clock**: `clock()` is this host's clock corrected by the offset
+  to the server's `clock_timestamp()`, measured at open and every minute (half the
+  round trip is the error), so leases and due times mean the same everywhere;
+- **wait for work**: the accept batch sends `NOTIFY passerelle_work` in its
+  transaction (delivered at commit); every process LISTENs on a connection of its own
+  and wakes its dispatcher, so idle workers do not poll;
+- **connector ownership**: leases in `connector_owners` (`postgres_owners.py`).
+
+The role mixins: accounts (`postgres_accounts.py`), delivery (`postgres_delivery.py`),
+receipt deadline (`postgres_expiry.py`), callbacks (`postgres_callbacks.py`), routes
+(`postgres_routes.py`), ownership (`postgres_owners.py`), login counters
+(`postgres_logins.py`), retention (`postgres_retention.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from passerelle.store.postgres_base import Conn
+
+from passerelle.core.states import RecipientState
+from passerelle.core.values import MessageSummary, NewMessage, RecipientStatus
+from passerelle.exceptions import StoreError
+from passerelle.store.location import safe_url
+from passerelle.store.msgids import MsgidSource
+from passerelle.store.postgres_accounts import PgAccounts
+from passerelle.store.postgres_batch import WORK_CHANNEL, AcceptBatcher
+from passerelle.store.postgres_callbacks import PgCallbacks
+from passerelle.store.postgres_delivery import PgDelivery
+from passerelle.store.postgres_expiry import PgExpiry
+from passerelle.store.postgres_logins import PgLogins
+from passerelle.store.postgres_owners import PgOwners
+from passerelle.store.postgres_retention import PgRetention
+from passerelle.store.postgres_routes import PgRoutes
+from passerelle.store.signal import WorkSignal
+
+log = logging.getLogger("passerelle.store")
+
+CLOCK_EVERY_S = 60.0
+_CLOCK_SQL = "SELECT extract(epoch FROM clock_timestamp())::float8"
+
+
+class PgStore(
+    PgAccounts, PgDelivery, PgExpiry, PgCallbacks, PgRoutes, PgOwners, PgLogins, PgRetention
+):
+    """The scale-out store: PostgreSQL through asyncpg."""
+
+    def __init__(self, url: str, max_batch: int = 512, pool_size: int = 10) -> None:
+        self.url = url
+        self._max_batch = max_batch
+        self._pool_size = pool_size
+        self._pool_: asyncpg.Pool | None = None
+        self._batcher: AcceptBatcher | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._offset = 0.0
+        self._clock_task: asyncio.Task[None] | None = None
+        self._msgids = MsgidSource()
+        self._work = WorkSignal()
+        self._batches = self._operations = 0  # of batchers stopped
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect the pool and the listener, measure the clock, start the batcher."""
+        try:
+            self._pool_ = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self._pool_size, command_timeout=60
+            )
+            self._listener = await asyncpg.connect(self.url)
+            await self._listener.add_listener(WORK_CHANNEL, self._on_notify)
+            await self._measure_clock()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            await self.close()
+            raise StoreError(f"cannot open the database {safe_url(self.url)}: {error}") from None
+        self._batcher = AcceptBatcher(self._pool_, self._msgids.draw, self._max_batch)
+        self._batcher.start()
+        self._clock_task = asyncio.get_running_loop().create_task(self._keep_clock())
+
+    async def close(self) -> None:
+        """Write what is queued, then disconnect."""
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock_task
+            self._clock_task = None
+        if self._batcher is not None:
+            await self._batcher.stop()
+            self._batches += self._batcher.batches
+            self._operations += self._batcher.operations
+            self._batcher = None
+        if self._listener is not None:
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._listener.close(timeout=5)
+            self._listener = None
+        if self._pool_ is not None:
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await asyncio.wait_for(self._pool_.close(), 10)
+            self._pool_ = None
+
+    async def ping(self) -> bool:
+        try:
+            await self._pool.fetchval("SELECT 1")
+        except (OSError, StoreError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+        return True
+
+    def clock(self) -> float:
+        """The database server's clock: this host's, corrected by the measured offset."""
+        return time.time() + self._offset
+
+    @property
+    def batcher(self) -> AcceptBatcher:
+        """The group-commit writer of accepts."""
+        if self._batcher is None:
+            raise StoreError("the store is closed")
+        return self._batcher
+
+    @property
+    def batches(self) -> int:
+        """Accept transactions committed by this process (a metric)."""
+        return self._batches + (self._batcher.batches if self._batcher else 0)
+
+    @property
+    def operations(self) -> int:
+        """Messages accepted in them (a metric)."""
+        return self._operations + (self._batcher.operations if self._batcher else 0)
+
+    @property
+    def _pool(self) -> asyncpg.Pool:
+        if self._pool_ is None:
+            raise StoreError("the store is closed")
+        return self._pool_
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Conn]:
+        """A connection in a transaction, committed when the block ends without error."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def _measure_clock(self) -> None:
+        """The offset to the server's clock, from the fastest of three round trips."""
+        conn = self._listener
+        if conn is None:
+            return
+        best: tuple[float, float] | None = None
+        for _ in range(3):
+            before = time.time()
+            server = float(await conn.fetchval(_CLOCK_SQL))
+            after = time.time()
+            if best is None or after - before < best[0]:
+                best = (after - before, server - (before + after) / 2)
+        assert best is not None
+        self._offset = best[1]
+
+    async def _keep_clock(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_EVERY_S)
+            try:
+                await self._measure_clock()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("database clock not measured: %s", error)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._work.notify()
+
+    # --- the message path ----------------------------------------------------------------
+
+    async def accept_message(self, message: NewMessage) -> int:
+        msgid: int = await self.batcher.accept(message)
+        self._work.notify()
+        return msgid
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        return await self._work.wait(seconds)
+
+    async def message_states(
+        self, account_id: int, msgid: int, dest: str | None = None
+    ) -> list[RecipientStatus]:
+        sql = (
+            "SELECT r.dest, r.state, r.stat, coalesce(r.final_at, r.submitted_at)"
+            " FROM recipients r JOIN messages m ON m.msgid = r.msgid"
+            " WHERE r.msgid = $1 AND m.account_id = $2"
+        )
+        args: tuple[Any, ...] = (msgid, account_id)
+        if dest is not None:
+            sql += " AND r.dest = $3"
+            args = (*args, dest)
+        rows = await self._pool.fetch(sql + " ORDER BY r.id", *args)
+        return [RecipientStatus(r[0], RecipientState(r[1]), r[2], r[3]) for r in rows]
+
+    async def recent_messages(self, account_id: int, limit: int = 10) -> list[MessageSummary]:
+        rows = await self._pool.fetch(
+            "SELECT msgid, created_at, sender, text, cost FROM messages WHERE account_id = $1"
+            " ORDER BY created_at DESC LIMIT $2",
+            account_id,
+            limit,
+        )
+        out = []
+        for msgid, created_at, sender, text, cost in rows:
+            states = await self.message_states(account_id, msgid)
+            out.append(MessageSummary(msgid, created_at, sender, text, cost, tuple(states)))
+        return out
+
+    async def count_messages(self, account_id: int) -> int:
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM messages WHERE account_id = $1", account_id
+        )
+        return int(count)
