@@ -1,9 +1,157 @@
-"""PostgreSQL delivery (a mixin of `PgStore`; the SQLite twin is `sqlite_delivery.py`)."""
+"""PostgreSQL delivery operations: the outbox of recipients, submit outcomes, receipts.
+
+A mixin of `PgStore`. Claims take due recipients with `FOR UPDATE SKIP LOCKED` in the
+same statement that leases them (`claimed_until`), so any number of dispatchers, in
+any number of processes, share the outbox and never claim one recipient twice while
+its lease holds. A submit outcome and a receipt for the same (connector, operator id)
+take turns on an advisory lock (`postgres_changes.lock_ids`): a receipt that arrives
+before its submit_sm_resp is recorded is kept in `pending_receipts` and applied by
+the submit, never lost between two transactions.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from passerelle.core.states import RecipientState
+from passerelle.core.transitions import (
+    Event,
+    Failed,
+    Ignored,
+    ReceiptArrived,
+    SubmitAccepted,
+    SubmitRefused,
+    apply,
+)
+from passerelle.core.values import DueRecipient, ReceiptMatch
 from passerelle.store.postgres_base import PgRole
+from passerelle.store.postgres_changes import (
+    QUEUED,
+    load,
+    load_by_smsc_id,
+    lock_ids,
+    persist,
+)
+
+if TYPE_CHECKING:
+    from passerelle.store.postgres_base import Conn
+
+_CLAIM = (
+    "WITH due AS (SELECT id, claimed_until IS NOT NULL AS reclaimed FROM recipients"
+    " WHERE state = $1 AND next_attempt_at <= $2"
+    " AND (claimed_until IS NULL OR claimed_until <= $2)"
+    " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
+    " UPDATE recipients r SET reclaims = r.reclaims + due.reclaimed::int, claimed_until = $3"
+    " FROM due, messages m WHERE r.id = due.id AND m.msgid = r.msgid"
+    " RETURNING r.id, r.msgid, r.dest, m.sender, m.sender_type, m.text, m.flash,"
+    " r.attempts, m.created_at, due.reclaimed, r.next_attempt_at"
+)
+_EARLY = (
+    "SELECT state, stat, err FROM pending_receipts"
+    " WHERE connector = $1 AND smsc_id = $2 ORDER BY id DESC LIMIT 1"
+)
+_FORGET_EARLY = "DELETE FROM pending_receipts WHERE connector = $1 AND smsc_id = $2"
+_KEEP_EARLY = (
+    "INSERT INTO pending_receipts (connector, smsc_id, state, stat, err, received_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"
+)
+_RELEASE = (
+    "UPDATE recipients SET claimed_until = NULL,"
+    " next_attempt_at = greatest(next_attempt_at, coalesce($2::float8, 0))"
+    " WHERE id = ANY($1::int[]) AND state = $3"
+)
+_MATCHES = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(dest, p))"
+
+
+async def _early(conn: Conn, connector: str, smsc_id: str, now: float) -> ReceiptArrived | None:
+    """The receipt kept for (`connector`, `smsc_id`) before its submit was recorded."""
+    r = await conn.fetchrow(_EARLY, connector, smsc_id)
+    return None if r is None else ReceiptArrived(RecipientState(r[0]), r[1], r[2], now)
 
 
 class PgDelivery(PgRole):
     """The delivery role of the PostgreSQL store."""
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
+        rows = await self._pool.fetch(_CLAIM, QUEUED, now, now + lease, limit)
+        rows = sorted(rows, key=lambda r: (r[10], r[0]))  # the oldest due first
+        return [
+            DueRecipient(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows
+        ]
+
+    async def mark_submitted(
+        self, recipient_id: int, connector: str, smsc_id: str, now: float
+    ) -> None:
+        async with self._tx() as conn:
+            await lock_ids(conn, [(connector, smsc_id)])
+            early = await _early(conn, connector, smsc_id, now)
+            row = await load(conn, recipient_id)
+            if row is None:
+                return
+            change = apply(row.recipient, SubmitAccepted(connector, smsc_id, now, early))
+            if isinstance(change, Ignored):
+                return
+            await persist(conn, row, change)
+            if early is not None:
+                await conn.execute(_FORGET_EARLY, connector, smsc_id)
+
+    async def _transition(self, recipient_id: int, event: Event) -> None:
+        async with self._tx() as conn:
+            row = await load(conn, recipient_id)
+            if row is None:
+                return
+            change = apply(row.recipient, event)
+            if not isinstance(change, Ignored):
+                await persist(conn, row, change)
+
+    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
+        await self._transition(recipient_id, SubmitRefused(err, next_at))
+
+    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
+        await self._transition(recipient_id, Failed(err, now, refund))
+
+    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
+        await self._pool.execute(_RELEASE, list(recipient_ids), not_before, QUEUED)
+
+    async def record_receipt(
+        self,
+        connector: str,
+        smsc_id: str,
+        state: RecipientState,
+        stat: str,
+        err: str | None,
+        now: float,
+    ) -> ReceiptMatch:
+        async with self._tx() as conn:
+            await lock_ids(conn, [(connector, smsc_id)])
+            row = await load_by_smsc_id(conn, connector, smsc_id)
+            if row is None:
+                await conn.execute(_KEEP_EARLY, connector, smsc_id, int(state), stat, err, now)
+                return ReceiptMatch.PENDING
+            change = apply(row.recipient, ReceiptArrived(state, stat, err, now))
+            if isinstance(change, Ignored):
+                return ReceiptMatch.IGNORED
+            await persist(conn, row, change)
+            return ReceiptMatch.APPLIED
+
+    async def queue_depth(self) -> int:
+        count = await self._pool.fetchval(
+            "SELECT count(*) FROM recipients WHERE state = $1", QUEUED
+        )
+        return int(count)
+
+    async def count_queued(self, starting: Sequence[str], not_starting: Sequence[str]) -> int:
+        if not starting or "" in not_starting:
+            return 0
+        sql = f"SELECT count(*) FROM recipients WHERE state = $1 AND {_MATCHES}"  # noqa: S608
+        args: list[object] = [QUEUED, list(starting)]
+        if not_starting:
+            sql += " AND NOT " + _MATCHES.replace("$2", "$3")
+            args.append(list(not_starting))
+        count = await self._pool.fetchval(sql, *args)
+        return int(count)
+
+    async def delivery_counts(self) -> dict[RecipientState, int]:
+        rows = await self._pool.fetch("SELECT state, count(*) FROM recipients GROUP BY state")
+        return {RecipientState(state): count for state, count in rows}

@@ -67,20 +67,21 @@ class Row:
 _STATES = {int(state): state for state in RecipientState}
 
 
-def _row(r: Sequence[Any]) -> Row:
+def row_of(r: Sequence[Any]) -> Row:
+    """A recipient row of `_COLUMNS` as a transition reads it."""
     return Row(r[0], Recipient(_STATES[r[1]], bool(r[2]), r[3]), r[4], r[5], r[6])
 
 
 def load(conn: sqlite3.Connection, recipient_id: int) -> Row | None:
     """The recipient with this id, or None."""
     r = conn.execute(BY_ID, (recipient_id,)).fetchone()
-    return None if r is None else _row(r)
+    return None if r is None else row_of(r)
 
 
 def load_many(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[int, Row]:
     """The recipients with these ids (one statement), by id; missing ones are absent."""
     rows = conn.execute(BY_IDS, (json.dumps(list(recipient_ids)),)).fetchall()
-    return {r[0]: _row(r) for r in rows}
+    return {r[0]: row_of(r) for r in rows}
 
 
 def load_states(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[int, int]:
@@ -91,7 +92,7 @@ def load_states(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[
 def load_by_smsc_id(conn: sqlite3.Connection, connector: str, smsc_id: str) -> Row | None:
     """The newest recipient that `connector` accepted with `smsc_id`, or None."""
     r = conn.execute(BY_SMSC_ID, (smsc_id, connector)).fetchone()
-    return None if r is None else _row(r)
+    return None if r is None else row_of(r)
 
 
 def persist(conn: sqlite3.Connection, row: Row, change: Change) -> None:

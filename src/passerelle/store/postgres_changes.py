@@ -1,0 +1,117 @@
+"""PostgreSQL side of `core.transitions`: read what a transition needs, persist its change.
+
+Run inside the transaction of the operation that asked for the transition. The reads
+lock the recipients they return (`FOR UPDATE OF r`), so that two processes applying
+events to one recipient (a receipt and the receipt deadline, say) take turns and
+each sees the other's result. Nothing here decides: the writes, the refund and the
+callback event are the `Change`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from passerelle.core.transitions import Change, Finish, Note, Requeue, Submit
+from passerelle.store.sqlite_changes import PENDING_EVENT, QUEUED, SUBMITTED, Row, row_of
+
+if TYPE_CHECKING:
+    from passerelle.store.postgres_base import Conn
+
+_COLUMNS = (
+    "SELECT r.id, r.state, m.callback, m.cost / m.recipient_count, m.account_id, r.msgid,"
+    " r.dest FROM recipients r JOIN messages m ON m.msgid = r.msgid"
+)
+_BY_ID = _COLUMNS + " WHERE r.id = $1 FOR UPDATE OF r"
+# in id order: two transactions locking overlapping sets never deadlock
+_BY_IDS = _COLUMNS + " WHERE r.id = ANY($1::int[]) ORDER BY r.id FOR UPDATE OF r"
+_BY_SMSC_ID = (
+    _COLUMNS + " WHERE r.smsc_id = $1 AND r.connector = $2 ORDER BY r.id DESC LIMIT 1"
+    " FOR UPDATE OF r"
+)
+# one (connector, operator id) at a time: a receipt and the submit_sm_resp of its
+# message, recorded by two transactions at once, would each miss the other
+_ID_LOCK = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(c || ' ' || s, 0)"
+    " AS k FROM unnest($1::text[], $2::text[]) AS i(c, s)) AS keys ORDER BY k"
+)
+
+SUBMIT = (
+    "UPDATE recipients SET state = $1, connector = $2, smsc_id = $3, submitted_at = $4,"
+    " claimed_until = NULL, attempts = attempts + 1 WHERE id = $5"
+)
+_REQUEUE = (
+    "UPDATE recipients SET state = $1, next_attempt_at = $2, err = $3, claimed_until = NULL,"
+    " attempts = attempts + 1 WHERE id = $4"
+)
+_FINISH = (
+    "UPDATE recipients SET state = $1, stat = coalesce($2, stat), err = $3, final_at = $4,"
+    " claimed_until = CASE WHEN $5 THEN NULL ELSE claimed_until END WHERE id = $6"
+)
+_NOTE = "UPDATE recipients SET stat = $1 WHERE id = $2"
+_CREDIT = "UPDATE accounts SET credits = credits + $1 WHERE id = $2"
+_LEDGER = (
+    "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+_EVENT = (
+    "INSERT INTO callback_events (account_id, msgid, dest, statut, stat, err, occurred_at,"
+    " created_at, state, attempts, next_attempt_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, 0, $7)"
+)
+
+__all__ = ["QUEUED", "SUBMIT", "SUBMITTED", "Row"]
+
+
+async def lock_ids(conn: Conn, pairs: Sequence[tuple[str, str]]) -> None:
+    """Hold, until the transaction ends, the lock of each (connector, operator id)."""
+    await conn.execute(_ID_LOCK, [c for c, _ in pairs], [s for _, s in pairs])
+
+
+async def load(conn: Conn, recipient_id: int) -> Row | None:
+    """The recipient with this id, locked, or None."""
+    r = await conn.fetchrow(_BY_ID, recipient_id)
+    return None if r is None else row_of(tuple(r))
+
+
+async def load_many(conn: Conn, recipient_ids: Sequence[int]) -> dict[int, Row]:
+    """The recipients with these ids, locked in id order, by id; missing ones are absent."""
+    rows = await conn.fetch(_BY_IDS, list(recipient_ids))
+    return {r[0]: row_of(tuple(r)) for r in rows}
+
+
+async def load_by_smsc_id(conn: Conn, connector: str, smsc_id: str) -> Row | None:
+    """The newest recipient that `connector` accepted with `smsc_id`, locked, or None."""
+    r = await conn.fetchrow(_BY_SMSC_ID, smsc_id, connector)
+    return None if r is None else row_of(tuple(r))
+
+
+async def persist(conn: Conn, row: Row, change: Change) -> None:
+    """Write `change` to `row`: the recipient's fields, then its refund and its event."""
+    for w in change.writes:
+        if isinstance(w, Submit):
+            await conn.execute(SUBMIT, SUBMITTED, w.connector, w.smsc_id, w.at, row.id)
+        elif isinstance(w, Requeue):
+            await conn.execute(_REQUEUE, QUEUED, w.next_at, w.err, row.id)
+        elif isinstance(w, Finish):
+            await conn.execute(_FINISH, int(w.state), w.stat, w.err, w.at, w.release, row.id)
+        elif isinstance(w, Note):
+            await conn.execute(_NOTE, w.stat, row.id)
+    entry = change.ledger
+    if entry is not None:
+        await conn.execute(_CREDIT, entry.amount, row.account_id)
+        what = (entry.amount, entry.kind, entry.actor, entry.reason)
+        await conn.execute(_LEDGER, row.account_id, entry.at, *what, row.msgid)
+    event = change.callback
+    if event is not None:
+        await conn.execute(
+            _EVENT,
+            row.account_id,
+            row.msgid,
+            row.dest,
+            event.statut,
+            event.stat,
+            event.err,
+            event.at,
+            PENDING_EVENT,
+        )
