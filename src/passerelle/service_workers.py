@@ -134,6 +134,10 @@ class Operations:
 
     # --- callbacks -------------------------------------------------------------------
 
+    def wait_for_callbacks(self, seconds: float) -> Awaitable[bool]:
+        """Until a callback event is queued (where the store hears of it) or `seconds` pass."""
+        return self._store.wait_for_callbacks(seconds)
+
     def claim_callbacks(self, now: float, lease: float, limit: int) -> Awaitable[list[CallbackJob]]:
         """Claim due pending callback events, oldest due first, for `lease` seconds."""
         return self._store.claim_callbacks(now, lease, limit)

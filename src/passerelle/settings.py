@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     min_api_password_length: int = Field(default=8, ge=1)
     auth_cache_ttl_s: float = Field(default=60.0, ge=0)
-    account_cache_ttl_s: float = Field(default=2.0, ge=0)
+    account_cache_ttl_s: float = Field(default=1.0, ge=0)
 
     group_commit_max_batch: int = Field(default=512, ge=1)
     sqlite_synchronous: Literal["FULL", "EXTRA"] = "FULL"

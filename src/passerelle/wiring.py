@@ -114,6 +114,11 @@ class Parts:
         return self.supervisor.not_ready() if Role.DELIVERY in self.roles else []
 
 
+IDLE_POLL_NOTIFIED_S = 1.0
+DISPATCH_POLL_S = 0.1
+CALLBACK_POLL_S = 0.2
+
+
 def build(settings: Settings, store: Store | None = None) -> Parts:
     """The parts of a process for `settings` (a given `store` is used as it is)."""
     if store is None:
@@ -134,6 +139,10 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
     delivery_metrics = DeliveryMetrics(metrics.registry)
     receipts = ReceiptHandler(operations, delivery_metrics)
     supervisor = Supervisor(operations, settings, delivery_metrics, receipts)
+    # PostgreSQL wakes idle workers by NOTIFY, whichever process queued the work: they
+    # then only look for work that became due by time once a second. SQLite's signal
+    # stays inside one process: its workers poll briskly for the others' accepts.
+    idle = IDLE_POLL_NOTIFIED_S if is_postgres(settings.database_url) else 0.0
     return Parts(
         settings=settings,
         roles=roles_of(settings),
@@ -150,9 +159,12 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
             delivery_metrics,
             lease=settings.dispatch_lease_s,
             batch=settings.dispatch_batch,
+            poll=idle or DISPATCH_POLL_S,
         ),
         deadline=DeadlineJob(operations, settings.receipt_deadline_s, delivery_metrics),
-        callbacks=CallbackSender(operations, settings, CallbackMetrics(metrics.registry)),
+        callbacks=CallbackSender(
+            operations, settings, CallbackMetrics(metrics.registry), poll=idle or CALLBACK_POLL_S
+        ),
         retention=RetentionJob(operations, settings.retention_days),
     )
 

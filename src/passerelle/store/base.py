@@ -166,6 +166,11 @@ class CallbackStore(Protocol):
     """Delivery-receipt callback events: created by the outbox's transitions (in the
     same transaction), claimed, answered, listed, replayed."""
 
+    async def wait_for_callbacks(self, seconds: float) -> bool:
+        """Until a callback event is queued by any process sharing the database, where the
+        backend hears of it (PostgreSQL's NOTIFY), or `seconds` pass; True when one was.
+        SQLite and memory just wait: their callback sender polls."""
+
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
         """Claim due pending events of accounts that have a callback URL, oldest due first.
 

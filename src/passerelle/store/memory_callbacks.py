@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -70,6 +71,10 @@ class MemoryCallbacks:
             event.at,
             next_attempt_at=event.at,
         )
+
+    async def wait_for_callbacks(self, seconds: float) -> bool:
+        await asyncio.sleep(seconds)  # one process: the sender polls
+        return False
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
         jobs: list[CallbackJob] = []

@@ -10,8 +10,10 @@ Three things make the processes of a cluster agree:
   to the server's `clock_timestamp()`, measured at open and every minute (half the
   round trip is the error), so leases and due times mean the same everywhere;
 - **wait for work**: the accept batch sends `NOTIFY passerelle_work` in its
-  transaction (delivered at commit); every process LISTENs on a connection of its own
-  and wakes its dispatcher, so idle workers do not poll;
+  transaction (delivered at commit), and a transition that queues a callback event
+  `NOTIFY passerelle_callbacks`; every process LISTENs on a connection of its own and
+  wakes its dispatcher or its callback sender, so idle workers only look for work
+  that became due by time (retries, ended leases) once a second;
 - **connector ownership**: leases in `connector_owners` (`postgres_owners.py`).
 
 The role mixins: accounts (`postgres_accounts.py`), delivery (`postgres_delivery.py`),
@@ -42,6 +44,7 @@ from passerelle.store.msgids import MsgidSource
 from passerelle.store.postgres_accounts import PgAccounts
 from passerelle.store.postgres_batch import WORK_CHANNEL, AcceptBatcher
 from passerelle.store.postgres_callbacks import PgCallbacks
+from passerelle.store.postgres_changes import CALLBACK_CHANNEL
 from passerelle.store.postgres_delivery import PgDelivery
 from passerelle.store.postgres_expiry import PgExpiry
 from passerelle.store.postgres_logins import PgLogins
@@ -72,6 +75,7 @@ class PgStore(
         self._clock_task: asyncio.Task[None] | None = None
         self._msgids = MsgidSource()
         self._work = WorkSignal()
+        self._callback_work = WorkSignal()
         self._batches = self._operations = 0  # of batchers stopped
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -84,6 +88,7 @@ class PgStore(
             )
             self._listener = await asyncpg.connect(self.url)
             await self._listener.add_listener(WORK_CHANNEL, self._on_notify)
+            await self._listener.add_listener(CALLBACK_CHANNEL, self._on_callback_notify)
             await self._measure_clock()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await self.close()
@@ -178,6 +183,12 @@ class PgStore(
 
     def _on_notify(self, *_: Any) -> None:
         self._work.notify()
+
+    def _on_callback_notify(self, *_: Any) -> None:
+        self._callback_work.notify()
+
+    async def wait_for_callbacks(self, seconds: float) -> bool:
+        return await self._callback_work.wait(seconds)
 
     # --- the message path ----------------------------------------------------------------
 

@@ -54,6 +54,8 @@ _LEDGER = (
     "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 )
+CALLBACK_CHANNEL = "passerelle_callbacks"
+_WAKE_SENDERS = f"SELECT pg_notify('{CALLBACK_CHANNEL}', '')"  # delivered at commit
 _EVENT = (
     "INSERT INTO callback_events (account_id, msgid, dest, statut, stat, err, occurred_at,"
     " created_at, state, attempts, next_attempt_at)"
@@ -115,3 +117,4 @@ async def persist(conn: Conn, row: Row, change: Change) -> None:
             event.at,
             PENDING_EVENT,
         )
+        await conn.execute(_WAKE_SENDERS)

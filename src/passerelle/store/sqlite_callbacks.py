@@ -7,6 +7,7 @@ when `core.transitions` says so (only for messages sent with callback=1): see
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,10 @@ class CallbackOps:
 
     async def _measure(self, sql: str, args: tuple[object, ...]) -> tuple[Any, ...]:
         raise NotImplementedError
+
+    async def wait_for_callbacks(self, seconds: float) -> bool:
+        await asyncio.sleep(seconds)  # one process: the sender polls
+        return False
 
     async def claim_callbacks(self, now: float, lease: float, limit: int) -> list[CallbackJob]:
         select = (

@@ -174,7 +174,7 @@ class CallbackSender:
             if busy:
                 last_busy = now
             else:
-                await asyncio.sleep(pause(self.poll, now - last_busy))
+                await self.service.wait_for_callbacks(pause(self.poll, now - last_busy))
 
     async def step(self) -> bool:
         """Claim and start one batch; True when it found work."""
