@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     simulator_delay_s: float = Field(default=0.2, ge=0)
     simulator_deliver_ratio: float = Field(default=1.0, ge=0, le=1)
     simulator_window: int = Field(default=100, ge=1)
-    connector_refresh_s: float = Field(default=2.0, gt=0)
-    connector_lease_s: float = Field(default=10.0, gt=0)  # one process binds a connector
+    connector_refresh_s: float = Field(default=1.0, gt=0)
+    connector_lease_s: float = Field(default=3.0, gt=0)  # one process binds a connector
     smpp_response_timeout_s: float = Field(default=10.0, gt=0)
     dispatch_batch: int = Field(default=500, ge=1)
     dispatch_lease_s: float = Field(default=60.0, gt=0)

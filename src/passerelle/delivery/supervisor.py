@@ -48,6 +48,7 @@ from passerelle.settings import Settings
 log = logging.getLogger("passerelle.supervisor")
 
 BUILTIN = "builtin-simulator"
+RECOUNT_EVERY = 2  # queue depth and stranded counts: at every other refresh
 BUILTIN_STATE_INTERVAL_S = 0.1  # a kill -9 loses at most the receipts of this window
 
 
@@ -144,11 +145,15 @@ class Supervisor:
         self._task = asyncio.create_task(self._watch(), name="supervisor")
 
     async def _watch(self) -> None:
+        refreshes = 0
         while True:
             await asyncio.sleep(self.settings.connector_refresh_s)
             try:
                 await self.refresh()
-                await self.recount()
+                refreshes += 1
+                # counting the queue can take a while on a deep one: not at every refresh
+                if refreshes % RECOUNT_EVERY == 0:
+                    await self.recount()
             except Exception:
                 log.exception("cannot refresh connectors")
 
