@@ -115,6 +115,10 @@ class Operations:
         `owner` holds (see `Store.claim_connectors`)."""
         return self._store.claim_connectors(names, owner, lease, bound)
 
+    def heartbeat(self, owner: str, lease: float) -> Awaitable[list[str]]:
+        """Mark this delivery process alive; the live ones, in id order."""
+        return self._store.heartbeat(owner, lease)
+
     def release_connectors(self, owner: str) -> Awaitable[None]:
         """Give back every connector `owner` holds."""
         return self._store.release_connectors(owner)

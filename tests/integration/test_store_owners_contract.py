@@ -55,3 +55,15 @@ async def test_store_clock_is_the_database_clock(store: Store) -> None:
     after = store.clock()
     until = (await store.connector_owners())["x"].until
     assert before + 30.0 - 0.5 <= until <= after + 30.0 + 0.5
+
+
+async def test_heartbeats_list_the_live_processes(store: Store) -> None:
+    """Live processes are listed in id order; one whose lease ended, or that stopped, is
+    not."""
+    assert await store.heartbeat("b", 30.0) == ["b"]
+    assert await store.heartbeat("a", 0.2) == ["a", "b"]
+    assert await store.heartbeat("c", 30.0) == ["a", "b", "c"]
+    await asyncio.sleep(0.35)
+    assert await store.heartbeat("b", 30.0) == ["b", "c"]
+    await store.release_connectors("c")
+    assert await store.heartbeat("b", 30.0) == ["b"]

@@ -10,7 +10,9 @@ name order for every number. After each refresh it counts the queued recipients 
 no bound connector can take (`stranded.py`), for `/readyz`, a gauge and a warning.
 
 Exactly one process binds each connector, whatever runs where: at each refresh the
-supervisor claims the connectors it wants in the database (`claim_connectors`, a lease of
+supervisor renews its heartbeat (`heartbeat`: the live delivery processes), takes its
+share of the connectors (`core.ownership.share`: dealt round-robin among the live
+processes), claims that share in the database (`claim_connectors`, a lease of
 `PASSERELLE_CONNECTOR_LEASE_S` on the database's clock, renewed at each refresh) and
 runs links only for those it holds. Another process's connectors count as usable for
 readiness and routing checks while their owner says they are bound. A process that
@@ -36,6 +38,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
+from passerelle.core.ownership import share
 from passerelle.core.routing import Route
 from passerelle.core.values import Connector, ConnectorOwner
 from passerelle.delivery.link import Link
@@ -166,6 +169,8 @@ class Supervisor:
         configured = {c.name: c for c in stored if c.enabled}
         builtin = not configured and self.settings.builtin_simulator
         names = [BUILTIN] if builtin else list(configured)
+        workers = await self.service.heartbeat(self.owner, self.settings.connector_lease_s)
+        names = sorted(share(names, workers, self.owner))
         owned = await self.service.claim_connectors(
             names,
             self.owner,

@@ -233,6 +233,10 @@ class RouteStore(Protocol):
         `lease` seconds on the database's clock, recording whether its link is `bound`;
         give back those `owner` holds but no longer names. The names `owner` holds."""
 
+    async def heartbeat(self, owner: str, lease: float) -> list[str]:
+        """Mark delivery process `owner` alive for `lease` seconds on the database's
+        clock; every live one (`owner` included), in id order."""
+
     async def release_connectors(self, owner: str) -> None:
         """Give back every connector `owner` holds."""
 

@@ -15,6 +15,7 @@ class MemoryOwners:
     """Owner rows by connector name."""
 
     owners: dict[str, ConnectorOwner] = field(default_factory=dict)
+    workers: dict[str, float] = field(default_factory=dict)  # live delivery processes
     now_source: Callable[[], float] = time.time
 
     def clock(self) -> float:
@@ -35,7 +36,16 @@ class MemoryOwners:
                 self.owners[name] = ConnectorOwner(owner, now + lease, bool(bound.get(name)))
         return frozenset(n for n, row in self.owners.items() if row.owner == owner)
 
+    async def heartbeat(self, owner: str, lease: float) -> list[str]:
+        now = self.clock()
+        self.workers[owner] = now + lease
+        for name, until in list(self.workers.items()):
+            if until <= now:
+                del self.workers[name]
+        return sorted(self.workers)
+
     async def release_connectors(self, owner: str) -> None:
+        self.workers.pop(owner, None)
         for name, row in list(self.owners.items()):
             if row.owner == owner:
                 del self.owners[name]

@@ -216,3 +216,11 @@ connector_owners = Table(
     Column("bound", Boolean, nullable=False),
     Index("connector_owners_owner", "owner"),
 )
+
+# delivery processes alive, on a lease: they share the connectors out (core/ownership.py)
+delivery_workers = Table(
+    "delivery_workers",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("until", Float, nullable=False),
+)

@@ -63,11 +63,30 @@ class OwnerOps:
         owned: frozenset[str] = await self._writer.submit(op)
         return owned
 
+    async def heartbeat(self, owner: str, lease: float) -> list[str]:
+        """Mark `owner` alive for `lease` seconds; the live delivery processes."""
+
+        def op(conn: sqlite3.Connection) -> list[str]:
+            (now,) = conn.execute(f"SELECT {DB_NOW}").fetchone()
+            conn.execute(
+                "INSERT INTO delivery_workers (owner, until) VALUES (?, ?)"
+                " ON CONFLICT (owner) DO UPDATE SET until = excluded.until",
+                (owner, now + lease),
+            )
+            conn.execute("DELETE FROM delivery_workers WHERE until <= ?", (now,))
+            rows = conn.execute("SELECT owner FROM delivery_workers ORDER BY owner").fetchall()
+            return [row[0] for row in rows]
+
+        live: list[str] = await self._writer.submit(op)
+        return live
+
     async def release_connectors(self, owner: str) -> None:
-        """Give back every connector `owner` holds (at a graceful stop)."""
+        """Give back every connector `owner` holds, and leave the live list (at a
+        graceful stop)."""
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM connector_owners WHERE owner = ?", (owner,))
+            conn.execute("DELETE FROM delivery_workers WHERE owner = ?", (owner,))
 
         await self._writer.submit(op)
 
