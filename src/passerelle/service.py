@@ -26,7 +26,12 @@ from passerelle.auth import Credentials, hash_password
 from passerelle.checks import NAME_CHARS, check_callback_url, check_connector, private_target
 from passerelle.core import numbers
 from passerelle.core.message import Outgoing, SendRequest, validate_send
-from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestLimiter
+from passerelle.core.ratelimit import (
+    AttemptDecision,
+    LoginPolicy,
+    RequestLimiter,
+    request_window,
+)
 from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
 from passerelle.core.values import (
@@ -137,8 +142,13 @@ class Gateway:
         rate = self.settings.account_rate_limit
         if account is not None and account.rate_limit is not None:
             rate = account.rate_limit
-        if login and not self._requests.allow(login, rate, now):
-            raise exc.RateLimited()
+        if login and rate > 0:
+            # this process's bucket first (a flood is refused without a database write),
+            # then the window every process counts in (N processes do not allow N x rate)
+            if not self._requests.allow(login, rate, now):
+                raise exc.RateLimited()
+            if not await self.store.count_request(request_window(login, rate, self._clock())):
+                raise exc.RateLimited()
         if not login or not password or not _may_be_login(login):
             raise exc.BadCredentials()  # nothing to verify: no count, no argon2
         if not self._credentials.known(account, login, password, now):

@@ -1,7 +1,10 @@
 """Rate-limit policies (pure: the caller passes the clock).
 
 - `RequestLimiter`: a token bucket per key (account login): `rate` requests per second
-  with a burst of `rate` (at least 1). A rate of 0 means unlimited.
+  with a burst of `rate` (at least 1). A rate of 0 means unlimited. It is each
+  process's first gate; `request_window` is the second, shared by every process
+  through the store (a fixed window counted in the database), so that N processes do
+  not allow N times the rate.
 - `decide_attempt`: password verifications counted per login and per client address
   in a fixed window, each counted *before* it runs (the store applies it atomically,
   shared by every process); a success takes its count back. An address that succeeded
@@ -45,6 +48,23 @@ class RequestLimiter:
             return False
         bucket.tokens -= 1.0
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class RequestWindow:
+    """The fixed window a request counts in, shared by every process: `limit` requests
+    per `key` (the login) in the window that started at `start`."""
+
+    key: str
+    start: float
+    limit: int
+
+
+def request_window(key: str, rate: float, now: float) -> RequestWindow:
+    """The window of a request at `now` under `rate` requests per second (> 0): one
+    second long, or 1/`rate` when the rate is below one, so that `limit` is whole."""
+    length = max(1.0, 1.0 / rate)
+    return RequestWindow(key, (now // length) * length, max(1, round(rate * length)))
 
 
 # --- failed-login limits shared by every process (through the store) ------------------

@@ -2,8 +2,9 @@
 
 Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStore`
 (messages, recipients, submit outcomes, receipts), `CallbackStore`, `RouteStore`
-(connectors, routes, ownership), `LoginStore` (failed-login counters),
-`RetentionStore`; `Store` is all of them, `WorkerStore` those the workers use.
+(connectors, routes, ownership), `LoginStore` (failed-login counters), `RequestStore`
+(request-rate windows), `RetentionStore`; `Store` is all of them, `WorkerStore` those
+the workers use.
 Backends: `memory.MemoryStore` (the twin for unit tests, one mixin per role) and
 `sqlite.SqliteStore` (one mixin module per role). Each role has its contract suite in
 `tests/integration/test_store_*contract.py`, run on both. This module holds only the
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
+from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestWindow
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
 from passerelle.core.values import (
@@ -268,6 +269,14 @@ class LoginStore(Protocol):
         """True when `login` succeeded from `address` after `since`."""
 
 
+class RequestStore(Protocol):
+    """Request-rate counters shared by every process."""
+
+    async def count_request(self, window: RequestWindow) -> bool:
+        """Count one request in `window` (a new window starts its key's count again);
+        True while the count is within the window's limit."""
+
+
 class RetentionStore(Protocol):
     """Deleting what is old and done."""
 
@@ -288,6 +297,7 @@ class Store(
     CallbackStore,
     RouteStore,
     LoginStore,
+    RequestStore,
     RetentionStore,
     Protocol,
 ):

@@ -1,4 +1,5 @@
-"""In-memory twin of the failed-login counters (`sqlite_logins.py`): data, no rules
+"""In-memory twin of the failed-login counters (`sqlite_logins.py`) and request-rate
+windows (`sqlite_requests.py`): data, no rules
 (the rule is `core.ratelimit.decide_attempt`)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from passerelle.core.ratelimit import (
     AttemptDecision,
     Counter,
     LoginPolicy,
+    RequestWindow,
     address_key,
     decide_attempt,
     login_key,
@@ -18,10 +20,18 @@ from passerelle.core.ratelimit import (
 
 @dataclass
 class MemoryLogins:
-    """Counters by key and the (login, address) pairs that succeeded, with their time."""
+    """Counters by key, the (login, address) pairs that succeeded, with their time, and
+    the request-rate windows by key."""
 
     login_counters: dict[str, Counter] = field(default_factory=dict)
     login_known: dict[tuple[str, str], float] = field(default_factory=dict)
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    async def count_request(self, window: RequestWindow) -> bool:
+        start, count = self.windows.get(window.key, (window.start, 0))
+        count = count + 1 if start == window.start else 1
+        self.windows[window.key] = (window.start, count)
+        return count <= window.limit
 
     async def begin_login_attempt(
         self, login: str, address: str, now: float, policy: LoginPolicy

@@ -19,7 +19,8 @@ Three things make the processes of a cluster agree:
 The role mixins: accounts (`postgres_accounts.py`), delivery (`postgres_delivery.py`),
 receipt deadline (`postgres_expiry.py`), callbacks (`postgres_callbacks.py`), routes
 (`postgres_routes.py`), ownership (`postgres_owners.py`), login counters
-(`postgres_logins.py`), retention (`postgres_retention.py`).
+(`postgres_logins.py`), request-rate windows (`postgres_requests.py`), retention
+(`postgres_retention.py`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from passerelle.store.postgres_delivery import PgDelivery
 from passerelle.store.postgres_expiry import PgExpiry
 from passerelle.store.postgres_logins import PgLogins
 from passerelle.store.postgres_owners import PgOwners
+from passerelle.store.postgres_requests import PgRequests
 from passerelle.store.postgres_retention import PgRetention
 from passerelle.store.postgres_routes import PgRoutes
 from passerelle.store.signal import WorkSignal
@@ -60,7 +62,15 @@ _CLOCK_SQL = "SELECT extract(epoch FROM clock_timestamp())::float8"
 
 
 class PgStore(
-    PgAccounts, PgDelivery, PgExpiry, PgCallbacks, PgRoutes, PgOwners, PgLogins, PgRetention
+    PgAccounts,
+    PgDelivery,
+    PgExpiry,
+    PgCallbacks,
+    PgRoutes,
+    PgOwners,
+    PgLogins,
+    PgRequests,
+    PgRetention,
 ):
     """The scale-out store: PostgreSQL through asyncpg."""
 

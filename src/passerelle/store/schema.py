@@ -224,3 +224,13 @@ delivery_workers = Table(
     Column("owner", String(200), primary_key=True),
     Column("until", Float, nullable=False),
 )
+
+# request-rate windows shared by every process (core.ratelimit.request_window);
+# UNLOGGED on PostgreSQL (migration 0009): nothing in it needs to survive a crash
+request_counters = Table(
+    "request_counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("start", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+)

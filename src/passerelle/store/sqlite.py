@@ -35,6 +35,7 @@ from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_owners import OwnerOps
+from passerelle.store.sqlite_requests import RequestOps
 from passerelle.store.sqlite_retention import RetentionOps
 from passerelle.store.sqlite_routes import RoutingOps
 from passerelle.store.writer import Writer
@@ -140,7 +141,15 @@ def _accept_many(conn: sqlite3.Connection, items: list[_Accept]) -> list[tuple[b
 
 
 class SqliteStore(
-    AccountOps, RoutingOps, DeliveryOps, ExpiryOps, CallbackOps, RetentionOps, LoginOps, OwnerOps
+    AccountOps,
+    RoutingOps,
+    DeliveryOps,
+    ExpiryOps,
+    CallbackOps,
+    RetentionOps,
+    LoginOps,
+    OwnerOps,
+    RequestOps,
 ):
     """The embedded default store (one file)."""
 
