@@ -17,14 +17,15 @@ dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callback
 delivery and retention to the first worker and callbacks to the second.
 
 The command line goes through here too, never to the store itself: `prepare_database`
-(file checks and migrations), `probe_database` (the store opens and takes writes) and
-`open_gateway` (a service over an opened store, for one command).
+(file checks and migrations), `probe_database` (the store opens and takes writes),
+`open_gateway` (a service over an opened store, for one command), and the maintenance
+operations on whole databases, `copy_database` and `backup_database`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,6 +48,8 @@ from passerelle.webhooks.sender import CallbackSender
 
 if TYPE_CHECKING:
     from passerelle.api.app import App
+    from passerelle.store.backup import BackupReport as BackupReport
+    from passerelle.store.copy import CopyReport as CopyReport  # the CLI's name for it
 
 log = logging.getLogger("passerelle")
 
@@ -211,3 +214,21 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     finally:
         gateway.close()
         await store.close()
+
+
+async def copy_database(
+    source_url: str, target_url: str, progress: Callable[[str, int], object] | None = None
+) -> CopyReport:
+    """`passerelle db copy`: every row of `source_url` into the empty `target_url`, verified
+    (`store/copy.py`; ConfigError or StoreError with one line when it cannot be done)."""
+    from passerelle.store import copy  # Alembic and asyncpg: only for this command
+
+    return await copy.copy_database(source_url, target_url, progress=progress)
+
+
+def backup_database(database_url: str, destination: str, force: bool = False) -> BackupReport:
+    """`passerelle db backup`: a consistent copy of the SQLite database, made while it
+    serves (`store/backup.py`; InvalidValue, ConfigError or StoreError with one line)."""
+    from passerelle.store.backup import backup_sqlite
+
+    return backup_sqlite(database_url, destination, force)

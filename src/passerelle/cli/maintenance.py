@@ -1,12 +1,20 @@
-"""`passerelle db` (upgrade, purge) and `passerelle callbacks` (list, replay)."""
+"""`passerelle db` (upgrade, purge, copy, backup) and `passerelle callbacks` (list, replay)."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
 import click
+from rich.text import Text
 
 from passerelle.cli import output
-from passerelle.cli.common import _fail, _prepare, _settings, _when, _with_gateway, out
-from passerelle.exceptions import ConfigError, StoreError
+from passerelle.cli.common import _fail, _prepare, _settings, _when, _with_gateway, err, out
+from passerelle.exceptions import AdminError, ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from passerelle.wiring import CopyReport
 
 
 @click.group()
@@ -41,6 +49,102 @@ def db_purge(older_than_days: int | None) -> None:
         return
     purged = _with_gateway(settings, lambda gateway: gateway.purge_old(days))
     out.print(f"purged {purged} message(s) older than {days} day(s)")
+
+
+@db.command("copy")
+@click.option("--from", "source", required=True, metavar="URL", help="The database to copy.")
+@click.option("--to", "target", required=True, metavar="URL", help="An empty database.")
+def db_copy(source: str, target: str) -> None:
+    """Copy every account, message, recipient, ledger row, callback, connector and route
+    from one database to another, then verify the copy.
+
+    URLs are sqlite:///path.db or postgresql://user@host:5432/database. Stop the gateway
+    first: the copy reads one snapshot of the source (it never writes it), so anything
+    the gateway accepts meanwhile would stay behind. The target is migrated and must be
+    empty; it is written in one transaction, verified (row counts, every account's
+    credits and ledger) and committed only then: interrupted or refused, it is left
+    empty and the same command can run again. Leases of connectors are not copied.
+    """
+    from passerelle import wiring
+
+    def done(table: str, rows: int) -> None:
+        out.print(f"  {table:<20} {_grouped(rows):>12}")
+
+    finished: list[CopyReport] = []
+
+    async def run() -> None:
+        finished.append(await wiring.copy_database(source, target, progress=done))
+
+    try:
+        asyncio.run(run())
+    except (ConfigError, StoreError) as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        if not finished:  # else it was committed: say so below
+            err.print(
+                Text.assemble(
+                    ("error:", "red"),
+                    " interrupted: nothing was committed, the"
+                    " target keeps no row; run the same command again",
+                ),
+                soft_wrap=True,
+            )
+            sys.exit(130)
+    report = finished[0]
+    check = report.verification
+    if not check.ok:
+        err.print(
+            Text.assemble(
+                ("error:", "red"),
+                f" verification failed, the copy was rolled back ({report.target} is left empty):",
+            ),
+            soft_wrap=True,
+        )
+        for problem in check.problems:
+            err.print(Text(f"  {problem}"), soft_wrap=True)
+        sys.exit(3)
+    for table in report.skipped:
+        out.print(f"  {table:<20} {'not copied':>12} (leases of the processes on the source)")
+    rate = report.total / report.seconds if report.seconds > 0 else 0.0
+    accounts = f"{check.accounts} account" + ("" if check.accounts == 1 else "s")
+    out.print(
+        f"verified: row counts equal in {len(check.counts)} tables; {accounts} with the same"
+        " credits on both sides, each equal to its ledger sum"
+    )
+    out.print(
+        Text(
+            f"copied {_grouped(report.total)} rows from {report.source} to {report.target}"
+            f" in {report.seconds:.1f} s ({_grouped(round(rate))} rows/s)"
+        )
+    )
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def db_backup(file: str, force: bool) -> None:
+    """Write a consistent copy of the SQLite database to FILE, while the gateway runs.
+
+    FILE is readable by its owner only; it is a database of its own: set
+    PASSERELLE_DATABASE_URL=sqlite:///FILE to serve it. PostgreSQL: use pg_dump.
+    """
+    from passerelle import wiring
+
+    settings = _settings()
+    try:
+        report = wiring.backup_database(settings.database_url, file, force)
+    except AdminError as error:
+        err.print(Text.assemble(("error:", "red"), f" {error}"), soft_wrap=True)
+        sys.exit(1)
+    except (ConfigError, StoreError) as error:
+        _fail(error)
+    size = _grouped(report.size)
+    out.print(Text(f"backup written to {report.path}: {size} bytes in {report.seconds:.2f} s"))
+
+
+def _grouped(number: int) -> str:
+    """`number` with its thousands apart: 123 456."""
+    return f"{number:,}".replace(",", " ")
 
 
 @click.group()
