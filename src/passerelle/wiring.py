@@ -42,7 +42,8 @@ from passerelle.service import Gateway
 from passerelle.service_workers import Operations
 from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store, writer_counters
-from passerelle.store.location import database_file, is_postgres, prepare_file, safe_url
+from passerelle.store.location import database_file, is_postgres, prepare_file
+from passerelle.store.location import safe_url as safe_url  # for the CLI
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 

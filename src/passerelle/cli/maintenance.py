@@ -30,7 +30,9 @@ def db_upgrade() -> None:
         _prepare(settings, migrate=True)
     except (ConfigError, StoreError) as error:
         _fail(error)
-    out.print(f"database at {settings.database_url} is up to date")
+    from passerelle.wiring import safe_url
+
+    out.print(f"database at {safe_url(settings.database_url)} is up to date")
 
 
 @db.command("purge")
