@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from passerelle.store.schema import metadata
 
+LOCK_KEY = 0x7061737365  # "passe": the migrations' advisory lock on PostgreSQL
 config = context.config
 connection = config.attributes.get("connection")
 
@@ -29,6 +30,9 @@ async def run_async(url: str) -> None:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
+            # processes of a cluster starting at once migrate one after the other: the
+            # second finds the schema at head and does nothing
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             await conn.run_sync(run)
             await conn.commit()
     finally:
