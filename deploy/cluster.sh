@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# A Passerelle cluster on one machine, to try the scale-out shape or to test it:
+# PostgreSQL, the SMSC simulator, 2 API processes, 2 delivery workers, 1 callback worker.
+#
+#   deploy/cluster.sh start DIR   start everything; DIR keeps the logs, the pids and
+#                                 cluster.env (the database URL and the API addresses)
+#   deploy/cluster.sh stop DIR    stop what `start` started, by pid (TERM, then KILL)
+#   deploy/cluster.sh status DIR  which of its processes are alive
+#
+# PostgreSQL: PASSERELLE_DATABASE_URL when set (an empty database, or one of ours);
+# otherwise a server of the cluster's own, made with Debian's `postgresql` package
+# (initdb in DIR/pg, trust authentication, 127.0.0.1 only, a free port; as root it
+# runs as the `postgres` user). `passerelle` is taken from $PASSERELLE, else from PATH.
+# Counts: API=2 DELIVERY=2 CALLBACKS=1 (environment variables) change them.
+set -euo pipefail
+
+cmd=${1:-}
+dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0" >&2; exit 2; }
+PASSERELLE=${PASSERELLE:-$(command -v passerelle || true)}
+[ -x "$PASSERELLE" ] || { echo "passerelle not found: set PASSERELLE=/path/to/passerelle" >&2; exit 2; }
+PYTHON="$(dirname "$PASSERELLE")/python"
+[ -x "$PYTHON" ] || PYTHON=python3
+
+free_port() {
+    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+as_pg_user() {  # run a PostgreSQL binary (as `postgres` when we are root)
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+wait_for_file() {  # wait_for_file FILE SECONDS: until FILE holds something
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        [ -s "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for $1" >&2
+    return 1
+}
+
+record() {  # record NAME PID
+    echo "$1 $2" >>"$dir/pids"
+}
+
+start_postgres() {
+    local bin port
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -x "$bin/initdb" ] || { echo "no PostgreSQL server binaries: install Debian's postgresql package" >&2; exit 1; }
+    mkdir -p "$dir/pg"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg" && chmod 700 "$dir/pg"
+    as_pg_user "$bin/initdb" -D "$dir/pg/data" -U postgres -A trust -E UTF8 >"$dir/pg/initdb.log" 2>&1
+    port=$(free_port)
+    as_pg_user "$bin/postgres" -D "$dir/pg/data" -p "$port" -k "$dir/pg" \
+        -c listen_addresses=127.0.0.1 -c max_connections=200 >"$dir/pg/server.log" 2>&1 &
+    record postgres $!
+    for ((i = 0; i < 200; i++)); do
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+        sleep 0.05
+    done
+    "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE passerelle" postgres
+    PASSERELLE_DATABASE_URL="postgresql://postgres@127.0.0.1:$port/passerelle"
+}
+
+serve() {  # serve NAME ROLE
+    PASSERELLE_MIGRATE_ON_START=false "$PASSERELLE" serve --role "$2" --port 0 \
+        --port-file "$dir/$1.port" >"$dir/$1.log" 2>&1 &
+    record "$1" $!
+}
+
+start() {
+    [ -e "$dir/pids" ] && { echo "$dir already holds a cluster: stop it first" >&2; exit 1; }
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    : >"$dir/pids"
+    [ -n "${PASSERELLE_DATABASE_URL:-}" ] || start_postgres
+    export PASSERELLE_DATABASE_URL
+    "$PASSERELLE" db upgrade >/dev/null
+    "$PASSERELLE" simulator --port 0 --stats-file "$dir/simulator.json" >"$dir/simulator.log" 2>&1 &
+    record simulator $!
+    wait_for_file "$dir/simulator.json" 10
+    local sim_port
+    sim_port=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$dir/simulator.json")
+    "$PASSERELLE" connector remove simulator --force >/dev/null 2>&1 || true
+    "$PASSERELLE" connector add simulator --host 127.0.0.1 --port "$sim_port" \
+        --system-id cluster --password cluster >/dev/null
+    local i api=()
+    for ((i = 1; i <= ${API:-2}; i++)); do serve "api$i" api; done
+    for ((i = 1; i <= ${DELIVERY:-2}; i++)); do serve "delivery$i" delivery; done
+    for ((i = 1; i <= ${CALLBACKS:-1}; i++)); do serve "callbacks$i" callbacks; done
+    for ((i = 1; i <= ${API:-2}; i++)); do
+        wait_for_file "$dir/api$i.port" 30
+        api+=("http://127.0.0.1:$(cat "$dir/api$i.port")")
+    done
+    {
+        echo "PASSERELLE_DATABASE_URL=$PASSERELLE_DATABASE_URL"
+        echo "API_URLS=\"${api[*]}\""
+        echo "SIMULATOR_PORT=$sim_port"
+    } >"$dir/cluster.env"
+    echo "cluster up in $dir"
+    cat "$dir/cluster.env"
+}
+
+stop() {
+    [ -f "$dir/pids" ] || { echo "no cluster in $dir" >&2; exit 1; }
+    local name pid waited
+    # gateway processes first (they finish their writes), the database last
+    tac "$dir/pids" | while read -r name pid; do
+        [ "$name" = postgres ] && continue
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for ((waited = 0; waited < 300; waited++)); do
+        alive=0
+        while read -r name pid; do
+            [ "$name" = postgres ] && continue
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done <"$dir/pids"
+        [ "$alive" -eq 0 ] && break
+        sleep 0.05
+    done
+    while read -r name pid; do
+        if [ "$name" = postgres ]; then
+            kill -INT "$pid" 2>/dev/null || true  # fast shutdown
+            for ((waited = 0; waited < 200; waited++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.05
+            done
+        fi
+        kill -KILL "$pid" 2>/dev/null && echo "$name ($pid) killed" >&2 || true
+    done <"$dir/pids"
+    rm -f "$dir/pids"
+    echo "cluster in $dir stopped"
+}
+
+status() {
+    [ -f "$dir/pids" ] || { echo "no cluster in $dir"; exit 1; }
+    while read -r name pid; do
+        if kill -0 "$pid" 2>/dev/null; then echo "$name $pid alive"; else echo "$name $pid gone"; fi
+    done <"$dir/pids"
+}
+
+case "$cmd" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+esac
