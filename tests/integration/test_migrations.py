@@ -1,5 +1,5 @@
-"""Alembic migrations on real SQLite files: they build exactly the described schema, and
-upgrading keeps the rows already there."""
+"""Alembic migrations on real SQLite files and on PostgreSQL: they build exactly the
+described schema, and upgrading keeps the rows already there."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from passerelle.store import migrate
 from passerelle.store.schema import metadata
+from tests import pgserver
 
 
 def test_migrations_build_the_described_schema(tmp_path: Path) -> None:
@@ -24,6 +26,24 @@ def test_migrations_build_the_described_schema(tmp_path: Path) -> None:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()
+
+
+async def test_migrations_build_the_described_schema_on_postgresql(
+    postgres_admin_url: str,
+) -> None:
+    """`db upgrade` on an empty PostgreSQL database gives tables, columns and indexes
+    equal to schema.py."""
+    url = pgserver.new_database()
+    migrate.upgrade(url)
+    engine = create_async_engine(migrate.sqlalchemy_url(url))
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+        assert differences == []
+    finally:
+        await engine.dispose()
 
 
 def test_0004_keeps_events_and_never_gives_an_event_id_twice(tmp_path: Path) -> None:
