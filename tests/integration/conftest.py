@@ -10,7 +10,7 @@ import pytest
 from passerelle.store.base import Store
 from passerelle.store.memory import MemoryStore
 from passerelle.store.postgres import PgStore
-from tests.support import postgres_database, sqlite_store
+from tests.support import sqlite_store
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -19,7 +19,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "sqlite":
         s: Store = await sqlite_store(tmp_path / "contract.db")
     elif request.param == "postgres":
-        s = PgStore(await postgres_database())
+        s = PgStore(request.getfixturevalue("postgres_url"))
         await s.open()
     else:
         s = MemoryStore()

@@ -1,17 +1,20 @@
-"""Alembic migrations on real SQLite files: they build exactly the described schema, and
-upgrading keeps the rows already there."""
+"""Alembic migrations on real SQLite files and on PostgreSQL: they build exactly the
+described schema, and upgrading keeps the rows already there."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from passerelle.store import migrate
 from passerelle.store.schema import metadata
+from tests import pgserver
 
 
 def test_migrations_build_the_described_schema(tmp_path: Path) -> None:
@@ -24,6 +27,63 @@ def test_migrations_build_the_described_schema(tmp_path: Path) -> None:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()
+
+
+async def test_migrations_build_the_described_schema_on_postgresql(
+    postgres_admin_url: str,
+) -> None:
+    """`db upgrade` on an empty PostgreSQL database gives tables, columns and indexes
+    equal to schema.py."""
+    url = pgserver.new_database()
+    migrate.upgrade(url)
+    engine = create_async_engine(migrate.sqlalchemy_url(url))
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+        assert differences == []
+    finally:
+        await engine.dispose()
+
+
+CATALOG = {
+    "columns": "SELECT table_name, column_name, data_type, character_maximum_length,"
+    " is_nullable, column_default FROM information_schema.columns"
+    " WHERE table_schema = 'public' AND table_name <> 'alembic_version'",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes"
+    " WHERE schemaname = 'public' AND tablename <> 'alembic_version'",
+    "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+    " FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+    " AND conrelid::regclass::text <> 'alembic_version'",
+}
+
+
+async def catalog(url: str) -> dict[str, set[tuple[object, ...]]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {name: {tuple(row) for row in await conn.fetch(q)} for name, q in CATALOG.items()}
+    finally:
+        await conn.close()
+
+
+async def test_postgresql_migrations_equal_create_all_down_to_defaults_and_checks(
+    postgres_admin_url: str,
+) -> None:
+    """On PostgreSQL, the migrated schema and schema.py's create_all have the same columns
+    (types, defaults), indexes (partial ones' predicates) and constraints (names, CHECKs),
+    which compare_metadata does not all look at."""
+    migrated, created = pgserver.new_database(), pgserver.new_database()
+    migrate.upgrade(migrated)
+    engine = create_async_engine(migrate.sqlalchemy_url(created))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+    finally:
+        await engine.dispose()
+    expected = await catalog(created)
+    assert all(expected.values())
+    assert await catalog(migrated) == expected
 
 
 def test_0004_keeps_events_and_never_gives_an_event_id_twice(tmp_path: Path) -> None:

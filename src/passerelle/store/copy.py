@@ -11,7 +11,7 @@ written to the target:
 3. the target must hold no row in any table: checked before its migrations (so a
    non-empty target at an older revision is not even migrated), then again inside the
    copy's transaction;
-4. every table of `schema.metadata` but ``connector_owners`` is streamed in foreign-key
+4. every table of `schema.metadata` but those of `NOT_COPIED` is streamed in foreign-key
    order, `CHUNK` rows at a time (asyncpg's COPY on PostgreSQL, ``executemany`` on
    SQLite), in ONE transaction on the target, which locks its tables meanwhile;
 5. ids given from now on on the target stay above every id the source gave out: each
@@ -23,9 +23,9 @@ written to the target:
    Only then is the transaction committed: a failed verification (or an interruption,
    or any error) leaves the target migrated and empty, ready for the same command again.
 
-``connector_owners`` is not copied: its rows are the leases of the processes running on
-the source (on the source's clock); the target's first gateway claims its connectors
-afresh. A live lease still counts as a row in step 3: a target a gateway is serving is
+``connector_owners``, ``delivery_workers`` and ``request_counters`` are not copied: their
+rows are the leases, heartbeats and rate windows of the processes running on the source
+(on the source's clock); the target's first gateway claims its connectors afresh. A live lease still counts as a row in step 3: a target a gateway is serving is
 refused.
 """
 
@@ -51,7 +51,8 @@ from passerelle.store.schema import metadata
 
 CHUNK = 5_000  # rows in memory at once, per table
 TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)  # foreign-key order
-NOT_COPIED = frozenset({"connector_owners"})  # live leases of the source's processes
+# live leases and counters of the source's processes, meaningless anywhere else
+NOT_COPIED = frozenset({"connector_owners", "delivery_workers", "request_counters"})
 COPIED: tuple[Table, ...] = tuple(t for t in TABLES if t.name not in NOT_COPIED)
 _FAILURES = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
