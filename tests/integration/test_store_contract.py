@@ -106,6 +106,43 @@ async def test_adjust_credits_never_below_zero(store: Store) -> None:
         await store.adjust_credits("nobody", 1, kind="grant", actor="t", reason="r", at=3)
 
 
+async def test_concurrent_removals_never_go_below_zero(store: Store) -> None:
+    """50 removals of 3 at once from 100: each sees the last one's balance, none below zero."""
+    account = await store.create_account(new_account(credits=100))
+    changes = await asyncio.gather(
+        *(
+            store.adjust_credits("alice", -3, kind="adjustment", actor="t", reason="r", at=i)
+            for i in range(50)
+        )
+    )
+    assert sorted(c.applied for c in changes) == [-3] * 33 + [-1] + [0] * 16
+    moved = [c.balance for c in changes if c.applied]
+    assert sorted(moved) == [0, *range(1, 100, 3)]
+    assert await store.balance(account.id) == 0 == await store.ledger_sum(account.id)
+    assert len(await store.ledger(account.id, 100)) == 1 + 34
+
+
+async def test_concurrent_grants_and_removals_keep_the_ledger_whole(store: Store) -> None:
+    """Grants, removals and accepts at once: the balance is their sum, and so is the ledger."""
+    account = await store.create_account(new_account(credits=10))
+    results = await asyncio.gather(
+        *(
+            store.adjust_credits(
+                "alice", 5 if i % 2 else -7, kind="adjustment", actor="t", reason="r", at=i
+            )
+            for i in range(40)
+        ),
+        *(store.accept_message(message(account.id)) for _ in range(20)),
+        return_exceptions=True,
+    )
+    applied = sum(r.applied for r in results if isinstance(r, CreditChange))
+    accepted = sum(1 for r in results if isinstance(r, int))
+    assert all(isinstance(r, CreditChange | int | exc.NoCredit) for r in results)
+    balance = await store.balance(account.id)
+    assert balance == 10 + applied - accepted >= 0
+    assert await store.ledger_sum(account.id) == balance
+
+
 async def test_update_account(store: Store) -> None:
     """Named fields change; unknown login raises AccountNotFound."""
     await store.create_account(new_account())

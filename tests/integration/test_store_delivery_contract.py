@@ -73,6 +73,26 @@ async def test_removing_a_routed_connector(store: Store) -> None:
         await store.remove_connector("op1")
 
 
+async def test_concurrent_route_and_removal_never_leave_a_dangling_route(store: Store) -> None:
+    """A route added while its connector is removed: one of the two is refused, never neither."""
+    for round_ in range(10):
+        names = [f"op{round_}x{i}" for i in range(5)]
+        for name in names:
+            await store.add_connector(Connector(name, "127.0.0.1", 2775, "u", "p"))
+        results = await asyncio.gather(
+            *(store.add_route(Route(10, "33", (name,)), at=1.0) for name in names),
+            *(store.remove_connector(name) for name in names),
+            return_exceptions=True,
+        )
+        for added, removed in zip(results[:5], results[5:], strict=True):
+            if isinstance(added, int):
+                assert isinstance(removed, exc.ConnectorInUse)
+            else:
+                assert isinstance(added, exc.UnknownConnector) and removed == []
+    stored = {c.name for c in await store.list_connectors()}
+    assert all(set(row.route.connectors) <= stored for row in await store.list_routes())
+
+
 async def test_identical_routes_are_listed_each(store: Store) -> None:
     """Two rules with the same position, prefix and connectors are two rows (by id)."""
     await store.add_connector(Connector("op1", "127.0.0.1", 2775, "u", "p"))

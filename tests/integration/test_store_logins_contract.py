@@ -27,6 +27,29 @@ async def test_concurrent_attempts_never_pass_the_limit(store: Store) -> None:
     assert {d.blocked_until for d in refused} == {400.0}
 
 
+async def test_concurrent_attempts_never_pass_the_address_limit(store: Store) -> None:
+    """500 attempts begun at once from one address over 500 logins: exactly 30 are allowed."""
+    decisions = await asyncio.gather(
+        *(store.begin_login_attempt(f"user{i}", "10.8.8.8", 100.0, POLICY) for i in range(500))
+    )
+    assert sum(d.allowed for d in decisions) == 30
+    assert all(d.by_address and d.blocked_until == 400.0 for d in decisions if not d.allowed)
+
+
+async def test_concurrent_successes_give_every_count_back(store: Store) -> None:
+    """50 attempts begun and succeeding at once give every count back: none lost, none kept."""
+    policy = LoginPolicy(per_login=1000, per_address=1000, window=300.0)
+
+    async def verified(i: int) -> bool:
+        decision = await store.begin_login_attempt("dave", "10.7.7.7", 100.0 + i / 100, policy)
+        await store.login_succeeded("dave", "10.7.7.7", 100.0 + i / 100)
+        return decision.allowed
+
+    assert all(await asyncio.gather(*(verified(i) for i in range(50))))
+    after = await store.begin_login_attempt("dave", "10.7.7.7", 101.0, policy)
+    assert (after.login.count, after.address.count) == (1, 1)
+
+
 async def test_counters_persist_between_calls_and_windows_end(store: Store) -> None:
     """One address's 30 attempts spread over logins refuse the 31st until its window ends."""
     for i in range(30):

@@ -4,6 +4,7 @@ on the database's clock, given back at a stop, taken over when they end."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 from passerelle.store.base import Store
 
@@ -67,3 +68,23 @@ async def test_heartbeats_list_the_live_processes(store: Store) -> None:
     assert await store.heartbeat("b", 30.0) == ["b", "c"]
     await store.release_connectors("c")
     assert await store.heartbeat("b", 30.0) == ["b"]
+
+
+async def test_overlapping_concurrent_claims_hold_disjoint_sets(store: Store) -> None:
+    """Owners claiming and giving back overlapping connectors at once never hold one together."""
+    names = [f"c{i}" for i in range(8)]
+    rng = random.Random(7)
+    for _ in range(8):
+        wanted = {f"o{i}": rng.sample(names, rng.randint(1, len(names))) for i in range(8)}
+        stopping = [o for o in wanted if rng.random() < 0.25]
+        claiming = {o: w for o, w in wanted.items() if o not in stopping}
+        held = await asyncio.gather(
+            *(store.claim_connectors(w, o, 30.0, {}) for o, w in claiming.items()),
+            *(store.release_connectors(o) for o in stopping),
+        )
+        claims = dict(zip(claiming, held[: len(claiming)], strict=True))
+        assert sum(map(len, claims.values())) == len(frozenset().union(*claims.values()))
+        owners = await store.connector_owners()
+        for o, h in claims.items():
+            assert h <= set(claiming[o])
+            assert {n for n, row in owners.items() if row.owner == o} == h

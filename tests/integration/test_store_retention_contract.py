@@ -3,6 +3,7 @@ deletes, what it keeps, and that it goes batch by batch, oldest first."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,18 @@ async def test_purge_covers_every_account_and_only_the_old(store: Store) -> None
     for a, o, y in zip(ids, old, young, strict=True):
         assert await store.message_states(a, o) == []
         assert len(await store.message_states(a, y)) == 1
+
+
+async def test_concurrent_purges_delete_each_message_once(store: Store) -> None:
+    """Purges running at once delete every old finished message once, and nothing else."""
+    alice = await account(store)
+    old = [await message(store, alice, 100.0 + i, f"336000000{i:02d}") for i in range(30)]
+    young = await message(store, alice, 300.0, "33610000000")
+    counts = await asyncio.gather(*(purge(store, 200.0, batch=4, pause=0) for _ in range(5)))
+    assert sum(counts) == 30
+    assert [m for m in old if await store.message_states(alice, m)] == []
+    assert [r.state for r in await store.message_states(alice, young)] == [S.SUBMITTED]
+    assert await store.balance(alice) == await store.ledger_sum(alice) == 69
 
 
 async def test_sqlite_bounds_the_recipients_of_one_transaction(

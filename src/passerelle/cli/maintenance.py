@@ -106,7 +106,8 @@ def db_copy(source: str, target: str) -> None:
             err.print(Text(f"  {problem}"), soft_wrap=True)
         sys.exit(3)
     for table in report.skipped:
-        out.print(f"  {table:<20} {'not copied':>12} (leases and counters of the processes on the source)")
+        why = "(leases and counters of the processes on the source)"
+        out.print(f"  {table:<20} {'not copied':>12} {why}")
     rate = report.total / report.seconds if report.seconds > 0 else 0.0
     accounts = f"{check.accounts} account" + ("" if check.accounts == 1 else "s")
     out.print(

@@ -25,8 +25,8 @@ written to the target:
 
 ``connector_owners``, ``delivery_workers`` and ``request_counters`` are not copied: their
 rows are the leases, heartbeats and rate windows of the processes running on the source
-(on the source's clock); the target's first gateway claims its connectors afresh. A live lease still counts as a row in step 3: a target a gateway is serving is
-refused.
+(on the source's clock); the target's first gateway claims its connectors afresh. A
+live lease still counts as a row in step 3: a target a gateway is serving is refused.
 """
 
 from __future__ import annotations
