@@ -57,7 +57,7 @@ def test_manual_calls_and_delivery_on_postgres(pg_gateway: Server) -> None:
     login, password = MICHELLE
     base = f"/client/api?login={login}&apipasse={password}"
     with pg_gateway.client() as http:
-        envoi = base + "&action=envoi&dest=0612345678&message=Bonjour"
+        envoi = base + "&action=envoi&dest=33612345678&msg=Bonjour&origine=Shop"
         sent = legacy_text(pg_gateway.get(http, envoi))
         assert re.fullmatch(r"\d{9}\|Message envoyé", sent), sent
         msgid = sent.split("|")[0]
@@ -79,12 +79,14 @@ def test_two_api_processes_never_overdraw(servers: Servers, pg_url: str) -> None
     first.start()
     second = on_postgres(servers, "api2", pg_url, "--role", "api").start()
     login, password = MICHELLE
-    target = f"/client/api?action=envoi&login={login}&apipasse={password}&message=x&dest="
+    target = (
+        f"/client/api?action=envoi&login={login}&apipasse={password}&origine=Shop&msg=x&dest="
+    )
 
     def send(i: int) -> str:
         server = (first, second)[i % 2]
         with httpx.Client(timeout=30.0) as http:
-            return legacy_text(server.get(http, target + f"06{i:08d}"))
+            return legacy_text(server.get(http, target + f"336{i:08d}"))
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(send, range(200)))
