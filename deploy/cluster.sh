@@ -10,24 +10,27 @@
 # PostgreSQL: PASSERELLE_DATABASE_URL when set (an empty database, or one of ours);
 # otherwise a server of the cluster's own, made with Debian's `postgresql` package
 # (initdb in DIR/pg, trust authentication, 127.0.0.1 only, a free port; as root it
-# runs as the `postgres` user). `passerelle` is taken from $PASSERELLE, else from PATH.
-# Counts: API=2 DELIVERY=2 CALLBACKS=1 (environment variables) change them.
+# runs as the `postgres` user, in a folder of its own under /tmp that `stop` removes). `passerelle` is taken from $PASSERELLE, else from PATH.
+# Counts: API=2 DELIVERY=2 CALLBACKS=1 (environment variables) change them; CONNECTORS
+# (default: as many as delivery workers) connectors to the simulator are configured.
 set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 PASSERELLE=${PASSERELLE:-$(command -v passerelle || true)}
-[ -x "$PASSERELLE" ] || { echo "passerelle not found: set PASSERELLE=/path/to/passerelle" >&2; exit 2; }
-PYTHON="$(dirname "$PASSERELLE")/python"
+PYTHON="$(dirname "${PASSERELLE:-/nonexistent}")/python"
 [ -x "$PYTHON" ] || PYTHON=python3
 
 free_port() {
     "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-as_pg_user() {  # run a PostgreSQL binary (as `postgres` when we are root)
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_pg_user() {  # exec a PostgreSQL binary (as `postgres` when we are root): same pid
+    if [ "$(id -u)" -eq 0 ]; then
+        exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
+    fi
+    exec "$@"
 }
 
 wait_for_file() {  # wait_for_file FILE SECONDS: until FILE holds something
@@ -45,15 +48,26 @@ record() {  # record NAME PID
 }
 
 start_postgres() {
-    local bin port
+    local bin port pg
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
     [ -x "$bin/initdb" ] || { echo "no PostgreSQL server binaries: install Debian's postgresql package" >&2; exit 1; }
-    mkdir -p "$dir/pg"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg" && chmod 700 "$dir/pg"
-    as_pg_user "$bin/initdb" -D "$dir/pg/data" -U postgres -A trust -E UTF8 >"$dir/pg/initdb.log" 2>&1
+    if [ "$(id -u)" -eq 0 ]; then
+        # the server runs as `postgres`, who may not be able to enter DIR: its data goes
+        # to a folder of its own under /tmp (removed by `stop`)
+        pg=$(mktemp -d /tmp/passerelle-cluster-pg.XXXXXX)
+        chown postgres "$pg"
+    else
+        pg="$dir/pg"
+        mkdir -p "$pg"
+    fi
+    chmod 700 "$pg"
+    echo "$pg" >"$dir/pgdir"
+    (as_pg_user "$bin/initdb" -D "$pg/data" -U postgres -A trust -E UTF8) >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; exit 1; }
     port=$(free_port)
-    as_pg_user "$bin/postgres" -D "$dir/pg/data" -p "$port" -k "$dir/pg" \
-        -c listen_addresses=127.0.0.1 -c max_connections=200 >"$dir/pg/server.log" 2>&1 &
+    # the subshell execs postgres itself: $! is the server's own pid
+    (as_pg_user "$bin/postgres" -D "$pg/data" -p "$port" -k "$pg" \
+        -c listen_addresses=127.0.0.1 -c max_connections=200) >"$dir/postgres.log" 2>&1 &
     record postgres $!
     for ((i = 0; i < 200; i++)); do
         "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break
@@ -70,6 +84,7 @@ serve() {  # serve NAME ROLE
 }
 
 start() {
+    [ -x "$PASSERELLE" ] || { echo "passerelle not found: set PASSERELLE=/path/to/passerelle" >&2; exit 2; }
     [ -e "$dir/pids" ] && { echo "$dir already holds a cluster: stop it first" >&2; exit 1; }
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
@@ -82,10 +97,13 @@ start() {
     wait_for_file "$dir/simulator.json" 10
     local sim_port
     sim_port=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$dir/simulator.json")
-    "$PASSERELLE" connector remove simulator --force >/dev/null 2>&1 || true
-    "$PASSERELLE" connector add simulator --host 127.0.0.1 --port "$sim_port" \
-        --system-id cluster --password cluster >/dev/null
+    # one connector per delivery worker, all to the simulator: each worker binds one
     local i api=()
+    for ((i = 1; i <= ${CONNECTORS:-${DELIVERY:-2}}; i++)); do
+        "$PASSERELLE" connector remove "simulator$i" --force >/dev/null 2>&1 || true
+        "$PASSERELLE" connector add "simulator$i" --host 127.0.0.1 --port "$sim_port" \
+            --system-id "cluster$i" --password cluster >/dev/null
+    done
     for ((i = 1; i <= ${API:-2}; i++)); do serve "api$i" api; done
     for ((i = 1; i <= ${DELIVERY:-2}; i++)); do serve "delivery$i" delivery; done
     for ((i = 1; i <= ${CALLBACKS:-1}; i++)); do serve "callbacks$i" callbacks; done
@@ -130,6 +148,10 @@ stop() {
         kill -KILL "$pid" 2>/dev/null && echo "$name ($pid) killed" >&2 || true
     done <"$dir/pids"
     rm -f "$dir/pids"
+    if [ -f "$dir/pgdir" ]; then
+        case "$(cat "$dir/pgdir")" in /tmp/passerelle-cluster-pg.*) rm -rf "$(cat "$dir/pgdir")" ;; esac
+        rm -f "$dir/pgdir"
+    fi
     echo "cluster in $dir stopped"
 }
 
@@ -144,5 +166,5 @@ case "$cmd" in
     start) start ;;
     stop) stop ;;
     status) status ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac
