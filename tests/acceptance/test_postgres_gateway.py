@@ -79,9 +79,7 @@ def test_two_api_processes_never_overdraw(servers: Servers, pg_url: str) -> None
     first.start()
     second = on_postgres(servers, "api2", pg_url, "--role", "api").start()
     login, password = MICHELLE
-    target = (
-        f"/client/api?action=envoi&login={login}&apipasse={password}&origine=Shop&msg=x&dest="
-    )
+    target = f"/client/api?action=envoi&login={login}&apipasse={password}&origine=Shop&msg=x&dest="
 
     def send(i: int) -> str:
         server = (first, second)[i % 2]
