@@ -43,6 +43,12 @@ wait_for_file() {  # wait_for_file FILE SECONDS: until FILE holds something
     return 1
 }
 
+alive() {  # alive PID: the process runs (a zombie, ended but not yet reaped, does not)
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 record() {  # record NAME PID
     echo "$1 $2" >>"$dir/pids"
 }
@@ -132,7 +138,7 @@ stop() {
         alive=0
         while read -r name pid; do
             [ "$name" = postgres ] && continue
-            kill -0 "$pid" 2>/dev/null && alive=1
+            alive "$pid" && alive=1
         done <"$dir/pids"
         [ "$alive" -eq 0 ] && break
         sleep 0.05
@@ -141,11 +147,13 @@ stop() {
         if [ "$name" = postgres ]; then
             kill -INT "$pid" 2>/dev/null || true  # fast shutdown
             for ((waited = 0; waited < 200; waited++)); do
-                kill -0 "$pid" 2>/dev/null || break
+                alive "$pid" || break
                 sleep 0.05
             done
         fi
-        kill -KILL "$pid" 2>/dev/null && echo "$name ($pid) killed" >&2 || true
+        if alive "$pid"; then
+            kill -KILL "$pid" 2>/dev/null && echo "$name ($pid) killed" >&2 || true
+        fi
     done <"$dir/pids"
     rm -f "$dir/pids"
     if [ -f "$dir/pgdir" ]; then
@@ -158,7 +166,7 @@ stop() {
 status() {
     [ -f "$dir/pids" ] || { echo "no cluster in $dir"; exit 1; }
     while read -r name pid; do
-        if kill -0 "$pid" 2>/dev/null; then echo "$name $pid alive"; else echo "$name $pid gone"; fi
+        if alive "$pid"; then echo "$name $pid alive"; else echo "$name $pid gone"; fi
     done <"$dir/pids"
 }
 

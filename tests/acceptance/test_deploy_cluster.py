@@ -72,6 +72,15 @@ class Cluster:
         return count
 
 
+def running(pid: int) -> bool:
+    """True while `pid` runs (a zombie, ended and not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def run_script(*args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         ["bash", str(SCRIPT), *args],
@@ -150,9 +159,7 @@ def test_cluster_starts_delivers_and_stops(cluster_folder: Path) -> None:
     owners = cluster.rows("SELECT owner FROM connector_owners")
     assert len({o for (o,) in owners}) == 2  # each delivery worker binds its connector
     run_script("stop", str(cluster_folder))
-    for pid in pids.values():
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    assert not [pid for pid in pids.values() if running(pid)]
 
 
 def test_four_workers_deliver_20000_once(cluster_folder: Path) -> None:
@@ -199,7 +206,7 @@ def test_kill9_of_a_connector_owner_hands_over(cluster_folder: Path) -> None:
     assert wait_until(
         lambda: {o for (o,) in cluster.rows("SELECT owner FROM connector_owners")} - {owner}, 15
     )
-    assert time.monotonic() - killed_at < 8
+    assert time.monotonic() - killed_at < 5.0  # lease 3 s + one refresh of 1 s
     send_batches(cluster.api, 2000, 100, offset=2000)
     assert wait_until(lambda: cluster.delivered() == 4000, 120), cluster.delivered()
     ((credits, ledger, debits),) = cluster.rows(

@@ -15,11 +15,12 @@ OUTSIDE = re.compile(r"DESIGN(\.md|\s*§|\s+section|\s+\d)|/work/|\.\./shared|sh
 
 
 def documents() -> list[Path]:
-    """README, docs/, bench/ (not the raw results), examples/, and the code and tests
-    (whose docstrings point readers to the docs)."""
+    """README, docs/, bench/ (not the raw results), examples/, deploy/, and the code and
+    tests (whose docstrings point readers to the docs)."""
     found = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     found += [p for p in sorted((ROOT / "bench").iterdir()) if p.is_file()]
     found += [p for p in sorted((ROOT / "examples").rglob("*")) if p.is_file()]
+    found += [p for p in sorted((ROOT / "deploy").rglob("*")) if p.is_file()]
     found += sorted((ROOT / "src").rglob("*.py"))
     found += [p for p in sorted((ROOT / "tests").rglob("*.py")) if p != Path(__file__)]
     return found
