@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -192,7 +193,21 @@ def shape_run(api: int, delivery: int, n: int, c: int, bound_s: float) -> dict[s
                        capture_output=True, timeout=120, check=False)  # fmt: skip
 
 
+def ensure_wrk() -> None:
+    """Install Debian's wrk when it is missing (as bench/legacy.sh does)."""
+    if shutil.which("wrk") is None:
+        print("[bench] apt-get install wrk", flush=True)
+        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "wrk"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+
+
 def main() -> None:
+    ensure_wrk()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20000)
     parser.add_argument("-c", type=int, default=50)

@@ -37,6 +37,10 @@ class Tracked:
         if not task.cancelled() and task.exception() is not None:
             self._log.error("%s failed", self._what, exc_info=task.exception())
 
+    def notify_freed(self) -> None:
+        """Wake `wait_freed` as if a task had finished (a task gave back what it held)."""
+        self._freed.set()
+
     async def wait_freed(self, within: float) -> None:
         """Return when a task finishes, or after `within` seconds."""
         self._freed.clear()

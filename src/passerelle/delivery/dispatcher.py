@@ -39,6 +39,7 @@ from passerelle.tasks import Tracked
 log = logging.getLogger("passerelle.dispatcher")
 
 AHEAD = 2  # recipients claimed per window slot: one in flight, one ready
+RECORDING_AHEAD = 8  # answered submits whose outcome awaits its commit, per window slot
 
 
 class Links(Protocol):
@@ -86,6 +87,7 @@ class Dispatcher:
         self.wakeup = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks = Tracked(log, "submit task")
+        self._recording = 0  # submits answered, their outcome not yet committed
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -131,9 +133,14 @@ class Dispatcher:
 
     async def step(self) -> bool:
         """Claim and dispatch one batch; True when there was nothing to do."""
-        # Submits in flight count once (each is a task until its outcome is committed);
-        # claiming up to twice the windows keeps the next submits ready when slots free.
-        room = AHEAD * self.links.capacity() - len(self._tasks)
+        # Submits awaiting their answer count against the windows (claiming up to twice
+        # the windows keeps the next submits ready when slots free); answered ones whose
+        # outcome is being committed do not, up to RECORDING_AHEAD per slot (a slow
+        # database then holds the claims back).
+        capacity = self.links.capacity()
+        room = AHEAD * capacity - (len(self._tasks) - self._recording)
+        if self._recording >= RECORDING_AHEAD * capacity:
+            room = 0
         if room <= 0:
             await self._tasks.wait_freed(self.poll)
             return False
@@ -163,14 +170,20 @@ class Dispatcher:
             self.metrics.resends.inc()
         started = time.perf_counter()
         result = await link.submit(submit_sm(recipient, link.connector))
-        now = self.clock()
-        if result.status == 0:
-            self.metrics.submit_latency.observe(time.perf_counter() - started)
-            self.metrics.submits.labels("ok").inc()
-            smsc_id = normalise_id(result.message_id or "")
-            await self.service.record_submitted(recipient.id, link.name, smsc_id, now)
-            return
-        await self._failed(recipient, result, now)
+        # answered: its window slot is free while its outcome is being committed
+        self._recording += 1
+        self._tasks.notify_freed()
+        try:
+            now = self.clock()
+            if result.status == 0:
+                self.metrics.submit_latency.observe(time.perf_counter() - started)
+                self.metrics.submits.labels("ok").inc()
+                smsc_id = normalise_id(result.message_id or "")
+                await self.service.record_submitted(recipient.id, link.name, smsc_id, now)
+                return
+            await self._failed(recipient, result, now)
+        finally:
+            self._recording -= 1
 
     async def _failed(self, recipient: DueRecipient, result: SubmitResult, now: float) -> None:
         err = describe(result)

@@ -16,7 +16,8 @@ Three things make the processes of a cluster agree:
   that became due by time (retries, ended leases) once a second;
 - **connector ownership**: leases in `connector_owners` (`postgres_owners.py`).
 
-The role mixins: accounts (`postgres_accounts.py`), delivery (`postgres_delivery.py`),
+Submit outcomes and receipts are written in runs too (`postgres_runs.py`). The role
+mixins: accounts (`postgres_accounts.py`), delivery (`postgres_delivery.py`),
 receipt deadline (`postgres_expiry.py`), callbacks (`postgres_callbacks.py`), routes
 (`postgres_routes.py`), ownership (`postgres_owners.py`), login counters
 (`postgres_logins.py`), request-rate windows (`postgres_requests.py`), retention
@@ -53,6 +54,7 @@ from passerelle.store.postgres_owners import PgOwners
 from passerelle.store.postgres_requests import PgRequests
 from passerelle.store.postgres_retention import PgRetention
 from passerelle.store.postgres_routes import PgRoutes
+from passerelle.store.postgres_runs import RunBatcher, receipts_run, submitted_run
 from passerelle.store.signal import WorkSignal
 
 log = logging.getLogger("passerelle.store")
@@ -105,6 +107,10 @@ class PgStore(
             raise StoreError(f"cannot open the database {safe_url(self.url)}: {error}") from None
         self._batcher = AcceptBatcher(self._pool_, self._msgids.draw, self._max_batch)
         self._batcher.start()
+        self._submits = RunBatcher(self._pool_, submitted_run, self._max_batch)
+        self._submits.start()
+        self._receipts = RunBatcher(self._pool_, receipts_run, self._max_batch)
+        self._receipts.start()
         self._clock_task = asyncio.get_running_loop().create_task(self._keep_clock())
 
     async def close(self) -> None:
@@ -114,6 +120,10 @@ class PgStore(
             with contextlib.suppress(asyncio.CancelledError):
                 await self._clock_task
             self._clock_task = None
+        for run in (self._submits, self._receipts):
+            if run is not None:
+                await run.stop()
+        self._submits = self._receipts = None
         if self._batcher is not None:
             await self._batcher.stop()
             self._batches += self._batcher.batches

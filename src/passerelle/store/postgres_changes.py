@@ -10,9 +10,9 @@ callback event are the `Change`'s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from passerelle.core.transitions import Change, Finish, Note, Requeue, Submit
+from passerelle.core.transitions import Change, Finish, Requeue, Submit, Write
 from passerelle.store.sqlite_changes import PENDING_EVENT, QUEUED, SUBMITTED, Row, row_of
 
 if TYPE_CHECKING:
@@ -88,33 +88,70 @@ async def load_by_smsc_id(conn: Conn, connector: str, smsc_id: str) -> Row | Non
     return None if r is None else row_of(tuple(r))
 
 
-async def persist(conn: Conn, row: Row, change: Change) -> None:
-    """Write `change` to `row`: the recipient's fields, then its refund and its event."""
-    for w in change.writes:
-        if isinstance(w, Submit):
-            await conn.execute(SUBMIT, SUBMITTED, w.connector, w.smsc_id, w.at, row.id)
-        elif isinstance(w, Requeue):
-            await conn.execute(_REQUEUE, QUEUED, w.next_at, w.err, row.id)
-        elif isinstance(w, Finish):
-            await conn.execute(_FINISH, int(w.state), w.stat, w.err, w.at, w.release, row.id)
-        elif isinstance(w, Note):
-            await conn.execute(_NOTE, w.stat, row.id)
-    entry = change.ledger
-    if entry is not None:
-        await conn.execute(_CREDIT, entry.amount, row.account_id)
-        what = (entry.amount, entry.kind, entry.actor, entry.reason)
-        await conn.execute(_LEDGER, row.account_id, entry.at, *what, row.msgid)
-    event = change.callback
-    if event is not None:
-        await conn.execute(
+_BY_SMSC_IDS = (
+    "SELECT k.c, k.s, x.id FROM unnest($1::text[], $2::text[]) AS k(c, s)"
+    " CROSS JOIN LATERAL (SELECT r.id FROM recipients r WHERE r.smsc_id = k.s"
+    " AND r.connector = k.c ORDER BY r.id DESC LIMIT 1) AS x"
+)
+
+
+async def load_ids_by_smsc_id(
+    conn: Conn, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The newest recipient id each (connector, operator id) was accepted for, where
+    there is one (not locked: `lock_ids` holds the pairs, `load_many` locks the rows)."""
+    rows = await conn.fetch(_BY_SMSC_IDS, [c for c, _ in pairs], [s for _, s in pairs])
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+def _args(row: Row, w: Write) -> tuple[str, tuple[Any, ...]]:
+    """The statement of one write and its arguments."""
+    if isinstance(w, Submit):
+        return SUBMIT, (SUBMITTED, w.connector, w.smsc_id, w.at, row.id)
+    if isinstance(w, Requeue):
+        return _REQUEUE, (QUEUED, w.next_at, w.err, row.id)
+    if isinstance(w, Finish):
+        return _FINISH, (int(w.state), w.stat, w.err, w.at, w.release, row.id)
+    return _NOTE, (w.stat, row.id)
+
+
+async def persist_many(conn: Conn, changes: Sequence[tuple[Row, Change]]) -> None:
+    """Write many changes with one pipelined statement per run of writes of one kind (in
+    their order), then the refunds and the events."""
+    group: list[tuple[Any, ...]] = []
+    sql = ""
+    for row, change in changes:
+        for w in change.writes:
+            kind, args = _args(row, w)
+            if kind != sql and group:
+                await conn.executemany(sql, group)
+                group = []
+            sql = kind
+            group.append(args)
+    if group:
+        await conn.executemany(sql, group)
+    refunds = [(row, change.ledger) for row, change in changes if change.ledger is not None]
+    if refunds:
+        await conn.executemany(_CREDIT, [(e.amount, row.account_id) for row, e in refunds])
+        await conn.executemany(
+            _LEDGER,
+            [
+                (row.account_id, e.at, e.amount, e.kind, e.actor, e.reason, row.msgid)
+                for row, e in refunds
+            ],
+        )
+    events = [(row, change.callback) for row, change in changes if change.callback is not None]
+    if events:
+        await conn.executemany(
             _EVENT,
-            row.account_id,
-            row.msgid,
-            row.dest,
-            event.statut,
-            event.stat,
-            event.err,
-            event.at,
-            PENDING_EVENT,
+            [
+                (row.account_id, row.msgid, row.dest, e.statut, e.stat, e.err, e.at, PENDING_EVENT)
+                for row, e in events
+            ],
         )
         await conn.execute(_WAKE_SENDERS)
+
+
+async def persist(conn: Conn, row: Row, change: Change) -> None:
+    """Write `change` to `row`: the recipient's fields, then its refund and its event."""
+    await persist_many(conn, [(row, change)])

@@ -3,10 +3,11 @@
 A mixin of `PgStore`. Claims take due recipients with `FOR UPDATE SKIP LOCKED` in the
 same statement that leases them (`claimed_until`), so any number of dispatchers, in
 any number of processes, share the outbox and never claim one recipient twice while
-its lease holds. A submit outcome and a receipt for the same (connector, operator id)
-take turns on an advisory lock (`postgres_changes.lock_ids`): a receipt that arrives
-before its submit_sm_resp is recorded is kept in `pending_receipts` and applied by
-the submit, never lost between two transactions.
+its lease holds. Submit outcomes and receipts are written in runs, one transaction
+each (`postgres_runs.py`); a run of submit outcomes and a run of receipts for the same
+(connector, operator id) take turns on an advisory lock (`postgres_changes.lock_ids`):
+a receipt that arrives before its submit_sm_resp is recorded is kept in
+`pending_receipts` and applied by the submit, never lost between two transactions.
 """
 
 from __future__ import annotations
@@ -19,23 +20,17 @@ from passerelle.core.transitions import (
     Event,
     Failed,
     Ignored,
-    ReceiptArrived,
-    SubmitAccepted,
     SubmitRefused,
     apply,
 )
 from passerelle.core.values import DueRecipient, ReceiptMatch
+from passerelle.exceptions import StoreError
 from passerelle.store.postgres_base import PgRole
-from passerelle.store.postgres_changes import (
-    QUEUED,
-    load,
-    load_by_smsc_id,
-    lock_ids,
-    persist,
-)
+from passerelle.store.postgres_changes import QUEUED, load, persist
+from passerelle.store.postgres_runs import Receipt, RunBatcher, Submitted
 
 if TYPE_CHECKING:
-    from passerelle.store.postgres_base import Conn
+    pass
 
 _CLAIM = (
     "WITH due AS (SELECT id, claimed_until IS NOT NULL AS reclaimed FROM recipients"
@@ -47,27 +42,12 @@ _CLAIM = (
     " RETURNING r.id, r.msgid, r.dest, m.sender, m.sender_type, m.text, m.flash,"
     " r.attempts, m.created_at, due.reclaimed, r.next_attempt_at"
 )
-_EARLY = (
-    "SELECT state, stat, err FROM pending_receipts"
-    " WHERE connector = $1 AND smsc_id = $2 ORDER BY id DESC LIMIT 1"
-)
-_FORGET_EARLY = "DELETE FROM pending_receipts WHERE connector = $1 AND smsc_id = $2"
-_KEEP_EARLY = (
-    "INSERT INTO pending_receipts (connector, smsc_id, state, stat, err, received_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6)"
-)
 _RELEASE = (
     "UPDATE recipients SET claimed_until = NULL,"
     " next_attempt_at = greatest(next_attempt_at, coalesce($2::float8, 0))"
     " WHERE id = ANY($1::int[]) AND state = $3"
 )
 _MATCHES = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(dest, p))"
-
-
-async def _early(conn: Conn, connector: str, smsc_id: str, now: float) -> ReceiptArrived | None:
-    """The receipt kept for (`connector`, `smsc_id`) before its submit was recorded."""
-    r = await conn.fetchrow(_EARLY, connector, smsc_id)
-    return None if r is None else ReceiptArrived(RecipientState(r[0]), r[1], r[2], now)
 
 
 class PgDelivery(PgRole):
@@ -80,21 +60,18 @@ class PgDelivery(PgRole):
             DueRecipient(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows
         ]
 
+    _submits: RunBatcher[Submitted, None] | None = None
+    _receipts: RunBatcher[Receipt, ReceiptMatch] | None = None
+
+    def _runs(self) -> tuple[RunBatcher[Submitted, None], RunBatcher[Receipt, ReceiptMatch]]:
+        if self._submits is None or self._receipts is None:
+            raise StoreError("the store is closed")
+        return self._submits, self._receipts
+
     async def mark_submitted(
         self, recipient_id: int, connector: str, smsc_id: str, now: float
     ) -> None:
-        async with self._tx() as conn:
-            await lock_ids(conn, [(connector, smsc_id)])
-            early = await _early(conn, connector, smsc_id, now)
-            row = await load(conn, recipient_id)
-            if row is None:
-                return
-            change = apply(row.recipient, SubmitAccepted(connector, smsc_id, now, early))
-            if isinstance(change, Ignored):
-                return
-            await persist(conn, row, change)
-            if early is not None:
-                await conn.execute(_FORGET_EARLY, connector, smsc_id)
+        await self._runs()[0].submit((recipient_id, connector, smsc_id, now))
 
     async def _transition(self, recipient_id: int, event: Event) -> None:
         async with self._tx() as conn:
@@ -123,17 +100,7 @@ class PgDelivery(PgRole):
         err: str | None,
         now: float,
     ) -> ReceiptMatch:
-        async with self._tx() as conn:
-            await lock_ids(conn, [(connector, smsc_id)])
-            row = await load_by_smsc_id(conn, connector, smsc_id)
-            if row is None:
-                await conn.execute(_KEEP_EARLY, connector, smsc_id, int(state), stat, err, now)
-                return ReceiptMatch.PENDING
-            change = apply(row.recipient, ReceiptArrived(state, stat, err, now))
-            if isinstance(change, Ignored):
-                return ReceiptMatch.IGNORED
-            await persist(conn, row, change)
-            return ReceiptMatch.APPLIED
+        return await self._runs()[1].submit((connector, smsc_id, state, stat, err, now))
 
     async def queue_depth(self) -> int:
         count = await self._pool.fetchval(
