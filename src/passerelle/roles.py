@@ -1,5 +1,5 @@
 """The named roles of a process (`serve --role`, `--workers`): what it runs besides
-answering HTTP. Kept apart from `wiring` so that the workers' parent process can name
+answering health and metrics. Kept apart from `wiring` so that the workers' parent process can name
 roles without importing the gateway."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from passerelle.settings import Settings
 
 
 class Role(enum.StrEnum):
-    """What a process runs besides answering HTTP."""
+    """What a process runs: `api` answers the legacy API (every process answers
+    /healthz, /readyz and /metrics)."""
 
     API = "api"
     DELIVERY = "delivery"
@@ -19,8 +20,8 @@ class Role(enum.StrEnum):
 
 
 def roles_of(settings: Settings) -> frozenset[Role]:
-    """The roles `settings` turn on (`api` always)."""
-    on = {Role.API}
+    """The roles `settings` turn on."""
+    on = {Role.API} if settings.api else set()
     if settings.delivery:
         on.add(Role.DELIVERY)
     if settings.callbacks:
@@ -34,6 +35,7 @@ def role_settings(roles: frozenset[Role]) -> dict[str, bool]:
     """The setting switches that run exactly `roles` (each still needs its own setting
     on: a role is never turned on against `PASSERELLE_DELIVERY=false` and the like)."""
     return {
+        "api": Role.API in roles,
         "delivery": Role.DELIVERY in roles,
         "callbacks": Role.CALLBACKS in roles,
         "retention": Role.RETENTION in roles,

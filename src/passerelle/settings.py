@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=0)  # 0 = keep everything
     shutdown_grace_s: float = Field(default=15.0, ge=0)
 
+    api: bool = True  # answer the legacy API in `serve` (health and metrics always)
     delivery: bool = True  # run the dispatcher and SMPP links in `serve`
     builtin_simulator: bool = True  # with no connector configured, deliver to it
     simulator_delay_s: float = Field(default=0.2, ge=0)

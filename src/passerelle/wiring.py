@@ -9,8 +9,8 @@ callback sender, retention purge) and hands them, as `Parts`, to the HTTP front 
 `Parts.stop` run the roles this process has; `serve` runs them inside the ASGI
 lifespan.
 
-A process's roles are named (`Role`), not worker numbers: every process answers HTTP
-(`api`: the legacy API, health, metrics); `delivery` binds the connectors it owns
+A process's roles are named (`Role`), not worker numbers: every process answers
+/healthz, /readyz and /metrics; `api` answers the legacy API; `delivery` binds the connectors it owns
 (exactly one process binds each connector, whatever runs where) and runs the
 dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks;
 `retention` purges old messages. `serve --role` chooses them; `--workers N` gives

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
+
 LOGIN, PASSWORD = "Duo", "Duo-Pass-123"
 LEASE_S = "2"
 
@@ -103,7 +105,7 @@ def test_the_builtin_simulator_runs_in_one_process(servers: Any, delivery: Any) 
 
 def test_an_api_process_and_a_delivery_process(servers: Any, delivery: Any) -> None:
     """`serve --role api` accepts and binds nothing; `serve --role delivery` on the same
-    database delivers what it accepted."""
+    database delivers what it accepted and does not answer the legacy API."""
     api = servers.new("role-api", log_level="info")
     api.serve_args = ("--role", "api")
     api.create_account(LOGIN, PASSWORD, 1000)
@@ -120,6 +122,9 @@ def test_an_api_process_and_a_delivery_process(servers: Any, delivery: Any) -> N
     finally:
         sender.close()
     assert '"roles": "api"' in api.log_text()
-    assert '"roles": "api,delivery"' in worker.log_text()
+    assert '"roles": "delivery"' in worker.log_text()
+    answer = httpx.get(f"{worker.base_url}/client/api?action=solde&login={LOGIN}&apipasse=x")
+    assert answer.status_code == 404 and "does not serve the API" in answer.text
+    assert httpx.get(f"{worker.base_url}/healthz").status_code == 200
     assert "built-in simulator listening" not in api.log_text()
     assert "built-in simulator listening" in worker.log_text()

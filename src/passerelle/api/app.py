@@ -49,6 +49,24 @@ class Process(Protocol):
         """Why the process is not ready, one line each (empty when it is)."""
 
 
+NOT_HERE = b"404 this process does not serve the API (serve --role without api)\n"
+
+
+async def not_here(send: Any) -> None:
+    """The answer of a process without the `api` role to a legacy API request."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(NOT_HERE)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": NOT_HERE})
+
+
 class App:
     """Routes ``/client/api*`` to the legacy handler and the rest to Starlette."""
 
@@ -59,6 +77,7 @@ class App:
         self.metrics = process.metrics
         self.gateway = process.gateway
         self.legacy = LegacyApi(self.gateway, self.metrics)
+        self.serves_api = self.settings.api  # the `api` role
         self.web = Starlette(
             routes=[
                 Route("/healthz", self.healthz),
@@ -70,7 +89,10 @@ class App:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and is_legacy_path(scope["path"]):
-            await self.legacy(scope, receive, send)
+            if self.serves_api:
+                await self.legacy(scope, receive, send)
+            else:
+                await not_here(send)
         elif scope["type"] == "lifespan":
             await self.web(scope, receive, self._without_trace(send))
         else:

@@ -20,6 +20,19 @@ from passerelle.exceptions import ConfigError, StoreError
 from passerelle.logs import setup_logging
 from passerelle.settings import Settings
 
+ROLES = ("all", "api", "delivery", "callbacks", "retention")
+
+
+def _roles(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The roles named by `--role` values, each a comma list; BadParameter for others."""
+    named = tuple(r.strip() for value in values for r in value.split(",") if r.strip())
+    unknown = [r for r in named if r not in ROLES]
+    if unknown or (values and not named):
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'nothing'}: choose among {', '.join(ROLES)}"
+        )
+    return named
+
 
 @click.command()
 @click.option("--host", help="Address to listen on (PASSERELLE_HOST, default 127.0.0.1).")
@@ -39,10 +52,12 @@ from passerelle.settings import Settings
     "--role",
     "roles",
     multiple=True,
-    type=click.Choice(["all", "api", "delivery", "callbacks", "retention"]),
-    help="What this process runs besides the HTTP API (repeat for several; default all, "
-    "as far as PASSERELLE_DELIVERY, _CALLBACKS and _RETENTION allow). Every worker of "
-    "--workers N then runs the same roles.",
+    callback=lambda _ctx, _param, values: _roles(values),
+    metavar="ROLE[,ROLE…]",
+    help="What this process runs: all (the default), api (the legacy API), delivery, "
+    "callbacks, retention; a comma list, or repeat the option (each as far as "
+    "PASSERELLE_API, _DELIVERY, _CALLBACKS and _RETENTION allow). Every process answers "
+    "/healthz, /readyz and /metrics. Every worker of --workers N then runs the same roles.",
 )
 def serve(
     host: str | None,
