@@ -10,9 +10,9 @@ callback sender, retention purge) and hands them, as `Parts`, to the HTTP front 
 lifespan.
 
 A process's roles are named (`Role`), not worker numbers: every process answers
-/healthz, /readyz and /metrics; `api` answers the legacy API; `delivery` binds the connectors it owns
-(exactly one process binds each connector, whatever runs where) and runs the
-dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks;
+/healthz, /readyz and /metrics; `api` answers the legacy API; `delivery` binds the
+connectors it owns (exactly one process binds each connector, whatever runs where) and
+runs the dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks;
 `retention` purges old messages. `serve --role` chooses them; `--workers N` gives
 delivery and retention to the first worker and callbacks to the second.
 

@@ -100,3 +100,26 @@ def test_two_api_processes_never_overdraw(servers: Servers, pg_url: str) -> None
         " FROM accounts a",
     )
     assert credits == 0 and ledger == 0
+
+
+def test_a_change_holds_in_every_process_within_a_second(servers: Servers, pg_url: str) -> None:
+    """A suspension, then a password change, made by the CLI hold in both API processes
+    within about a second (each re-reads account snapshots every second)."""
+    first = on_postgres(servers, "change1", pg_url, "--role", "api")
+    first.create_account(*MICHELLE, credits=10)
+    first.start()
+    second = on_postgres(servers, "change2", pg_url, "--role", "api").start()
+    login, password = MICHELLE
+    with httpx.Client(timeout=10.0) as http:
+        for server in (first, second):
+            assert server.solde(http, login, password) == 10
+        first.cli("account", "set", login, "--suspended")
+        time.sleep(1.5)
+        target = f"/client/api?action=solde&login={login}&apipasse={password}"
+        for server in (first, second):
+            assert legacy_text(server.get(http, target)).startswith("14|"), server.port
+        first.cli("account", "set", login, "--not-suspended", "--api-password", "New-pass-12345")
+        time.sleep(1.5)
+        for server in (first, second):
+            assert legacy_text(server.get(http, target)).startswith("01|")
+            assert server.solde(http, login, "New-pass-12345") == 10
