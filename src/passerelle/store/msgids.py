@@ -1,10 +1,12 @@
-"""msgids for accepted messages: 9 random digits, as the legacy API promises."""
+"""msgids for accepted messages (9 random digits, as the legacy API promises), and the
+`messages` row of a message under its msgid, as both SQL backends insert it."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from passerelle.core.values import MSGID_HIGH, MSGID_LOW
+from passerelle.core.values import MSGID_HIGH, MSGID_LOW, NewMessage
 
 
 class MsgidSource:
@@ -32,3 +34,20 @@ class MsgidSource:
             value: int = self._words[i]
             if value < self._LIMIT:
                 return MSGID_LOW + value % self._SPAN
+
+
+def message_row(m: NewMessage, msgid: int) -> tuple[Any, ...]:
+    """The `messages` columns of `m` under `msgid`: msgid, account_id, created_at, sender,
+    sender_type, text, flash, callback, recipient_count, cost."""
+    return (
+        msgid,
+        m.account_id,
+        m.created_at,
+        m.sender,
+        m.sender_type,
+        m.text,
+        m.flash,
+        m.callback,
+        len(m.recipients),
+        m.cost,
+    )

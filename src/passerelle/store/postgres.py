@@ -44,7 +44,7 @@ from passerelle.exceptions import StoreError
 from passerelle.store.location import safe_url
 from passerelle.store.msgids import MsgidSource
 from passerelle.store.postgres_accounts import PgAccounts
-from passerelle.store.postgres_batch import WORK_CHANNEL, AcceptBatcher
+from passerelle.store.postgres_batch import WORK_CHANNEL, Accept, RunBatcher, accept_run
 from passerelle.store.postgres_callbacks import PgCallbacks
 from passerelle.store.postgres_changes import CALLBACK_CHANNEL
 from passerelle.store.postgres_delivery import PgDelivery
@@ -54,7 +54,7 @@ from passerelle.store.postgres_owners import PgOwners
 from passerelle.store.postgres_requests import PgRequests
 from passerelle.store.postgres_retention import PgRetention
 from passerelle.store.postgres_routes import PgRoutes
-from passerelle.store.postgres_runs import RunBatcher, receipts_run, submitted_run
+from passerelle.store.postgres_runs import receipts_run, submitted_run
 from passerelle.store.signal import WorkSignal
 
 log = logging.getLogger("passerelle.store")
@@ -81,7 +81,7 @@ class PgStore(
         self._max_batch = max_batch
         self._pool_size = pool_size
         self._pool_: asyncpg.Pool | None = None
-        self._batcher: AcceptBatcher | None = None
+        self._batcher: RunBatcher[Accept, int] | None = None
         self._listener: asyncpg.Connection | None = None
         self._offset = 0.0
         self._clock_task: asyncio.Task[None] | None = None
@@ -105,7 +105,7 @@ class PgStore(
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await self.close()
             raise StoreError(f"cannot open the database {safe_url(self.url)}: {error}") from None
-        self._batcher = AcceptBatcher(self._pool_, self._msgids.draw, self._max_batch)
+        self._batcher = RunBatcher(self._pool_, accept_run(self._msgids.draw), self._max_batch)
         self._batcher.start()
         self._submits = RunBatcher(self._pool_, submitted_run, self._max_batch)
         self._submits.start()
@@ -150,7 +150,7 @@ class PgStore(
         return time.time() + self._offset
 
     @property
-    def batcher(self) -> AcceptBatcher:
+    def batcher(self) -> RunBatcher[Accept, int]:
         """The group-commit writer of accepts."""
         if self._batcher is None:
             raise StoreError("the store is closed")
@@ -213,7 +213,7 @@ class PgStore(
     # --- the message path ----------------------------------------------------------------
 
     async def accept_message(self, message: NewMessage) -> int:
-        msgid: int = await self.batcher.accept(message)
+        msgid: int = await self.batcher.submit(Accept(message, self._msgids.draw()))
         self._work.notify()
         return msgid
 

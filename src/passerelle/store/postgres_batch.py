@@ -1,11 +1,14 @@
-"""Group commit on PostgreSQL: accepted messages share one transaction.
+"""Group commit on PostgreSQL: `RunBatcher`, and the run of accepted messages.
 
-Each process runs one `AcceptBatcher`. Requests queue their message; the batcher takes
-every message queued since its last commit (up to `max_batch`) and writes them in one
-transaction on a connection of its own, with one statement per table (`unnest` of
-arrays: one round trip per table, whatever the batch size). Each request is answered
-only after that commit (PostgreSQL's default `synchronous_commit`: the WAL is flushed),
-so a client never reads a msgid whose message is not durable.
+A `RunBatcher` queues items and writes every item queued since its last commit (up to
+`max_batch`) in one transaction, with a function that handles the whole run in a few
+statements (`unnest` of arrays: one round trip per table, whatever the run's size).
+Each caller is answered only after that commit (PostgreSQL's default
+`synchronous_commit`: the WAL is flushed), so a client never reads a msgid whose
+message is not durable. A run that fails on a deadlock or a serialization failure is
+tried again (up to `RETRIES` times); any other error fails every caller of the run.
+Each process runs one for accepts (`accept_run`, here) and one each for submit results
+and receipts (`postgres_runs.py`).
 
 Credits: the batch locks the accounts it debits in id order (two processes' batches
 never deadlock on them), debits each account once for its whole run, and when an
@@ -22,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 from passerelle.core.values import NewMessage
 from passerelle.exceptions import NoCredit, StoreError
+from passerelle.store.msgids import message_row
 
 log = logging.getLogger("passerelle.store")
 
@@ -64,36 +68,39 @@ _LEDGER = (
 )
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+RETRIES = 3
+
+
 @dataclass(slots=True)
-class Accept:
-    """One message waiting for the batch that writes it."""
-
-    message: NewMessage
-    msgid: int
-    future: asyncio.Future[int] = field(repr=False)
+class _Job(Generic[T, R]):
+    item: T
+    future: asyncio.Future[R] = field(repr=False)
 
 
-class AcceptBatcher:
-    """The group-commit writer of accepted messages for one process."""
+class RunBatcher(Generic[T, R]):
+    """Queues items and writes each run of them with `apply` in one transaction.
+
+    `apply(conn, items)` gives one outcome per item: its result, or an exception
+    instance that refuses that item alone (it wrote nothing for it)."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
-        draw: Callable[[], int],
+        apply: Callable[[Conn, list[T]], Awaitable[list[R | Exception]]],
         max_batch: int = 512,
-        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
-        self._draw = draw
+        self._apply = apply
         self._max_batch = max_batch
-        self._on_commit = on_commit
-        self._queue: asyncio.Queue[Accept | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Job[T, R] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.operations = 0
+        self.batches = 0  # runs committed (a metric)
+        self.operations = 0  # items in them
 
     def start(self) -> None:
-        """Start the batch loop (in the running event loop)."""
+        """Start the run loop (in the running event loop)."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -105,13 +112,12 @@ class AcceptBatcher:
             await self._task
         self._task = None
 
-    def accept(self, message: NewMessage) -> asyncio.Future[int]:
-        """Queue `message`; the future gives its msgid once committed (NoCredit when the
-        account cannot pay: nothing was written)."""
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue `item`; the future gives its outcome once the run's commit is done."""
         if self._task is None:
             raise StoreError("the store is closed")
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Accept(message, self._draw(), future))
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(item, future))
         return future
 
     async def _run(self) -> None:
@@ -120,40 +126,66 @@ class AcceptBatcher:
             first = await self._queue.get()
             if first is None:
                 break
-            batch = [first]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
+            run = [first]
+            while len(run) < self._max_batch and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
                     stopping = True
                     break
-                batch.append(item)
-            await self._commit(batch)
+                run.append(job)
+            await self._commit(run)
 
-    async def _commit(self, batch: list[Accept]) -> None:
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                outcomes = await self._write(conn, batch)
-        except (asyncpg.PostgresError, OSError) as error:
-            log.error("accept batch failed: %s", error)
-            failure = StoreError(f"the database refused the write: {error}")
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(failure)
+    async def _commit(self, run: list[_Job[T, R]]) -> None:
+        items = [job.item for job in run]
+        failure: StoreError | None = None
+        outcomes: list[R | Exception] = []
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    outcomes = await self._apply(conn, items)
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as error:
+                if attempt == RETRIES:
+                    failure = StoreError(f"the database kept refusing a run: {error}")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                log.error("write run failed: %s", error)
+                failure = StoreError(f"the database refused the write: {error}")
+                break
+        if failure is not None:
+            for job in run:
+                if not job.future.done():
+                    job.future.set_exception(failure)
             return
         self.batches += 1
-        self.operations += len(batch)
-        for item, refused in zip(batch, outcomes, strict=True):
-            if item.future.done():
+        self.operations += len(run)
+        for job, outcome in zip(run, outcomes, strict=True):
+            if job.future.done():
                 continue
-            if refused:
-                item.future.set_exception(NoCredit())
+            if isinstance(outcome, Exception):
+                job.future.set_exception(outcome)
             else:
-                item.future.set_result(item.msgid)
-        if self._on_commit is not None:
-            self._on_commit()
+                job.future.set_result(outcome)
 
-    async def _write(self, conn: Conn, batch: list[Accept]) -> list[bool]:
-        """Debit, then insert every row of the paid messages; which ones were refused."""
+
+# --- the run of accepted messages -------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Accept:
+    """One message and the msgid drawn for it (drawn again if it is taken)."""
+
+    message: NewMessage
+    msgid: int
+
+
+def accept_run(
+    draw: Callable[[], int],
+) -> Callable[[Conn, list[Accept]], Awaitable[list[int | Exception]]]:
+    """The run that writes accepted messages, drawing new msgids with `draw`."""
+
+    async def write(conn: Conn, batch: list[Accept]) -> list[int | Exception]:
+        """Debit, then insert every row of the paid messages; each one's msgid, or
+        NoCredit for those the account could not pay."""
         totals: dict[int, int] = {}
         for item in batch:
             account = item.message.account_id
@@ -170,7 +202,7 @@ class AcceptBatcher:
                 refused[i] = status != "UPDATE 1"
         kept = [item for item, no in zip(batch, refused, strict=True) if not no]
         if kept:
-            await self._insert_messages(conn, kept)
+            await _insert_messages(conn, kept, draw)
             await conn.execute(_RECIPIENTS, *_recipient_columns(kept))
             await conn.execute(
                 _LEDGER,
@@ -180,45 +212,35 @@ class AcceptBatcher:
                 [i.msgid for i in kept],
             )
             await conn.execute("SELECT pg_notify($1, '')", WORK_CHANNEL)
-        return refused
+        return [NoCredit() if no else item.msgid for item, no in zip(batch, refused, strict=True)]
 
-    async def _insert_messages(self, conn: Conn, items: list[Accept]) -> None:
-        """Insert the messages; those whose msgid was taken get a new one, until all fit."""
-        pending = items
-        for _ in range(_MSGID_TRIES):
-            rows = await conn.fetch(_MESSAGES, *_message_columns(pending))
-            stored = {row[0] for row in rows}
-            seen: set[int] = set()
-            again = []
-            for item in pending:
-                if item.msgid in stored and item.msgid not in seen:
-                    seen.add(item.msgid)
-                else:
-                    item.msgid = self._draw()
-                    again.append(item)
-            if not again:
-                return
-            pending = again
-        raise StoreError("no free msgid found")
+    return write
+
+
+async def _insert_messages(conn: Conn, items: list[Accept], draw: Callable[[], int]) -> None:
+    """Insert the messages; those whose msgid was taken get a new one, until all fit."""
+    pending = items
+    for _ in range(_MSGID_TRIES):
+        rows = await conn.fetch(_MESSAGES, *_message_columns(pending))
+        stored = {row[0] for row in rows}
+        seen: set[int] = set()
+        again = []
+        for item in pending:
+            if item.msgid in stored and item.msgid not in seen:
+                seen.add(item.msgid)
+            else:
+                item.msgid = draw()
+                again.append(item)
+        if not again:
+            return
+        pending = again
+    raise StoreError("no free msgid found")
 
 
 def _message_columns(items: list[Accept]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in range(10)]
     for item in items:
-        m = item.message
-        row = (
-            item.msgid,
-            m.account_id,
-            m.created_at,
-            m.sender,
-            m.sender_type,
-            m.text,
-            m.flash,
-            m.callback,
-            len(m.recipients),
-            m.cost,
-        )
-        for column, value in zip(columns, row, strict=True):
+        for column, value in zip(columns, message_row(item.message, item.msgid), strict=True):
             column.append(value)
     return columns
 

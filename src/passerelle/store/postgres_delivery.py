@@ -26,8 +26,9 @@ from passerelle.core.transitions import (
 from passerelle.core.values import DueRecipient, ReceiptMatch
 from passerelle.exceptions import StoreError
 from passerelle.store.postgres_base import PgRole
+from passerelle.store.postgres_batch import RunBatcher
 from passerelle.store.postgres_changes import QUEUED, load, persist
-from passerelle.store.postgres_runs import Receipt, RunBatcher, Submitted
+from passerelle.store.postgres_runs import Receipt, Submitted
 
 if TYPE_CHECKING:
     pass

@@ -27,7 +27,7 @@ from passerelle.core.values import (
 )
 from passerelle.exceptions import NoCredit, StoreError
 from passerelle.store.location import prepare_file, tighten
-from passerelle.store.msgids import MsgidSource
+from passerelle.store.msgids import MsgidSource, message_row
 from passerelle.store.signal import WorkSignal
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
@@ -74,18 +74,7 @@ class _Accept:
         m = self.message
         at = m.created_at
         self.msgid = msgid
-        self.row: tuple[Any, ...] = (
-            msgid,
-            m.account_id,
-            at,
-            m.sender,
-            m.sender_type,
-            m.text,
-            m.flash,
-            m.callback,
-            len(m.recipients),
-            m.cost,
-        )
+        self.row = message_row(m, msgid)
         self.recipients = [(msgid, dest, at) for dest in m.recipients]
         self.ledger: tuple[Any, ...] = (m.account_id, at, -m.cost, msgid)
 
