@@ -60,6 +60,7 @@ from passerelle.store.signal import WorkSignal
 log = logging.getLogger("passerelle.store")
 
 CLOCK_EVERY_S = 60.0
+RELISTEN_S = 5.0
 _CLOCK_SQL = "SELECT extract(epoch FROM clock_timestamp())::float8"
 
 
@@ -98,9 +99,7 @@ class PgStore(
             self._pool_ = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=self._pool_size, command_timeout=60
             )
-            self._listener = await asyncpg.connect(self.url)
-            await self._listener.add_listener(WORK_CHANNEL, self._on_notify)
-            await self._listener.add_listener(CALLBACK_CHANNEL, self._on_callback_notify)
+            await self._listen()
             await self._measure_clock()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await self.close()
@@ -193,13 +192,30 @@ class PgStore(
         assert best is not None
         self._offset = best[1]
 
+    async def _listen(self) -> None:
+        """Connect the listening connection and LISTEN on both channels."""
+        self._listener = await asyncpg.connect(self.url)
+        await self._listener.add_listener(WORK_CHANNEL, self._on_notify)
+        await self._listener.add_listener(CALLBACK_CHANNEL, self._on_callback_notify)
+
     async def _keep_clock(self) -> None:
+        """Measure the clock every `CLOCK_EVERY_S`; listen again within `RELISTEN_S` when
+        the listening connection was lost (a database restart: meanwhile the workers
+        find new work by their once-a-second look)."""
+        measured = time.monotonic()
         while True:
-            await asyncio.sleep(CLOCK_EVERY_S)
+            await asyncio.sleep(RELISTEN_S)
             try:
-                await self._measure_clock()
+                if self._listener is None or self._listener.is_closed():
+                    await self._listen()
+                    self._work.notify()  # what was queued meanwhile
+                    self._callback_work.notify()
+                    log.info("listening to the database again")
+                if time.monotonic() - measured >= CLOCK_EVERY_S:
+                    measured = time.monotonic()
+                    await self._measure_clock()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("database clock not measured: %s", error)
+                log.warning("database listener or clock: %s", error)
 
     def _on_notify(self, *_: Any) -> None:
         self._work.notify()
