@@ -3,10 +3,12 @@
 balances and ledger entries.
 
 Every process of a cluster writes here at once, so a change of credits reads the
-balance under a row lock (`FOR UPDATE`) and writes the new balance and its ledger row
-in the same transaction: two removals never both spend the same credits, and the
-ledger always sums to the balance. The debit of an accepted message is not here: the
-accept batcher (`postgres_batch.py`) writes it with the message.
+balance under a row lock (`FOR NO KEY UPDATE`: rows that reference the account, such
+as other transactions' ledger rows and callback events, are not held back) and writes
+the new balance and its ledger row in the same transaction: two removals never both
+spend the same credits, and the ledger always sums to the balance. The debit of an
+accepted message is not here: the accept run (`postgres_batch.py`) writes it with the
+message.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class PgAccounts(PgRole):
     ) -> CreditChange:
         async with self._tx() as conn:
             row = await conn.fetchrow(
-                "SELECT id, credits FROM accounts WHERE login = $1 FOR UPDATE", login
+                "SELECT id, credits FROM accounts WHERE login = $1 FOR NO KEY UPDATE", login
             )
             if row is None:
                 raise AccountNotFound(login)

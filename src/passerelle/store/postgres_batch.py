@@ -7,7 +7,8 @@ Each caller is answered only after that commit (PostgreSQL's default
 `synchronous_commit`: the WAL is flushed), so a client never reads a msgid whose
 message is not durable. A run that fails on a deadlock or a serialization failure is
 tried again (up to `RETRIES` times); any other error fails every caller of the run.
-Each process runs one for accepts (`accept_run`, here) and one each for submit results
+Whatever goes wrong, every caller of the run is answered and the loop goes on with the
+next run. Each process runs one for accepts (`accept_run`, here) and one each for submit results
 and receipts (`postgres_runs.py`).
 
 Credits: the batch locks the accounts it debits in id order (two processes' batches
@@ -43,7 +44,7 @@ log = logging.getLogger("passerelle.store")
 _MSGID_TRIES = 50
 WORK_CHANNEL = "passerelle_work"
 
-_LOCK = "SELECT id FROM accounts WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE"
+_LOCK = "SELECT id FROM accounts WHERE id = ANY($1::int[]) ORDER BY id FOR NO KEY UPDATE"
 _DEBIT = "UPDATE accounts SET credits = credits - $2 WHERE id = $1 AND credits >= $2"
 _DEBIT_MANY = (
     "UPDATE accounts a SET credits = a.credits - d.total"
@@ -137,7 +138,7 @@ class RunBatcher(Generic[T, R]):
 
     async def _commit(self, run: list[_Job[T, R]]) -> None:
         items = [job.item for job in run]
-        failure: StoreError | None = None
+        failure: Exception | None = None
         outcomes: list[R | Exception] = []
         for attempt in range(RETRIES + 1):
             try:
@@ -150,6 +151,10 @@ class RunBatcher(Generic[T, R]):
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
                 log.error("write run failed: %s", error)
                 failure = StoreError(f"the database refused the write: {error}")
+                break
+            except Exception as error:  # a bug, or StoreError: its callers fail, the loop goes on
+                log.exception("write run failed")
+                failure = error if isinstance(error, StoreError) else StoreError(str(error))
                 break
         if failure is not None:
             for job in run:

@@ -22,12 +22,12 @@ _COLUMNS = (
     "SELECT r.id, r.state, m.callback, m.cost / m.recipient_count, m.account_id, r.msgid,"
     " r.dest FROM recipients r JOIN messages m ON m.msgid = r.msgid"
 )
-_BY_ID = _COLUMNS + " WHERE r.id = $1 FOR UPDATE OF r"
+_BY_ID = _COLUMNS + " WHERE r.id = $1 FOR NO KEY UPDATE OF r"
 # in id order: two transactions locking overlapping sets never deadlock
-_BY_IDS = _COLUMNS + " WHERE r.id = ANY($1::int[]) ORDER BY r.id FOR UPDATE OF r"
+_BY_IDS = _COLUMNS + " WHERE r.id = ANY($1::int[]) ORDER BY r.id FOR NO KEY UPDATE OF r"
 _BY_SMSC_ID = (
     _COLUMNS + " WHERE r.smsc_id = $1 AND r.connector = $2 ORDER BY r.id DESC LIMIT 1"
-    " FOR UPDATE OF r"
+    " FOR NO KEY UPDATE OF r"
 )
 # one (connector, operator id) at a time: a receipt and the submit_sm_resp of its
 # message, recorded by two transactions at once, would each miss the other
