@@ -35,6 +35,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,6 +80,7 @@ class Supervisor:
         self.metrics = metrics
         self.receipts = receipts
         self._links: dict[str, Link] = {}
+        self._held_until = 0.0  # monotonic end of the leases this process last renewed
         self._routes: list[Route] = []
         self._simulator: object | None = None
         self._builtin: Connector | None = None
@@ -149,16 +151,34 @@ class Supervisor:
 
     async def _watch(self) -> None:
         refreshes = 0
+        lease, every = self.settings.connector_lease_s, self.settings.connector_refresh_s
         while True:
-            await asyncio.sleep(self.settings.connector_refresh_s)
+            await asyncio.sleep(every)
             try:
-                await self.refresh()
+                async with asyncio.timeout(max(every, lease - every)):
+                    await self.refresh()
                 refreshes += 1
                 # counting the queue can take a while on a deep one: not at every refresh
                 if refreshes % RECOUNT_EVERY == 0:
                     await self.recount()
             except Exception:
                 log.exception("cannot refresh connectors")
+                await self._stop_if_lapsing()
+
+    async def _stop_if_lapsing(self) -> None:
+        """Stop every link once this process's leases are about to end unrenewed (the
+        database is out of reach, or a refresh hangs): another process may then bind
+        them, and two binds of one connector are never up together."""
+        if (
+            not self._links
+            or time.monotonic() < self._held_until - self.settings.connector_refresh_s
+        ):
+            return
+        log.warning("connector leases not renewed: stopping every link of this process")
+        for name in list(self._links):
+            await self._links.pop(name).stop()
+        if self._simulator is not None:
+            await self._stop_builtin()
 
     async def refresh(self) -> None:
         """Make the running links match the stored connectors and routes, for the
@@ -170,13 +190,19 @@ class Supervisor:
         builtin = not configured and self.settings.builtin_simulator
         names = [BUILTIN] if builtin else list(configured)
         workers = await self.service.heartbeat(self.owner, self.settings.connector_lease_s)
-        names = sorted(share(names, workers, self.owner))
+        mine = share(names, workers, self.owner)
+        # links still running stay claimed until they have stopped (below): given back
+        # at the next refresh, never while bound, so another process cannot bind them
+        # while this one still is
+        asked_at = time.monotonic()
         owned = await self.service.claim_connectors(
-            names,
+            sorted(mine | set(self._links)),
             self.owner,
             self.settings.connector_lease_s,
             {name: link.bound for name, link in self._links.items()},
         )
+        self._held_until = asked_at + self.settings.connector_lease_s
+        owned = owned & mine
         owners = await self.service.connector_owners()
         self._elsewhere = {n: row for n, row in owners.items() if row.owner != self.owner}
         wanted = {name: c for name, c in configured.items() if name in owned}
