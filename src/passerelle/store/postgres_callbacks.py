@@ -43,7 +43,7 @@ _PARK = (
 _ATTEMPTS = (
     # an event purged meanwhile keeps no orphan attempt
     "INSERT INTO callback_attempts (event_id, at, status, latency_ms, error)"
-    " SELECT i, t, s, l, e FROM unnest($1::int[], $2::float8[], $3::int[], $4::float8[],"
+    " SELECT i, t, s, l, e FROM unnest($1::bigint[], $2::float8[], $3::int[], $4::float8[],"
     " $5::text[]) AS a(i, t, s, l, e) WHERE EXISTS (SELECT 1 FROM callback_events WHERE id = i)"
 )
 _FINISH = (

@@ -24,7 +24,7 @@ _COLUMNS = (
 )
 _BY_ID = _COLUMNS + " WHERE r.id = $1 FOR NO KEY UPDATE OF r"
 # in id order: two transactions locking overlapping sets never deadlock
-_BY_IDS = _COLUMNS + " WHERE r.id = ANY($1::int[]) ORDER BY r.id FOR NO KEY UPDATE OF r"
+_BY_IDS = _COLUMNS + " WHERE r.id = ANY($1::bigint[]) ORDER BY r.id FOR NO KEY UPDATE OF r"
 _BY_SMSC_ID = (
     _COLUMNS + " WHERE r.smsc_id = $1 AND r.connector = $2 ORDER BY r.id DESC LIMIT 1"
     " FOR NO KEY UPDATE OF r"

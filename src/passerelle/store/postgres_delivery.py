@@ -46,7 +46,7 @@ _CLAIM = (
 _RELEASE = (
     "UPDATE recipients SET claimed_until = NULL,"
     " next_attempt_at = greatest(next_attempt_at, coalesce($2::float8, 0))"
-    " WHERE id = ANY($1::int[]) AND state = $3"
+    " WHERE id = ANY($1::bigint[]) AND state = $3"
 )
 _MATCHES = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(dest, p))"
 

@@ -25,6 +25,11 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# ids of the tables that grow with traffic: 64-bit on PostgreSQL (migration 0010: a
+# 32-bit sequence runs out after 2 billion rows, which retention never gives back);
+# SQLite keeps INTEGER PRIMARY KEY, its 64-bit rowid
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
 accounts = Table(
     "accounts",
     metadata,
@@ -65,7 +70,7 @@ messages = Table(
 recipients = Table(
     "recipients",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BIG_ID, primary_key=True),
     Column("msgid", BigInteger, ForeignKey("messages.msgid"), nullable=False),
     Column("dest", String(15), nullable=False),
     Column("state", SmallInteger, nullable=False),
@@ -94,7 +99,7 @@ recipients = Table(
 ledger = Table(
     "ledger",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BIG_ID, primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("at", Float, nullable=False),
     Column("delta", BigInteger, nullable=False),
@@ -137,7 +142,7 @@ routes = Table(
 pending_receipts = Table(
     "pending_receipts",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BIG_ID, primary_key=True),
     Column("connector", String(64), nullable=False),
     Column("smsc_id", String(64), nullable=False),
     Column("state", SmallInteger, nullable=False),
@@ -151,7 +156,7 @@ pending_receipts = Table(
 callback_events = Table(
     "callback_events",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BIG_ID, primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("msgid", BigInteger, nullable=False),
     Column("dest", String(15), nullable=False),
@@ -177,8 +182,8 @@ callback_events = Table(
 callback_attempts = Table(
     "callback_attempts",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("event_id", Integer, ForeignKey("callback_events.id"), nullable=False),
+    Column("id", BIG_ID, primary_key=True),
+    Column("event_id", BIG_ID, ForeignKey("callback_events.id"), nullable=False),
     Column("at", Float, nullable=False),
     Column("status", Integer, nullable=True),
     Column("latency_ms", Float, nullable=False),
