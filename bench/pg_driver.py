@@ -9,7 +9,10 @@ in, with each driver at its best (asyncpg's `executemany`; psycopg's pipeline mo
 - **point read**: one message's recipients by msgid (what `statut` does).
 
 Usage: python bench/pg_driver.py [POSTGRES_URL] [--seconds S]
-(default URL postgresql://postgres@127.0.0.1:5432/test; needs `asyncpg` and `psycopg`).
+(default URL postgresql://postgres@127.0.0.1:5432/test). It needs both drivers; psycopg
+is not a project dependency, so run it from a venv of its own:
+    python3 -m venv /tmp/drivers && /tmp/drivers/bin/pip install asyncpg "psycopg[binary]"
+    /tmp/drivers/bin/python bench/pg_driver.py
 Prints operations per second for each driver and shape, best of 3 rounds.
 """
 
