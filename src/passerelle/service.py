@@ -144,10 +144,13 @@ class Gateway:
             rate = account.rate_limit
         if login and rate > 0:
             # this process's bucket first (a flood is refused without a database write),
-            # then the window every process counts in (N processes do not allow N x rate)
+            # then, for an existing account only (a row per login: unknown logins would
+            # grow the table), the window every process counts in (N processes do not
+            # allow N x rate)
             if not self._requests.allow(login, rate, now):
                 raise exc.RateLimited()
-            if not await self.store.count_request(request_window(login, rate, self._clock())):
+            window = request_window(login, rate, self._clock())
+            if account is not None and not await self.store.count_request(window):
                 raise exc.RateLimited()
         if not login or not password or not _may_be_login(login):
             raise exc.BadCredentials()  # nothing to verify: no count, no argon2

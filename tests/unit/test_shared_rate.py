@@ -57,3 +57,16 @@ async def test_unlimited_accounts_count_nothing(rate: float) -> None:
         await gateway.authenticate("bob", PASSWORD, "127.0.0.1")
     assert store.windows == {}
     gateway.close()
+
+
+async def test_unknown_logins_write_no_window() -> None:
+    """With a default rate limit, requests for logins that do not exist count in the
+    process only: an attacker's made-up logins add no row to the shared windows."""
+    store = MemoryStore()
+    await store.open()
+    gateway = Gateway(store, make_settings(account_rate_limit=5.0))
+    for i in range(20):
+        with pytest.raises(exc.BadCredentials):
+            await gateway.authenticate(f"nobody{i}", PASSWORD, "127.0.0.1")
+    assert store.windows == {}
+    gateway.close()
