@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     account_cache_ttl_s: float = Field(default=1.0, ge=0)
 
     group_commit_max_batch: int = Field(default=512, ge=1)
+    database_pool_size: int = Field(default=10, ge=2, le=500)  # PostgreSQL, per process
     sqlite_synchronous: Literal["FULL", "EXTRA"] = "FULL"
     migrate_on_start: bool = True
     retention: bool = True  # run the retention purge in `serve` (worker 0)

@@ -127,7 +127,10 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
     """The parts of a process for `settings` (a given `store` is used as it is)."""
     if store is None:
         store = open_store(
-            settings.database_url, settings.sqlite_synchronous, settings.group_commit_max_batch
+            settings.database_url,
+            settings.sqlite_synchronous,
+            settings.group_commit_max_batch,
+            settings.database_pool_size,
         )
     metrics = Metrics()
     counters = writer_counters(store)

@@ -326,7 +326,9 @@ def writer_counters(store: Store) -> Callable[[], tuple[int, int]] | None:
     return None
 
 
-def open_store(database_url: str, synchronous: str = "FULL", max_batch: int = 512) -> Store:
+def open_store(
+    database_url: str, synchronous: str = "FULL", max_batch: int = 512, pool_size: int = 10
+) -> Store:
     """The backend for `database_url` (``sqlite:///path``, ``postgresql://…`` or
     ``memory://``); ConfigError saying how to write the URL when it names none."""
     path = database_file(database_url)
@@ -337,7 +339,7 @@ def open_store(database_url: str, synchronous: str = "FULL", max_batch: int = 51
     if is_postgres(database_url):
         from passerelle.store.postgres import PgStore
 
-        return PgStore(database_url, max_batch=max_batch)
+        return PgStore(database_url, max_batch=max_batch, pool_size=pool_size)
     from passerelle.store.memory import MemoryStore
 
     return MemoryStore()
