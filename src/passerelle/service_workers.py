@@ -64,19 +64,29 @@ class Operations:
         that id applies now)."""
         return self._store.mark_submitted(recipient_id, connector, smsc_id, now)
 
-    def record_retry(self, recipient_id: int, next_at: float, err: str) -> Awaitable[None]:
-        """A temporary failure: the recipient is queued again for `next_at`."""
-        return self._store.mark_retry(recipient_id, next_at, err)
+    def record_retry(
+        self, recipient_id: int, next_at: float, err: str, claim: float | None = None
+    ) -> Awaitable[None]:
+        """A temporary failure: the recipient is queued again for `next_at` (only while
+        `claim`, when given, still holds it)."""
+        return self._store.mark_retry(recipient_id, next_at, err, claim)
 
-    def record_failed(self, recipient_id: int, err: str, now: float) -> Awaitable[None]:
-        """No operator took the recipient: failed, and its credit refunded."""
-        return self._store.mark_failed(recipient_id, err, now, refund=True)
+    def record_failed(
+        self, recipient_id: int, err: str, now: float, claim: float | None = None
+    ) -> Awaitable[None]:
+        """No operator took the recipient: failed, and its credit refunded (only while
+        `claim`, when given, still holds it)."""
+        return self._store.mark_failed(recipient_id, err, now, refund=True, claim=claim)
 
     def release(
-        self, recipient_ids: Sequence[int], not_before: float | None = None
+        self,
+        recipient_ids: Sequence[int],
+        not_before: float | None = None,
+        claim: float | None = None,
     ) -> Awaitable[None]:
-        """Give claims back without an outcome, not due again before `not_before`."""
-        return self._store.release(recipient_ids, not_before)
+        """Give claims back without an outcome, not due again before `not_before` (only
+        those `claim`, when given, still holds)."""
+        return self._store.release(recipient_ids, not_before, claim)
 
     # --- receipts and the receipt deadline -------------------------------------------
 

@@ -280,3 +280,20 @@ async def test_an_accepted_message_wakes_the_waiting_worker(store: Store) -> Non
         NewMessage(account.id, 2.0, "S", 5, "t", False, False, ("33612345678",), 1)
     )
     assert await asyncio.wait_for(waiting, 2.0) is True
+
+
+async def test_a_lapsed_claim_cannot_undo_the_next_one(store: Store) -> None:
+    """A worker whose lease ended: its late release, retry or failure changes nothing, and
+    the newer claim still holds the recipient (nobody else can claim it)."""
+    account_id = await queued(store)
+    (old,) = await store.claim_due(now=200.0, lease=10.0, limit=5)
+    (new,) = await store.claim_due(now=211.0, lease=60.0, limit=5)  # the old lease ended
+    assert new.id == old.id and new.claim != old.claim
+    await store.release([old.id], claim=old.claim)
+    await store.mark_retry(old.id, next_at=212.0, err="late", claim=old.claim)
+    await store.mark_failed(old.id, "late", 212.0, refund=True, claim=old.claim)
+    assert await store.claim_due(now=213.0, lease=60.0, limit=5) == []
+    assert await store.balance(account_id) == 9  # no refund by the stale worker
+    await store.mark_retry(new.id, next_at=300.0, err="throttled", claim=new.claim)
+    (again,) = await store.claim_due(now=300.0, lease=60.0, limit=5)
+    assert again.id == new.id and again.attempts == 1

@@ -188,6 +188,7 @@ class DueRecipient:
     attempts: int
     created_at: float
     reclaimed: bool  # an earlier claim ended without an outcome: a resend may duplicate
+    claim: float  # the end of this claim's lease: identifies the claim in its outcome
 
 
 class ReceiptMatch(enum.Enum):

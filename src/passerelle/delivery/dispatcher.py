@@ -157,11 +157,12 @@ class Dispatcher:
                 self._tasks.spawn(self._submit(link, recipient))
             elif decision.outcome is RouteOutcome.NO_ROUTE:
                 self.metrics.submits.labels("no_route").inc()
-                await self.service.record_failed(recipient.id, "no route", now)
+                await self.service.record_failed(recipient.id, "no route", now, recipient.claim)
             else:
                 waiting.append(recipient.id)
         if waiting:
-            await self.service.release(waiting, not_before=now + self.wait_hold)
+            # one claim for the whole batch: its lease end identifies it
+            await self.service.release(waiting, now + self.wait_hold, due[0].claim)
             return True  # nothing is up for them: back off before claiming again
         return False
 
@@ -198,10 +199,10 @@ class Dispatcher:
             attempt = recipient.attempts + 1
             at = self.policy.next_attempt(attempt, recipient.created_at, now, self.rng())
             if at is not None:
-                await self.service.record_retry(recipient.id, at, err)
+                await self.service.record_retry(recipient.id, at, err, recipient.claim)
                 return
             self.metrics.submits.labels("gave_up").inc()
         log.info(
             "recipient failed", extra={"msgid": recipient.msgid, "dest": recipient.dest, "err": err}
         )
-        await self.service.record_failed(recipient.id, err, now)
+        await self.service.record_failed(recipient.id, err, now, recipient.claim)

@@ -123,16 +123,29 @@ class OutboxStore(Protocol):
     ) -> None:
         """The operator accepted it with `smsc_id`; a receipt kept earlier applies now."""
 
-    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
-        """A temporary failure: queued again for `next_at`."""
+    async def mark_retry(
+        self, recipient_id: int, next_at: float, err: str, claim: float | None = None
+    ) -> None:
+        """A temporary failure: queued again for `next_at`. With `claim` (the claim's
+        `DueRecipient.claim`), only while that claim still holds the recipient: a worker
+        whose lease ended meanwhile changes nothing."""
 
-    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        """No operator took it: failed, and its credit refunded when `refund`."""
+    async def mark_failed(
+        self, recipient_id: int, err: str, now: float, refund: bool, claim: float | None = None
+    ) -> None:
+        """No operator took it: failed, and its credit refunded when `refund`; with
+        `claim`, only while that claim still holds it (as `mark_retry`)."""
 
-    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
+    async def release(
+        self,
+        recipient_ids: Sequence[int],
+        not_before: float | None = None,
+        claim: float | None = None,
+    ) -> None:
         """Give claims back without an outcome (graceful shutdown before submitting); with
         `not_before`, they are not due again before then (no connector was up for them:
-        let other recipients pass). Attempts are not counted."""
+        let other recipients pass); with `claim`, only those that claim still holds.
+        Attempts are not counted."""
 
     async def record_receipt(
         self,

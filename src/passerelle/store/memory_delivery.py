@@ -120,9 +120,9 @@ class MemoryDelivery:
             self._event(row, outcome.callback)
         return True
 
-    def _transition(self, recipient_id: int, event: Event) -> None:
+    def _transition(self, recipient_id: int, event: Event, claim: float | None = None) -> None:
         row = self.outbox.get(recipient_id)
-        if row is not None:
+        if row is not None and (claim is None or row.claimed_until == claim):
             self._persist(row, apply(_recipient(row), event))
 
     async def add_connector(self, connector: Connector) -> None:
@@ -182,6 +182,7 @@ class MemoryDelivery:
                     r.attempts,
                     r.created_at,
                     reclaimed,
+                    r.claimed_until,
                 )
             )
         return out
@@ -198,16 +199,26 @@ class MemoryDelivery:
         if self._persist(row, change) and early is not None:
             del self.pending[(connector, smsc_id)]
 
-    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
-        self._transition(recipient_id, SubmitRefused(err, next_at))
+    async def mark_retry(
+        self, recipient_id: int, next_at: float, err: str, claim: float | None = None
+    ) -> None:
+        self._transition(recipient_id, SubmitRefused(err, next_at), claim)
 
-    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        self._transition(recipient_id, Failed(err, now, refund))
+    async def mark_failed(
+        self, recipient_id: int, err: str, now: float, refund: bool, claim: float | None = None
+    ) -> None:
+        self._transition(recipient_id, Failed(err, now, refund), claim)
 
-    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
+    async def release(
+        self,
+        recipient_ids: Sequence[int],
+        not_before: float | None = None,
+        claim: float | None = None,
+    ) -> None:
         for rid in recipient_ids:
             row = self.outbox.get(rid)
-            if row is not None and row.state is RecipientState.QUEUED:
+            held = claim is None or (row is not None and row.claimed_until == claim)
+            if row is not None and row.state is RecipientState.QUEUED and held:
                 row.claimed_until = None
                 if not_before is not None:
                     row.next_attempt_at = max(row.next_attempt_at, not_before)

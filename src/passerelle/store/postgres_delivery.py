@@ -47,7 +47,9 @@ _RELEASE = (
     "UPDATE recipients SET claimed_until = NULL,"
     " next_attempt_at = greatest(next_attempt_at, coalesce($2::float8, 0))"
     " WHERE id = ANY($1::bigint[]) AND state = $3"
+    " AND ($4::float8 IS NULL OR claimed_until = $4)"
 )
+_CLAIM_OF = "SELECT claimed_until FROM recipients WHERE id = $1"
 _MATCHES = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(dest, p))"
 
 
@@ -55,10 +57,12 @@ class PgDelivery(PgRole):
     """The delivery role of the PostgreSQL store."""
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
-        rows = await self._pool.fetch(_CLAIM, QUEUED, now, now + lease, limit)
+        until = now + lease
+        rows = await self._pool.fetch(_CLAIM, QUEUED, now, until, limit)
         rows = sorted(rows, key=lambda r: (r[10], r[0]))  # the oldest due first
         return [
-            DueRecipient(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows
+            DueRecipient(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], until)
+            for r in rows
         ]
 
     _submits: RunBatcher[Submitted, None] | None = None
@@ -74,23 +78,36 @@ class PgDelivery(PgRole):
     ) -> None:
         await self._runs()[0].submit((recipient_id, connector, smsc_id, now))
 
-    async def _transition(self, recipient_id: int, event: Event) -> None:
+    async def _transition(
+        self, recipient_id: int, event: Event, claim: float | None = None
+    ) -> None:
         async with self._tx() as conn:
             row = await load(conn, recipient_id)
             if row is None:
                 return
+            if claim is not None and await conn.fetchval(_CLAIM_OF, recipient_id) != claim:
+                return  # another claim took it since: that worker decides
             change = apply(row.recipient, event)
             if not isinstance(change, Ignored):
                 await persist(conn, row, change)
 
-    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
-        await self._transition(recipient_id, SubmitRefused(err, next_at))
+    async def mark_retry(
+        self, recipient_id: int, next_at: float, err: str, claim: float | None = None
+    ) -> None:
+        await self._transition(recipient_id, SubmitRefused(err, next_at), claim)
 
-    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        await self._transition(recipient_id, Failed(err, now, refund))
+    async def mark_failed(
+        self, recipient_id: int, err: str, now: float, refund: bool, claim: float | None = None
+    ) -> None:
+        await self._transition(recipient_id, Failed(err, now, refund), claim)
 
-    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
-        await self._pool.execute(_RELEASE, list(recipient_ids), not_before, QUEUED)
+    async def release(
+        self,
+        recipient_ids: Sequence[int],
+        not_before: float | None = None,
+        claim: float | None = None,
+    ) -> None:
+        await self._pool.execute(_RELEASE, list(recipient_ids), not_before, QUEUED, claim)
 
     async def record_receipt(
         self,

@@ -91,6 +91,13 @@ def _submitted_early(
     return change.new
 
 
+def _holds(conn: sqlite3.Connection, recipient_id: int, claim: float) -> bool:
+    """True while the claim that ends at `claim` still holds the recipient."""
+    row = conn.execute("SELECT claimed_until FROM recipients WHERE id = ?", (recipient_id,))
+    found = row.fetchone()
+    return found is not None and found[0] == claim
+
+
 def _any_prefix(prefixes: Sequence[str]) -> str:
     """SQL true when `dest` starts with one of `prefixes` (see `_prefix_args`)."""
     return "(" + " OR ".join(["substr(dest, 1, ?) = ?"] * len(prefixes)) + ")"
@@ -122,14 +129,18 @@ class DeliveryOps:
                 " ORDER BY r.next_attempt_at LIMIT ?",
                 (QUEUED, now, now, limit),
             ).fetchall()
+            until = now + lease
             if rows:
                 conn.executemany(
                     "UPDATE recipients SET reclaims = reclaims + (claimed_until IS NOT NULL),"
                     " claimed_until = ? WHERE id = ?",
-                    [(now + lease, row[0]) for row in rows],
+                    [(until, row[0]) for row in rows],
                 )
+            until = now + lease
             return [
-                DueRecipient(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], bool(r[9]))
+                DueRecipient(
+                    r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], bool(r[9]), until
+                )
                 for r in rows
             ]
 
@@ -144,8 +155,12 @@ class DeliveryOps:
             _submitted_many, item, lambda conn: _submitted_many(conn, [item])[0][1]
         )
 
-    async def _transition(self, recipient_id: int, event: Event) -> None:
+    async def _transition(
+        self, recipient_id: int, event: Event, claim: float | None = None
+    ) -> None:
         def op(conn: sqlite3.Connection) -> None:
+            if claim is not None and not _holds(conn, recipient_id, claim):
+                return  # another claim took it since: that worker decides
             row = load(conn, recipient_id)
             if row is None:
                 return
@@ -155,18 +170,28 @@ class DeliveryOps:
 
         await self._writer.submit(op)
 
-    async def mark_retry(self, recipient_id: int, next_at: float, err: str) -> None:
-        await self._transition(recipient_id, SubmitRefused(err, next_at))
+    async def mark_retry(
+        self, recipient_id: int, next_at: float, err: str, claim: float | None = None
+    ) -> None:
+        await self._transition(recipient_id, SubmitRefused(err, next_at), claim)
 
-    async def mark_failed(self, recipient_id: int, err: str, now: float, refund: bool) -> None:
-        await self._transition(recipient_id, Failed(err, now, refund))
+    async def mark_failed(
+        self, recipient_id: int, err: str, now: float, refund: bool, claim: float | None = None
+    ) -> None:
+        await self._transition(recipient_id, Failed(err, now, refund), claim)
 
-    async def release(self, recipient_ids: Sequence[int], not_before: float | None = None) -> None:
+    async def release(
+        self,
+        recipient_ids: Sequence[int],
+        not_before: float | None = None,
+        claim: float | None = None,
+    ) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany(
                 "UPDATE recipients SET claimed_until = NULL, next_attempt_at ="
-                " max(next_attempt_at, coalesce(?, 0)) WHERE id = ? AND state = ?",
-                [(not_before, rid, QUEUED) for rid in recipient_ids],
+                " max(next_attempt_at, coalesce(?, 0)) WHERE id = ? AND state = ?"
+                " AND (? IS NULL OR claimed_until = ?)",
+                [(not_before, rid, QUEUED, claim, claim) for rid in recipient_ids],
             )
 
         await self._writer.submit(op)
