@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -19,13 +20,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+import pytest_asyncio
+
+from tests import browser as browsing
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
 
 PASSERELLE = Path(sys.executable).parent / "passerelle"
 CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -670,3 +678,23 @@ class Delivery:
 def delivery() -> type[Delivery]:
     """Delivery helpers: `Sender`, ledger and recipient readers, the statut answers."""
     return Delivery
+
+
+# --- browser: headless Chromium through Playwright (tests/browser.py) ----------------
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium (Debian's) for the run, closed at its end. Missing Playwright
+    or Chromium: fails under CI, skips elsewhere. Tests using it carry `browser.BROWSER`."""
+    async with browsing.launched() as launched:
+        yield launched
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A page in a new browser context, both closed after the test; the test's screenshot
+    folder (tests/artifacts/<test name>/, see `browser.snap`) is emptied first."""
+    shutil.rmtree(browsing.artifact_folder(request.node.name), ignore_errors=True)
+    async with browsing.new_page(browser) as opened:
+        yield opened
