@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.core.deadline import DEFAULT_DEADLINE_S
@@ -91,6 +92,15 @@ class Settings(BaseSettings):
     mail_dir: str = "./mail"  # created 0700; one .eml file (0600) per e-mail
     mail_horizon_s: float = Field(default=72 * 3600.0, gt=0)  # then failed
     mail_lease_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_sender(cls, value: str) -> str:
+        """`mail_from` is one address, optionally with a display name, on one line."""
+        address = parseaddr(value)[1]
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError("must be an e-mail address, e.g. Passerelle <no-reply@example.com>")
+        return value
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from passerelle.core.values import MailJob
 
@@ -17,7 +17,7 @@ def compose(job: MailJob, from_addr: str) -> EmailMessage:
     message["To"] = job.to_addr
     message["Subject"] = job.subject
     message["Date"] = format_datetime(datetime.fromtimestamp(job.created_at, UTC))
-    domain = from_addr.rpartition("@")[2] or "localhost"
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(idstring=f"mail{job.id}", domain=domain)
     message.set_content(job.body_text)
     return message
