@@ -60,6 +60,11 @@ class MailOps:
         return mail_id
 
     async def claim_mails(self, now: float, lease: float, limit: int) -> list[MailJob]:
+        due = self._read().execute(
+            "SELECT 1 FROM mails WHERE state = ? AND next_attempt_at <= ? LIMIT 1", (PENDING, now)
+        )
+        if due.fetchone() is None:
+            return []  # the idle sender's poll: one indexed read, nothing for the writer
         until = now + lease
 
         def op(conn: sqlite3.Connection) -> list[MailJob]:
