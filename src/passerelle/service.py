@@ -25,6 +25,7 @@ from passerelle import retention
 from passerelle.auth import Credentials, hash_password
 from passerelle.checks import NAME_CHARS, check_callback_url, check_connector, private_target
 from passerelle.core import numbers
+from passerelle.core.mail import mail_problem
 from passerelle.core.message import Outgoing, SendRequest, validate_send
 from passerelle.core.ratelimit import (
     AttemptDecision,
@@ -45,6 +46,7 @@ from passerelle.core.values import (
     LedgerEntry,
     MessageSummary,
     NewAccount,
+    NewMail,
     NewMessage,
     RouteRow,
     Unset,
@@ -347,6 +349,15 @@ class Gateway:
         days = self.settings.retention_days if days is None else days
         cutoff = retention.cutoff_of(self._clock(), days)
         return 0 if cutoff is None else await retention.purge(self.store, cutoff)
+
+    async def queue_mail(self, to_addr: str, subject: str, body_text: str) -> int:
+        """Queue an e-mail in the outbox (durable when this returns; the mail sender of
+        the `callbacks` role sends it); its id. InvalidValue for an address or subject
+        that cannot be a header (`core.mail`)."""
+        problem = mail_problem(to_addr, subject)
+        if problem is not None:
+            raise exc.InvalidValue(problem)
+        return await self.store.queue_mail(NewMail(to_addr, subject, body_text, self._clock()))
 
     # --- connectors and routes -----------------------------------------------------
 

@@ -5,7 +5,8 @@ retention job call.
 workers that move messages once accepted: the dispatcher (claim, record a submit
 result, release), the receipt handler (record a receipt), the receipt deadline
 (expire), the supervisor and its stranded watch (connectors, routes, ownership, queue
-counts), the callback sender (claim, finish, expire, backlog) and the retention purge.
+counts), the callback sender (claim, finish, expire, backlog), the mail sender (claim,
+record sent or failed) and the retention purge.
 They are two classes because they serve two sets of callers and `service.py` would
 otherwise pass 300 lines; `wiring.py` builds both over the same store.
 
@@ -29,6 +30,8 @@ from passerelle.core.values import (
     Connector,
     ConnectorOwner,
     DueRecipient,
+    Mail,
+    MailJob,
     ReceiptMatch,
     RouteRow,
 )
@@ -167,6 +170,26 @@ class Operations:
     def callback_backlog(self) -> Awaitable[tuple[int, float | None]]:
         """Pending events, and the creation time of the oldest one."""
         return self._store.callback_backlog()
+
+    # --- e-mail ----------------------------------------------------------------------
+
+    def claim_mails(self, now: float, lease: float, limit: int) -> Awaitable[list[MailJob]]:
+        """Claim due pending e-mails, oldest due first, for `lease` seconds."""
+        return self._store.claim_mails(now, lease, limit)
+
+    def record_mail_sent(self, job: MailJob, at: float) -> Awaitable[bool]:
+        """The e-mail was handed over at `at` (False: its claim had lapsed)."""
+        return self._store.finish_mail(job.id, job.claim, at, None, None)
+
+    def record_mail_failed(
+        self, job: MailJob, error: str, next_at: float | None
+    ) -> Awaitable[bool]:
+        """An attempt failed with `error`: try again at `next_at`, or never when None."""
+        return self._store.finish_mail(job.id, job.claim, None, error, next_at)
+
+    def mail(self, mail_id: int) -> Awaitable[Mail | None]:
+        """The e-mail with this id, or None."""
+        return self._store.find_mail(mail_id)
 
     # --- retention -------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.core.deadline import DEFAULT_DEADLINE_S
@@ -80,6 +81,27 @@ class Settings(BaseSettings):
     callback_per_host: int = Field(default=8, ge=1)
     callback_lease_s: float = Field(default=30.0, gt=0)
     callback_batch: int = Field(default=500, ge=1)
+
+    # e-mail (sent by the `callbacks` role's mail sender); no SMTP host: .eml files
+    smtp_host: str = ""  # empty: write each e-mail into `mail_dir` instead
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""  # empty: no AUTH
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True  # require STARTTLS (false: plain, e.g. a local relay)
+    smtp_timeout_s: float = Field(default=30.0, gt=0)  # one attempt's limit
+    mail_from: str = "passerelle@localhost"
+    mail_dir: str = "./mail"  # created 0700; one .eml file (0600) per e-mail
+    mail_horizon_s: float = Field(default=72 * 3600.0, gt=0)  # then failed
+    mail_lease_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_sender(cls, value: str) -> str:
+        """`mail_from` is one address, optionally with a display name, on one line."""
+        address = parseaddr(value)[1]
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError("must be an e-mail address, e.g. Passerelle <no-reply@example.com>")
+        return value
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -4,17 +4,18 @@
 options and metrics), the services over it (`Gateway` for the front doors,
 `Operations` for the workers: no worker is handed the store), the metrics registry,
 the workers (receipt handler, connector supervisor, dispatcher, receipt deadline,
-callback sender, retention purge) and hands them, as `Parts`, to the HTTP front doors
-(`api.app.App`, which knows them only as its `Process` protocol). `Parts.start` and
-`Parts.stop` run the roles this process has; `serve` runs them inside the ASGI
-lifespan.
+callback sender, mail sender, retention purge) and hands them, as `Parts`, to the HTTP
+front doors (`api.app.App`, which knows them only as its `Process` protocol).
+`Parts.start` and `Parts.stop` run the roles this process has; `serve` runs them inside
+the ASGI lifespan.
 
 A process's roles are named (`Role`), not worker numbers: every process answers
 /healthz, /readyz and /metrics; `api` answers the legacy API; `delivery` binds the
 connectors it owns (exactly one process binds each connector, whatever runs where) and
-runs the dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks;
-`retention` purges old messages. `serve --role` chooses them; `--workers N` gives
-delivery and retention to the first worker and callbacks to the second.
+runs the dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks
+and the e-mails of the outbox (`mail/`); `retention` purges old messages. `serve --role`
+chooses them; `--workers N` gives delivery and retention to the first worker and
+callbacks to the second.
 
 The command line goes through here too, never to the store itself: `prepare_database`
 (file checks and migrations), `probe_database` (the store opens and takes writes),
@@ -36,6 +37,7 @@ from passerelle.delivery.dispatcher import Dispatcher
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
+from passerelle.mail.sender import MailSender
 from passerelle.retention import RetentionJob
 from passerelle.roles import Role, roles_of
 from passerelle.service import Gateway
@@ -71,6 +73,7 @@ class Parts:
     dispatcher: Dispatcher
     deadline: DeadlineJob
     callbacks: CallbackSender
+    mails: MailSender
     retention: RetentionJob
 
     async def start(self) -> None:
@@ -82,6 +85,7 @@ class Parts:
             self.deadline.start()
         if Role.CALLBACKS in self.roles:
             self.callbacks.start()
+            self.mails.start()
         if Role.RETENTION in self.roles:
             self.retention.start()
         log.info(
@@ -96,6 +100,7 @@ class Parts:
         """Stop the roles (work in flight finishes), then commit and close the store."""
         await self.retention.stop()
         if Role.CALLBACKS in self.roles:
+            await self.mails.stop()
             await self.callbacks.stop()
         if Role.DELIVERY in self.roles:
             await self.deadline.stop()
@@ -172,6 +177,7 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
         callbacks=CallbackSender(
             operations, settings, CallbackMetrics(metrics.registry), poll=idle or CALLBACK_POLL_S
         ),
+        mails=MailSender(operations, settings),
         retention=RetentionJob(operations, settings.retention_days),
     )
 

@@ -118,6 +118,10 @@ async def _traffic(path: Path) -> None:
                            CallbackOutcome.RETRY, now + 60.0),
         ]  # fmt: skip
         await ops.finish_callbacks(results)
+        await gateway.queue_mail("ops@acme.fr", "Activez votre compte", "Lien : https://x.test/a")
+        await gateway.queue_mail("z@x.fr", "Mot de passe", "Lien : https://x.test/r")
+        [mail, *_] = await ops.claim_mails(ops.clock() + 1, 60.0, 1)
+        await ops.record_mail_failed(mail, "SMTPConnectError: refused", now + 90.0)
     finally:
         gateway.close()
         await store.close()
@@ -207,7 +211,7 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     copied = ok(
         cli("sqlite:///unused.db", "db", "copy", "--from", f"sqlite:///{source}", "--to", pg)
     )
-    assert "verified: row counts equal in 11 tables; 2 accounts" in copied.stdout
+    assert "verified: row counts equal in 12 tables; 2 accounts" in copied.stdout
     assert "  recipients" in copied.stdout and "copied " in copied.stdout
     assert typed(pg_rows(pg)) == typed(without_leases(original))
     suspended = pg_value(pg, "SELECT suspended FROM accounts WHERE login = 'zoe'")

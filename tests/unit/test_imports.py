@@ -36,6 +36,7 @@ RULES = (
     Rule("cli", forbidden=STORE),
     Rule("delivery", forbidden=STORE),
     Rule("webhooks", forbidden=STORE),
+    Rule("mail", forbidden=STORE),
     Rule("retention.py", forbidden=STORE),
     Rule("auth.py", forbidden=STORE),
     # logins.py is a part of the service (Gateway's view of the failed-login counters)

@@ -7,6 +7,7 @@ workers and front doors that receive them (delivery, webhooks, CLI). They live i
 here concern these values only: the msgid range and `new_msgid` (what a msgid is; the
 store draws it, the one use of randomness in `core/`), `CALLBACK_METHODS` (the methods
 an `Account.callback_method` may name) and `AccountChanges` (the fields an update sets).
+The e-mail outbox's values (`NewMail`, `MailJob`, `Mail`) are here too.
 """
 
 from __future__ import annotations
@@ -328,3 +329,51 @@ class ConnectorOwner:
     owner: str
     until: float
     bound: bool
+
+
+class MailState(enum.StrEnum):
+    """Where an e-mail of the outbox stands (stored as this text)."""
+
+    PENDING = "pending"  # to send, or to try again at `next_attempt_at`
+    SENT = "sent"  # the SMTP server accepted it (or its .eml file was written)
+    FAILED = "failed"  # retries exhausted (the horizon passed)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMail:
+    """An e-mail to queue: one recipient, a subject and a plain-text body."""
+
+    to_addr: str
+    subject: str
+    body_text: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MailJob:
+    """A claimed e-mail, with what sending it needs."""
+
+    id: int
+    to_addr: str
+    subject: str
+    body_text: str
+    created_at: float
+    attempts: int  # attempts finished before this claim
+    claim: float  # the end of this claim's lease: identifies the claim when finishing
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """An e-mail as the outbox holds it (for tests, the CLI and the console)."""
+
+    id: int
+    to_addr: str
+    subject: str
+    body_text: str
+    created_at: float
+    state: MailState
+    attempts: int
+    next_attempt_at: float
+    claimed_until: float | None
+    sent_at: float | None
+    last_error: str | None

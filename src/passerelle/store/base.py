@@ -3,8 +3,8 @@
 Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStore`
 (messages, recipients, submit outcomes, receipts), `CallbackStore`, `RouteStore`
 (connectors, routes, ownership), `LoginStore` (failed-login counters), `RequestStore`
-(request-rate windows), `RetentionStore`; `Store` is all of them, `WorkerStore` those
-the workers use.
+(request-rate windows), `RetentionStore`, `MailStore` (the e-mail outbox); `Store` is all
+of them, `WorkerStore` those the workers use.
 Backends: `memory.MemoryStore` (the twin for unit tests, one mixin per role) and
 `sqlite.SqliteStore` (one mixin module per role). Each role has its contract suite in
 `tests/integration/test_store_*contract.py`, run on both. This module holds only the
@@ -32,8 +32,11 @@ from passerelle.core.values import (
     CreditChange,
     DueRecipient,
     LedgerEntry,
+    Mail,
+    MailJob,
     MessageSummary,
     NewAccount,
+    NewMail,
     NewMessage,
     ReceiptMatch,
     RecipientStatus,
@@ -303,6 +306,35 @@ class RetentionStore(Protocol):
         history) is kept."""
 
 
+class MailStore(Protocol):
+    """The e-mail outbox: an e-mail is queued in a transaction (a crash loses none), then
+    claimed by a sender on a lease and finished as sent, retried later or failed."""
+
+    async def queue_mail(self, mail: NewMail) -> int:
+        """Store an e-mail, pending and due at once; its id."""
+
+    async def claim_mails(self, now: float, lease: float, limit: int) -> list[MailJob]:
+        """Claim up to `limit` pending e-mails due at `now`, oldest due first, for `lease`
+        seconds: until then no other claim takes them; unless finished by then, they are
+        due again (at least once, never lost)."""
+
+    async def finish_mail(
+        self,
+        mail_id: int,
+        claim: float,
+        sent_at: float | None,
+        error: str | None,
+        next_at: float | None,
+    ) -> bool:
+        """Record one attempt of a claimed e-mail: sent at `sent_at`; or failed with
+        `error`, to try again at `next_at`, or for good when `next_at` is None. Applies
+        only while the e-mail is pending under the same claim (False otherwise: a lapsed
+        claim never changes an e-mail claimed again since)."""
+
+    async def find_mail(self, mail_id: int) -> Mail | None:
+        """The e-mail with this id, or None."""
+
+
 class Store(
     StoreLifecycle,
     AccountStore,
@@ -312,13 +344,16 @@ class Store(
     LoginStore,
     RequestStore,
     RetentionStore,
+    MailStore,
     Protocol,
 ):
     """Every role together: what a backend implements. Every write is durable when
     its awaitable returns. Consumers that need one role may say so in their types."""
 
 
-class WorkerStore(StoreLifecycle, OutboxStore, CallbackStore, RouteStore, RetentionStore, Protocol):
+class WorkerStore(
+    StoreLifecycle, OutboxStore, CallbackStore, RouteStore, RetentionStore, MailStore, Protocol
+):
     """The roles the background workers use (`service_workers.Operations`): no
     accounts, no logins."""
 

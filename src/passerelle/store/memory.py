@@ -28,6 +28,7 @@ from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
 from passerelle.store.memory_logins import MemoryLogins
+from passerelle.store.memory_mail import MemoryMail
 from passerelle.store.memory_owners import MemoryOwners
 from passerelle.store.signal import WorkSignal
 
@@ -46,7 +47,7 @@ class _Message:
 
 
 @dataclass
-class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners):
+class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners, MemoryMail):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
     accounts: dict[str, Account] = field(default_factory=dict)

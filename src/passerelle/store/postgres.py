@@ -50,6 +50,7 @@ from passerelle.store.postgres_changes import CALLBACK_CHANNEL
 from passerelle.store.postgres_delivery import PgDelivery
 from passerelle.store.postgres_expiry import PgExpiry
 from passerelle.store.postgres_logins import PgLogins
+from passerelle.store.postgres_mail import PgMail
 from passerelle.store.postgres_owners import PgOwners
 from passerelle.store.postgres_requests import PgRequests
 from passerelle.store.postgres_retention import PgRetention
@@ -74,6 +75,7 @@ class PgStore(
     PgLogins,
     PgRequests,
     PgRetention,
+    PgMail,
 ):
     """The scale-out store: PostgreSQL through asyncpg."""
 

@@ -239,3 +239,22 @@ request_counters = Table(
     Column("start", Float, nullable=False),
     Column("count", Integer, nullable=False),
 )
+
+# the e-mail outbox (store/sqlite_mail.py): queued in a transaction, sent by the mail
+# sender (mail/sender.py) on a lease, retried with backoff until a horizon
+mails = Table(
+    "mails",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("to_addr", String(254), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("state", String(8), nullable=False),  # core.values.MailState
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=True),
+    Column("sent_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("mails_due", "state", "next_attempt_at"),
+)

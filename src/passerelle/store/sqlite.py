@@ -34,6 +34,7 @@ from passerelle.store.sqlite_callbacks import CallbackOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_logins import LoginOps
+from passerelle.store.sqlite_mail import MailOps
 from passerelle.store.sqlite_owners import OwnerOps
 from passerelle.store.sqlite_requests import RequestOps
 from passerelle.store.sqlite_retention import RetentionOps
@@ -139,6 +140,7 @@ class SqliteStore(
     LoginOps,
     OwnerOps,
     RequestOps,
+    MailOps,
 ):
     """The embedded default store (one file)."""
 
