@@ -13,12 +13,12 @@ pause between batches so that accepts and receipts are never held up for long.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from passerelle.service_workers import Operations
+from passerelle.tasks import Background
 
 log = logging.getLogger("passerelle.retention")
 
@@ -55,8 +55,10 @@ async def purge(purger: Purger, cutoff: float, batch: int = BATCH, pause: float 
         await asyncio.sleep(pause)
 
 
-class RetentionJob:
+class RetentionJob(Background):
     """Runs `purge` in the background, a minute after start and then every hour."""
+
+    name = "retention"
 
     def __init__(
         self,
@@ -72,19 +74,11 @@ class RetentionJob:
         self.first = first
         self.every = every
         self.purged = 0  # messages purged since start
-        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Run in the background (call from the running event loop)."""
+        """Run in the background unless retention is off (0 days)."""
         if self.days > 0:
-            self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        """Stop; a purge in progress stops between two batches (each is atomic)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            super().start()
 
     async def run_once(self) -> int:
         """One purge at the clock's now; how many messages went."""

@@ -1,7 +1,10 @@
-"""`Tracked`: background tasks counted, logged when they fail, and drained at shutdown.
+"""Background work: `Tracked` tasks and `Background` loops.
 
-The dispatcher (one task per submit), the callback sender (one per request) and the
-receipt handler (one per incoming PDU) share this bookkeeping.
+`Tracked`: tasks counted, logged when they fail, and drained at shutdown; the dispatcher
+(one task per submit), the callback sender (one per request) and the receipt handler
+(one per incoming PDU) share this bookkeeping. `Background`: the one long-running loop
+of a periodic worker (the receipt deadline, the retention purge, the mail sender),
+started and stopped with its process.
 """
 
 from __future__ import annotations
@@ -59,3 +62,28 @@ class Tracked:
             task.cancel()
         if running:
             await asyncio.wait(running)
+
+
+class Background:
+    """A worker's long-running loop (`_run`), started and stopped with its process.
+
+    Stopping cancels the loop: work in progress stops at its next await, which each
+    worker places between two transactions (each is atomic)."""
+
+    name = "background"
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run `_run` in the background (call from the running event loop)."""
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait until it has ended."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError

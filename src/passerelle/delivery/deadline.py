@@ -11,13 +11,13 @@ held up for long, until a batch comes back short.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from passerelle.core.deadline import check_every
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.service_workers import Operations
+from passerelle.tasks import Background
 
 log = logging.getLogger("passerelle.deadline")
 
@@ -25,8 +25,10 @@ BATCH = 500  # recipients per transaction
 PAUSE_S = 0.01  # between two transactions
 
 
-class DeadlineJob:
+class DeadlineJob(Background):
     """Expires overdue recipients in the background (`run_once` does one pass)."""
+
+    name = "receipt-deadline"
 
     def __init__(
         self,
@@ -44,19 +46,6 @@ class DeadlineJob:
         self.batch = batch
         self.pause = pause
         self.every = check_every(deadline)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Run in the background (call from the running event loop)."""
-        self._task = asyncio.create_task(self._run(), name="receipt-deadline")
-
-    async def stop(self) -> None:
-        """Stop; a pass in progress stops between two transactions (each is atomic)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         """Expire every recipient overdue at the clock's now, batch by batch; how many."""

@@ -14,7 +14,6 @@ carries activation and password-reset links.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from passerelle.mail.compose import compose
 from passerelle.mail.transport import Transport, transport_for
 from passerelle.service_workers import Operations
 from passerelle.settings import Settings
+from passerelle.tasks import Background
 
 log = logging.getLogger("passerelle.mail")
 
@@ -47,9 +47,11 @@ def describe(error: BaseException) -> str:
     return text[:MAX_ERROR]
 
 
-class MailSender:
+class MailSender(Background):
     """Drains the e-mail outbox in the background (`start`/`stop`), or once
     (`run_once`, for tests and tools)."""
+
+    name = "mail"
 
     def __init__(
         self,
@@ -70,19 +72,6 @@ class MailSender:
         self.jitter = jitter
         self.sent = 0  # e-mails handed over since start
         self.failures = 0  # failed attempts since start
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Run in the background (call from the running event loop)."""
-        self._task = asyncio.create_task(self._run(), name="mail")
-
-    async def stop(self) -> None:
-        """Stop. An e-mail being handed over is sent again once its lease ends."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         """Claim the due e-mails (one batch) and attempt each; how many were claimed."""
