@@ -58,7 +58,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, TypedDict, TypeVar
+from typing import Any, NoReturn, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -160,6 +160,19 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
         return run()
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(run).result()
+
+
+def fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of `sql` on the database at `url`, over a short connection of its own."""
+
+    async def read() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(url)
+        try:
+            return [tuple(r) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    return run_sync(read)
 
 
 def with_database(url: str, name: str) -> str:

@@ -5,7 +5,6 @@ and charges nothing twice."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -16,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
+from tests import pgserver
 from tests.acceptance.conftest import PASSERELLE, legacy_text
 
 pytestmark = pytest.mark.slow
@@ -53,14 +52,7 @@ class Cluster:
         return {name: int(pid) for name, pid in (line.split() for line in lines if line)}
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
-        async def run() -> list[tuple[object, ...]]:
-            conn = await asyncpg.connect(self.url)
-            try:
-                return [tuple(r) for r in await conn.fetch(sql)]
-            finally:
-                await conn.close()
-
-        return asyncio.run(run())
+        return pgserver.fetch(self.url, sql)
 
     def simulator(self) -> dict[str, object]:
         stats: dict[str, object] = json.loads((self.folder / "simulator.json").read_text())

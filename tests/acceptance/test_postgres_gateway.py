@@ -3,18 +3,16 @@ simulator, and two API processes sharing one account's credits."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.acceptance.conftest import MICHELLE, Server, Servers, legacy_text
-from tests.pgserver import new_database
+from tests.pgserver import fetch, new_database
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +27,6 @@ def on_postgres(servers: Servers, name: str, url: str, *serve_args: str) -> Serv
     server = servers.new(name, PASSERELLE_DATABASE_URL=url)
     server.serve_args = serve_args
     return server
-
-
-def rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    """The rows of `sql` on `url` (a short connection of its own)."""
-
-    async def run() -> list[tuple[object, ...]]:
-        conn = await asyncpg.connect(url)
-        try:
-            return [tuple(r) for r in await conn.fetch(sql)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture
@@ -92,9 +77,9 @@ def test_two_api_processes_never_overdraw(servers: Servers, pg_url: str) -> None
     assert len(accepted) == 100, answers
     assert sorted(set(answers) - set(accepted)) == ["02|Vous n'avez pas assez de crédit"], answers
     msgids = {int(a.split("|")[0]) for a in accepted}
-    stored = rows(pg_url, "SELECT msgid FROM messages")
+    stored = fetch(pg_url, "SELECT msgid FROM messages")
     assert {r[0] for r in stored} == msgids
-    ((credits, ledger),) = rows(
+    ((credits, ledger),) = fetch(
         pg_url,
         "SELECT a.credits, (SELECT sum(delta) FROM ledger l WHERE l.account_id = a.id)"
         " FROM accounts a",

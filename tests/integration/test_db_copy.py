@@ -177,14 +177,7 @@ def without_leases(rows: Rows) -> Rows:
 
 
 def pg_value(url: str, sql: str) -> Any:
-    async def read() -> Any:
-        conn = await asyncpg.connect(url)
-        try:
-            return await conn.fetchval(sql)
-        finally:
-            await conn.close()
-
-    return asyncio.run(read())
+    return pgserver.fetch(url, sql)[0][0]
 
 
 def sqlite_value(path: Path, sql: str) -> Any:

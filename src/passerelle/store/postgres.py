@@ -91,7 +91,6 @@ class PgStore(
         self._msgids = MsgidSource()
         self._work = WorkSignal()
         self._callback_work = WorkSignal()
-        self._batches = self._operations = 0  # of batchers stopped
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -127,8 +126,6 @@ class PgStore(
         self._submits = self._receipts = None
         if self._batcher is not None:
             await self._batcher.stop()
-            self._batches += self._batcher.batches
-            self._operations += self._batcher.operations
             self._batcher = None
         if self._listener is not None:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
@@ -159,13 +156,13 @@ class PgStore(
 
     @property
     def batches(self) -> int:
-        """Accept transactions committed by this process (a metric)."""
-        return self._batches + (self._batcher.batches if self._batcher else 0)
+        """Accept transactions committed since the store opened (a metric)."""
+        return self._batcher.batches if self._batcher else 0
 
     @property
     def operations(self) -> int:
         """Messages accepted in them (a metric)."""
-        return self._operations + (self._batcher.operations if self._batcher else 0)
+        return self._batcher.operations if self._batcher else 0
 
     @property
     def _pool(self) -> asyncpg.Pool:
