@@ -25,6 +25,7 @@
     ├── AdminError                  an operator command that cannot be done
     │   ├── AccountExists
     │   ├── AccountNotFound
+    │   ├── NameTaken               a login, e-mail, group name or contact number in use
     │   ├── NotFound
     │   │   └── UnknownConnector    a route names a connector that is not stored
     │   ├── ConnectorInUse          removing a connector that routes still name
@@ -180,6 +181,11 @@ class AccountNotFound(AdminError):
     def __init__(self, login: str) -> None:
         super().__init__(f"no account named {login!r}")
         self.login = login
+
+
+class NameTaken(AdminError):
+    """A unique name is in use: an operator's login, an e-mail address at sign-up, a
+    group's name or a contact's number within one account. The message says which."""
 
 
 class NotFound(AdminError):

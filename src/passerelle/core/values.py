@@ -73,6 +73,7 @@ class NewAccount:
     callback_url: str | None = None
     callback_method: str = "POST"
     rate_limit: float | None = None
+    console_password_hash: str | None = None  # set by a console sign-up
 
 
 @dataclass(frozen=True, slots=True)

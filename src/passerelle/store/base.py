@@ -3,8 +3,9 @@
 Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStore`
 (messages, recipients, submit outcomes, receipts), `CallbackStore`, `RouteStore`
 (connectors, routes, ownership), `LoginStore` (failed-login counters), `RequestStore`
-(request-rate windows), `RetentionStore`, `MailStore` (the e-mail outbox); `Store` is all
-of them, `WorkerStore` those the workers use.
+(request-rate windows), `RetentionStore`, `MailStore` (the e-mail outbox), `ConsoleStore`
+(sign-up, one-time links, sessions, operators, the console's reads) and `DirectoryStore`
+(contacts and groups); `Store` is all of them, `WorkerStore` those the workers use.
 Backends: `memory.MemoryStore` (the twin for unit tests, one mixin per role) and
 `sqlite.SqliteStore` (one mixin module per role). Each role has its contract suite in
 `tests/integration/test_store_*contract.py`, run on both. This module holds only the
@@ -17,6 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
+from passerelle.core.console import (
+    Contact,
+    Group,
+    Imported,
+    MessageQuery,
+    NewContact,
+    NewLink,
+    NewOperator,
+    NewSession,
+    Operator,
+    Role,
+    Session,
+    TrafficRow,
+)
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestWindow
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
@@ -335,6 +350,139 @@ class MailStore(Protocol):
         """The e-mail with this id, or None."""
 
 
+class ConsoleStore(Protocol):
+    """What the web console needs beyond the other roles: sign-up and one-time links
+    (with their e-mail, in the same transaction), sessions, operators, and the reads of
+    its pages. Tokens are never stored: only their `core.console.token_digest`."""
+
+    async def sign_up(self, account: NewAccount, link: NewLink, mail: NewMail) -> Account:
+        """Create an account, its activation link and the e-mail carrying it, in one
+        transaction. AccountExists (login) or NameTaken (an account has this e-mail,
+        compared without case): nothing stored."""
+
+    async def find_account_by_email(self, email: str) -> Account | None:
+        """The account with this e-mail address (compared without case), or None."""
+
+    async def request_link(self, link: NewLink, mail: NewMail) -> None:
+        """Store a one-time link and the e-mail carrying it, in one transaction."""
+
+    async def activate_account(self, digest: str, now: float, credits: int) -> Account | None:
+        """Use the ACTIVATE link `digest` if it is unused and not expired at `now`: the
+        link used, the account activated, `credits` granted (ledger kind ``grant``, actor
+        ``activation``) when > 0, in one transaction; the account. None (nothing changed)
+        for an unknown, used or expired link."""
+
+    async def reset_console_password(
+        self, digest: str, password_hash: str, now: float
+    ) -> Account | None:
+        """Use the RESET link `digest` if it is unused and not expired at `now`: the link
+        used, the account's console password set, every customer session of it ended, in
+        one transaction; the account. None (nothing changed) otherwise."""
+
+    async def set_console_password(
+        self, login: str, password_hash: str, now: float, keep: str | None
+    ) -> None:
+        """Set an account's console password and end every customer session of it except
+        `keep` (a session digest), in one transaction. AccountNotFound."""
+
+    async def create_session(self, session: NewSession) -> None:
+        """Store a console session."""
+
+    async def find_session(self, digest: str, now: float) -> Session | None:
+        """The session `digest` if it is not ended and not expired at `now`."""
+
+    async def end_session(self, digest: str) -> None:
+        """End one session (logout); nothing when there is none."""
+
+    async def end_sessions(self, role: Role, login: str, keep: str | None = None) -> int:
+        """End every session of `login` in `role` except `keep`; how many."""
+
+    async def purge_console(self, now: float) -> int:
+        """Delete sessions and links expired before `now`; how many rows."""
+
+    async def create_operator(self, new: NewOperator) -> Operator:
+        """Create a console operator; NameTaken when the login is taken."""
+
+    async def find_operator(self, login: str) -> Operator | None:
+        """The operator with this login, or None."""
+
+    async def list_accounts(self, search: str, limit: int, offset: int) -> list[Account]:
+        """Accounts whose login or e-mail contains `search` (without case; every account
+        for ``""``), by login, `offset` skipped."""
+
+    async def search_messages(self, account_id: int, query: MessageQuery) -> list[MessageSummary]:
+        """The account's messages matching `query`, newest first, with their recipients."""
+
+    async def states_of(
+        self, account_id: int, msgids: Sequence[int]
+    ) -> dict[int, tuple[RecipientStatus, ...]]:
+        """The recipients of each of `msgids` that belongs to the account (others are
+        absent from the answer)."""
+
+    async def find_callback(self, event_id: int) -> CallbackEvent | None:
+        """The callback event with this id, or None."""
+
+    async def traffic(self, since: float) -> list[TrafficRow]:
+        """Recipients by minute of their message's creation (from `since`) and state."""
+
+
+class DirectoryStore(Protocol):
+    """An account's contacts and contact groups. Every operation is scoped by the
+    account: an id of another account's contact or group is treated as absent."""
+
+    async def add_contact(self, account_id: int, contact: NewContact, at: float) -> int:
+        """Store a contact; its id. NameTaken when the account has a contact with this
+        number."""
+
+    async def update_contact(self, account_id: int, contact_id: int, contact: NewContact) -> bool:
+        """Change a contact's name and number; False when the account has no such contact.
+        NameTaken when another contact of the account has this number."""
+
+    async def delete_contact(self, account_id: int, contact_id: int) -> bool:
+        """Delete a contact (and its group memberships); False when there is none."""
+
+    async def find_contact(self, account_id: int, contact_id: int) -> Contact | None:
+        """The account's contact with this id, or None."""
+
+    async def list_contacts(
+        self, account_id: int, group_id: int | None, search: str, limit: int, offset: int
+    ) -> list[Contact]:
+        """The account's contacts (only `group_id`'s members when given) whose name or
+        number contains `search`, by name then number, `offset` skipped."""
+
+    async def create_group(self, account_id: int, name: str, at: float) -> int:
+        """Create a group; its id. NameTaken when the account has a group of that name."""
+
+    async def rename_group(self, account_id: int, group_id: int, name: str) -> bool:
+        """Rename a group; False when there is none. NameTaken as `create_group`."""
+
+    async def delete_group(self, account_id: int, group_id: int) -> bool:
+        """Delete a group (its contacts stay); False when there is none."""
+
+    async def find_group(self, account_id: int, group_id: int) -> Group | None:
+        """The account's group with this id, or None."""
+
+    async def list_groups(self, account_id: int) -> list[Group]:
+        """The account's groups, by name, with their sizes."""
+
+    async def set_members(
+        self, account_id: int, group_id: int, contact_ids: Sequence[int], member: bool
+    ) -> int:
+        """Add (`member`) or remove the account's contacts `contact_ids` to or from the
+        group; how many memberships changed (ids of other accounts are ignored)."""
+
+    async def import_contacts(
+        self, account_id: int, group: str, contacts: Sequence[NewContact], at: float
+    ) -> Imported:
+        """In one transaction: create the group `group` if the account has none of that
+        name, store each contact (a number the account already has keeps its contact,
+        renamed when a name is given) and make them all members."""
+
+    async def group_numbers(self, account_id: int, name: str) -> list[str] | None:
+        """The numbers of the members of the account's group `name`, in contact id order;
+        None when the account has no such group."""
+
+
 class Store(
     StoreLifecycle,
     AccountStore,
@@ -345,6 +493,8 @@ class Store(
     RequestStore,
     RetentionStore,
     MailStore,
+    ConsoleStore,
+    DirectoryStore,
     Protocol,
 ):
     """Every role together: what a backend implements. Every write is durable when

@@ -26,7 +26,9 @@ from passerelle.core.values import (
 )
 from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
 from passerelle.store.memory_callbacks import MemoryCallbacks
+from passerelle.store.memory_console import MemoryConsole
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
+from passerelle.store.memory_directory import MemoryDirectory
 from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.memory_mail import MemoryMail
 from passerelle.store.memory_owners import MemoryOwners
@@ -47,7 +49,15 @@ class _Message:
 
 
 @dataclass
-class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners, MemoryMail):
+class MemoryStore(
+    MemoryDelivery,
+    MemoryCallbacks,
+    MemoryLogins,
+    MemoryOwners,
+    MemoryMail,
+    MemoryConsole,
+    MemoryDirectory,
+):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
     accounts: dict[str, Account] = field(default_factory=dict)
@@ -103,7 +113,7 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners, M
             login=new.login,
             email=new.email,
             api_password_hash=new.api_password_hash,
-            console_password_hash=None,
+            console_password_hash=new.console_password_hash,
             activated=new.activated,
             gateway_enabled=new.gateway_enabled,
             suspended=False,
@@ -219,6 +229,13 @@ class MemoryStore(MemoryDelivery, MemoryCallbacks, MemoryLogins, MemoryOwners, M
         ]
         rows.sort(key=lambda s: s.created_at, reverse=True)
         return rows[:limit]
+
+    def _summaries(self, account_id: int) -> list[MessageSummary]:
+        return [
+            dataclasses.replace(m.summary, recipients=self._statuses(m))
+            for m in self.messages.values()
+            if m.account_id == account_id
+        ]
 
     async def count_messages(self, account_id: int) -> int:
         return sum(1 for m in self.messages.values() if m.account_id == account_id)

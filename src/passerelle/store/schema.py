@@ -258,3 +258,70 @@ mails = Table(
     Column("last_error", Text, nullable=True),
     Index("mails_due", "state", "next_attempt_at"),
 )
+
+# the web console (store/sqlite_console.py): sessions and one-time links hold the
+# SHA-256 of their token (core.console.token_digest), never the token
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # core.console.Role
+    Column("login", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("console_sessions_login", "role", "login"),
+    Index("console_sessions_expires", "expires_at"),
+)
+
+console_links = Table(
+    "console_links",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("purpose", String(16), nullable=False),  # core.console.LinkPurpose
+    Column("login", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Index("console_links_expires", "expires_at"),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(64), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# an account's contacts and groups (store/sqlite_directory.py)
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("number", String(15), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "number", name="contacts_account_number"),
+)
+
+contact_groups = Table(
+    "contact_groups",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "name", name="contact_groups_account_name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", BIG_ID, ForeignKey("contact_groups.id"), primary_key=True),
+    Column("contact_id", BIG_ID, ForeignKey("contacts.id"), primary_key=True),
+    Index("group_members_contact", "contact_id"),
+)
