@@ -30,7 +30,7 @@ _HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verifications run on at most two threads: bounded memory and CPU under a login storm.
 VERIFY_THREADS = 2
 # Verified against when the login is unknown, so that the answer takes as long.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -118,7 +118,7 @@ class Credentials:
         if self.known(account, login, password, now):
             return True
         digest = self._digest(login, password)
-        stored = account.api_password_hash if account is not None else _DUMMY_HASH
+        stored = account.api_password_hash if account is not None else DUMMY_HASH
         ok = await self._verify_once(digest, stored, password, before)
         if ok and account is not None:
             if len(self._verified) >= MAX_ENTRIES:

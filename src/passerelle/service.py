@@ -117,6 +117,10 @@ class Gateway:
         self._logins = LoginLimits(store, policy, self._clock)
         self._checks = ThreadPoolExecutor(1, thread_name_prefix="passerelle-check")
 
+    def now(self) -> float:
+        """Now on the database's clock (unix seconds)."""
+        return self._clock()
+
     def close(self) -> None:
         """Release the service's threads (argon2 verifications, long send checks)."""
         self._credentials.close()

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     mail_horizon_s: float = Field(default=72 * 3600.0, gt=0)  # then failed
     mail_lease_s: float = Field(default=60.0, gt=0)
 
+    # the web console (docs/console.md), served with the `api` role
+    console: bool = True
+    public_url: str = ""  # base of the links in e-mails and examples; empty: the request's
+    free_credits: int = Field(default=10, ge=0)  # granted on activation ("COMPTE TEST")
+    session_ttl_s: float = Field(default=12 * 3600.0, gt=0)  # then log in again
+    link_ttl_s: float = Field(default=48 * 3600.0, gt=0)  # activation and reset links
+    min_console_password_length: int = Field(default=10, ge=1)
+    signups_per_hour: int = Field(default=5, ge=0)  # per client address; 0 = unlimited
+    cookie_secure: bool = False  # always mark cookies Secure (else: when served over https)
+
     @field_validator("mail_from")
     @classmethod
     def _one_sender(cls, value: str) -> str:

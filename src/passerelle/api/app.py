@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from passerelle.api.legacy import LegacyApi, is_legacy_path
 from passerelle.api.metrics import Metrics
@@ -78,14 +78,17 @@ class App:
         self.gateway = process.gateway
         self.legacy = LegacyApi(self.gateway, self.metrics)
         self.serves_api = self.settings.api  # the `api` role
-        self.web = Starlette(
-            routes=[
-                Route("/healthz", self.healthz),
-                Route("/readyz", self.readyz),
-                Route("/metrics", self.prometheus),
-            ],
-            lifespan=self.lifespan,
-        )
+        routes: list[BaseRoute] = [
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            Route("/metrics", self.prometheus),
+        ]
+        if self.serves_api and self.settings.console:
+            from passerelle.console.app import ConsoleApp
+            from passerelle.console.pages import PAGES
+
+            routes += ConsoleApp(self.gateway, PAGES).routes()
+        self.web = Starlette(routes=routes, lifespan=self.lifespan)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and is_legacy_path(scope["path"]):

@@ -1,0 +1,28 @@
+// Passerelle console: progressive enhancements only; every page works without them.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // copy buttons: <button data-copy="element-id">
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      try {
+        await navigator.clipboard.writeText(source.textContent);
+        button.dataset.done = "1";
+      } catch (_) {
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+      }
+    });
+  }
+  // forms that ask before doing something that cannot be undone: <form data-confirm="...">
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+});

@@ -1,0 +1,60 @@
+"""Sign-up, activation, log-in, log-out and password pages, over HTTP in-process."""
+
+from __future__ import annotations
+
+from tests.consolekit import PASSWORD, ConsoleClient
+
+
+async def test_sign_up_activate_and_log_in(visitor: ConsoleClient) -> None:
+    """A sign-up queues an activation e-mail; its link activates once, with free credits."""
+    answer = await visitor.sign_up("alice")
+    assert answer.status_code == 200 and 'id="signup-done"' in answer.text
+    assert (await visitor.log_in("alice")).status_code == 400  # not activated yet
+    done = await visitor.activate_last()
+    assert done.status_code == 200 and 'id="activated"' in done.text
+    again = await visitor.activate_last()
+    assert again.status_code == 400
+    assert (await visitor.log_in("alice")).status_code == 303
+    home = await visitor.get("/")
+    assert home.status_code == 200 and "10 SMS" in home.text
+
+
+async def test_taken_login_and_email_are_explained(visitor: ConsoleClient) -> None:
+    """A second sign-up with a taken login or e-mail is answered with a clear message."""
+    await visitor.sign_up("bob", "bob@example.com")
+    taken = await visitor.sign_up("bob", "other@example.com")
+    assert taken.status_code == 400 and "déjà pris" in taken.text
+    email = await visitor.sign_up("bobby", "BOB@example.com")
+    assert email.status_code == 400 and "adresse e-mail" in email.text
+
+
+async def test_wrong_password_and_logout(visitor: ConsoleClient) -> None:
+    """A wrong password opens nothing; logging out ends the session on the server."""
+    await visitor.customer("carol")
+    cookie = visitor.http.cookies.get("passerelle_session")
+    assert cookie
+    out = await visitor.post("/user/logout", page="/")
+    assert out.status_code == 303
+    visitor.http.cookies.set("passerelle_session", cookie)  # replaying the old cookie
+    assert (await visitor.get("/compte/mot-de-passe")).status_code == 303
+    assert (await visitor.log_in("carol", "not-the-password")).status_code == 400
+
+
+async def test_post_without_csrf_token_is_refused(visitor: ConsoleClient) -> None:
+    """A form posted without its token changes nothing and is answered 403."""
+    answer = await visitor.http.post(
+        "/user/create", data={"login": "dave", "email": "d@example.com", "password": PASSWORD}
+    )
+    assert answer.status_code == 403
+    assert await visitor.store.find_account("dave") is None
+
+
+async def test_security_headers(visitor: ConsoleClient) -> None:
+    """Pages carry a CSP without inline script, frame-ancestors none, and no caching."""
+    answer = await visitor.get("/user/login")
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert answer.headers["x-frame-options"] == "DENY"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
