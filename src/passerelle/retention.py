@@ -1,7 +1,8 @@
 """The retention purge (docs/architecture.md): messages older than `PASSERELLE_RETENTION_DAYS`
 (180 by default, 0 keeps everything) are deleted with their recipients and callback
 events, once they are done (no recipient still queued, no callback still pending); the
-ledger is kept. Their msgids become reusable only then.
+ledger is kept. Their msgids become reusable only then. The same job deletes the console
+sessions and one-time links that have expired.
 
 `purge` deletes in batches of `BATCH` messages, one transaction each, with a short
 pause between batches so that accepts and receipts are never held up for long.
@@ -81,7 +82,9 @@ class RetentionJob(Background):
             super().start()
 
     async def run_once(self) -> int:
-        """One purge at the clock's now; how many messages went."""
+        """One purge at the clock's now (and of the expired console sessions and links);
+        how many messages went."""
+        await self.service.purge_console(self.clock())
         cutoff = cutoff_of(self.clock(), self.days)
         if cutoff is None:
             return 0

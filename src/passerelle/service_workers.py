@@ -193,6 +193,10 @@ class Operations:
 
     # --- retention -------------------------------------------------------------------
 
+    def purge_console(self, now: float) -> Awaitable[int]:
+        """Delete expired console sessions and one-time links; how many."""
+        return self._store.purge_console(now)
+
     def purge_before(self, cutoff: float, limit: int) -> Awaitable[int]:
         """Delete up to `limit` finished messages created before `cutoff`; how many."""
         return self._store.purge_before(cutoff, limit)

@@ -320,6 +320,9 @@ class RetentionStore(Protocol):
         (callers repeat until none is deleted). The ledger (the accounts' financial
         history) is kept."""
 
+    async def purge_console(self, now: float) -> int:
+        """Delete console sessions and one-time links expired before `now`; how many."""
+
 
 class MailStore(Protocol):
     """The e-mail outbox: an e-mail is queued in a transaction (a crash loses none), then
@@ -396,9 +399,6 @@ class ConsoleStore(Protocol):
 
     async def end_sessions(self, role: Role, login: str, keep: str | None = None) -> int:
         """End every session of `login` in `role` except `keep`; how many."""
-
-    async def purge_console(self, now: float) -> int:
-        """Delete sessions and links expired before `now`; how many rows."""
 
     async def create_operator(self, new: NewOperator) -> Operator:
         """Create a console operator; NameTaken when the login is taken."""
