@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.consolekit import PASSWORD, ConsoleClient
+import httpx
+
+from passerelle.core.console import token_digest
+from passerelle.store.base import Store
+from tests.consolekit import PASSWORD, ConsoleClient, console_app
+from tests.support import make_settings
 
 
 async def test_sign_up_activate_and_log_in(visitor: ConsoleClient) -> None:
@@ -58,3 +63,23 @@ async def test_security_headers(visitor: ConsoleClient) -> None:
     assert answer.headers["x-frame-options"] == "DENY"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+async def test_cookies_are_secure_over_https(console_store: Store) -> None:
+    """Served over https (directly or behind a proxy that says so), the session cookie is
+    Secure, HttpOnly and SameSite=Lax; the store keeps only the token's digest."""
+    app, gateway = console_app(console_store, make_settings(signups_per_hour=0))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    http = httpx.AsyncClient(transport=transport, base_url="https://testserver")
+    client = ConsoleClient(http, console_store)
+    await client.sign_up("hugo")
+    await client.activate_last()
+    answer = await client.log_in("hugo")
+    cookie = next(v for v in answer.headers.get_list("set-cookie") if "passerelle_session" in v)
+    assert "secure" in cookie.lower() and "httponly" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+    token = http.cookies["passerelle_session"]
+    assert await console_store.find_session(token, gateway.now()) is None  # not stored as is
+    assert await console_store.find_session(token_digest(token), gateway.now()) is not None
+    await http.aclose()
+    gateway.close()
