@@ -250,6 +250,8 @@ class Gateway:
             raise exc.InvalidValue("credits: must not be negative")
         if callback_url is not None:
             check_callback_url(callback_url)
+        if await self.store.find_operator(login) is not None:
+            raise exc.AccountExists(login)  # a login names an account or an operator
         return await self.store.create_account(
             NewAccount(
                 login=login,

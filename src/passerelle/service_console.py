@@ -89,6 +89,8 @@ class Console:
             raise exc.InvalidValue("email: not an e-mail address")
         self.check_password(password)
         await self._count_signup(address)
+        if await self.store.find_operator(login) is not None:
+            raise exc.AccountExists(login)  # a login names an account or an operator
         now = self.gateway.now()
         token = secrets.token_urlsafe(32)
         url = f"{base_url}/user/activate/{token}"

@@ -83,3 +83,15 @@ async def test_cookies_are_secure_over_https(console_store: Store) -> None:
     assert await console_store.find_session(token_digest(token), gateway.now()) is not None
     await http.aclose()
     gateway.close()
+
+
+async def test_an_operators_login_cannot_be_taken_by_a_customer(visitor: ConsoleClient) -> None:
+    """Signing up with an operator's login is refused like a taken login, so that the
+    operator is never shadowed by an account of the same name."""
+    from passerelle.auth import hash_password
+    from passerelle.core.console import NewOperator
+
+    await visitor.store.create_operator(NewOperator("root", "r@example.com", hash_password("x"), 1))
+    answer = await visitor.sign_up("root")
+    assert answer.status_code == 400 and "déjà pris" in answer.text
+    assert await visitor.store.find_account("root") is None
