@@ -78,6 +78,7 @@ class App:
         self.gateway = process.gateway
         self.legacy = LegacyApi(self.gateway, self.metrics)
         self.serves_api = self.settings.api  # the `api` role
+        self.console: Any = None  # the console's pages, when this process serves them
         routes: list[BaseRoute] = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
@@ -87,8 +88,14 @@ class App:
             from passerelle.console.app import ConsoleApp
             from passerelle.console.pages import PAGES
 
-            routes += ConsoleApp(self.gateway, PAGES).routes()
+            self.console = ConsoleApp(self.gateway, PAGES)
+            routes += self.console.routes()
         self.web = Starlette(routes=routes, lifespan=self.lifespan)
+
+    def begin_shutdown(self) -> None:
+        """Called from the signal handler of `serve`: long-lived answers end now."""
+        if self.console is not None:
+            self.console.begin_shutdown()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and is_legacy_path(scope["path"]):

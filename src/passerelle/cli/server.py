@@ -9,8 +9,9 @@ import resource
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -123,7 +124,7 @@ def run_server(app: Any, sock: socket.socket, settings: Settings) -> None:
 
     from passerelle.api.protocol import HttpLimits, protocol_class
 
-    GracefulServer = _graceful_server_class()
+    GracefulServer = _graceful_server_class(getattr(app, "begin_shutdown", None))
     limits = HttpLimits(
         max_connections=connection_cap(settings.http_max_connections),
         header_timeout_s=settings.http_header_timeout_s,
@@ -166,7 +167,7 @@ def connection_cap(wanted: int) -> int:
     return max(16, min(wanted, soft - FD_RESERVE))
 
 
-def _graceful_server_class() -> type[Any]:
+def _graceful_server_class(on_exit: Callable[[], None] | None = None) -> type[Any]:
     import uvicorn
 
     class Graceful(uvicorn.Server):
@@ -175,6 +176,11 @@ def _graceful_server_class() -> type[Any]:
         uvicorn re-raises the caught signal after shutting down, so the process would
         die "of SIGTERM" even though every request finished and every write committed.
         """
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            if on_exit is not None:
+                on_exit()  # a flag: safe in a signal handler
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

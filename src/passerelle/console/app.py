@@ -68,6 +68,12 @@ class ConsoleApp:
         self.settings = gateway.settings
         self.env = environment()
         self.pages = tuple(pages)
+        self.closing = False  # set when the process begins to shut down
+
+    def begin_shutdown(self) -> None:
+        """The process is stopping: long-lived answers (live-status streams) end now
+        rather than holding the shutdown until its grace runs out."""
+        self.closing = True
 
     def routes(self) -> list[BaseRoute]:
         """One route per page (every method answered, to give 405 our page), and the
@@ -118,6 +124,7 @@ class ConsoleApp:
             session=session,
             account=account,
             lang=lang_of(request),
+            stopping=lambda: self.closing,
         )
         if session is None:
             ctx.csrf_anonymous = request.cookies.get(CSRF_COOKIE, "")

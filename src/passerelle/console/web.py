@@ -121,6 +121,7 @@ class Ctx:
     form: FormData | None = None
     new_cookies: list[tuple[str, str, int | None]] = field(default_factory=list)
     csrf_anonymous: str = ""
+    stopping: Callable[[], bool] = lambda: False  # the process is shutting down
 
     @property
     def t(self) -> Callable[[str], str]:
