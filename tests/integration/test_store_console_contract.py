@@ -5,6 +5,8 @@ passwords, sessions, the purge, operators. The reads of the console's pages are 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from passerelle import exceptions as exc
@@ -48,8 +50,7 @@ async def signed_up(store: Store, login: str = "alice", digest: str = "act-1") -
 
 
 async def test_sign_up_stores_account_link_and_mail(store: Store) -> None:
-    """Sign-up stores the account (not activated, console password hash kept), its link
-    (usable) and its e-mail (queued)."""
+    """Sign-up stores the account (console hash kept), a usable link and a queued e-mail."""
     account = await store.sign_up(new_account(), link("act-1"), mail())
     assert (account.login, account.activated, account.credits) == ("alice", False, 0)
     assert account.console_password_hash == "console-hash-alice"
@@ -102,8 +103,7 @@ async def test_request_link_stores_the_link_and_its_mail(store: Store) -> None:
 
 
 async def test_activation_grants_credits_once_with_a_ledger_entry(store: Store) -> None:
-    """Activation activates the account and grants the credits with a ledger entry
-    (grant, activation); the link works once."""
+    """Activation works once: account activated, credits granted with a grant ledger entry."""
     account_id = await signed_up(store)
     account = await store.activate_account("act-1", T0 + 10, 20)
     assert account is not None
@@ -131,8 +131,7 @@ async def test_activation_without_credits_writes_no_ledger_entry(store: Store) -
 
 
 async def test_activation_refuses_expired_unknown_and_reset_links(store: Store) -> None:
-    """No activation with an expired link (at its expiry time too), an unknown digest or
-    a RESET link; nothing changes."""
+    """No activation by an expired, unknown or RESET link: nothing changes."""
     await signed_up(store)
     await store.request_link(link("reset-1", purpose=LinkPurpose.RESET), mail())
     assert await store.activate_account("act-1", T0 + DAY, 20) is None
@@ -143,8 +142,7 @@ async def test_activation_refuses_expired_unknown_and_reset_links(store: Store) 
 
 
 async def test_reset_sets_the_password_once_and_ends_customer_sessions(store: Store) -> None:
-    """A reset sets the console password and ends every customer session of the account
-    (not its namesake operator's, not another account's); the link works once."""
+    """A reset works once: password set, only the account's customer sessions ended."""
     await signed_up(store)
     await signed_up(store, "bob", "act-2")
     await store.request_link(link("reset-1", purpose=LinkPurpose.RESET), mail())
@@ -178,8 +176,7 @@ async def test_reset_refuses_expired_and_activation_links(store: Store) -> None:
 
 
 async def test_set_console_password_ends_other_sessions_but_keep(store: Store) -> None:
-    """Setting the console password ends the account's customer sessions except `keep`;
-    AccountNotFound for an unknown login."""
+    """Setting the password ends customer sessions but `keep`; AccountNotFound if unknown."""
     await signed_up(store)
     for digest in ("a1", "a2", "a3"):
         await store.create_session(session(digest))
@@ -246,8 +243,7 @@ async def test_purge_deletes_expired_sessions_and_links(store: Store) -> None:
 
 
 async def test_operators_are_unique_by_login(store: Store) -> None:
-    """An operator is found by login with its fields; a second one with the login is
-    refused (NameTaken)."""
+    """An operator is found by login with its fields; a taken login raises NameTaken."""
     first = await store.create_operator(NewOperator("root", "root@x.fr", "op-hash", T0))
     second = await store.create_operator(NewOperator("ops", "ops@x.fr", "op-hash-2", T0 + 1))
     assert (first.login, first.email, first.password_hash, first.created_at) == (
@@ -263,3 +259,24 @@ async def test_operators_are_unique_by_login(store: Store) -> None:
     with pytest.raises(exc.NameTaken):
         await store.create_operator(NewOperator("root", "other@x.fr", "h", T0 + 2))
     assert await store.find_operator("root") == first
+
+
+async def test_concurrent_uses_of_one_link_activate_once(store: Store) -> None:
+    """Five activations with one link at once: one succeeds, the credits are granted once."""
+    account_id = await signed_up(store)
+    results = await asyncio.gather(*(store.activate_account("act-1", T0 + 1, 20) for _ in range(5)))
+    assert sum(r is not None for r in results) == 1
+    assert await store.balance(account_id) == await store.ledger_sum(account_id) == 20
+    assert len(await store.ledger(account_id)) == 1
+
+
+async def test_concurrent_sign_ups_with_one_email_store_one(store: Store) -> None:
+    """Two sign-ups at once with one e-mail (cases differ): one stored, one NameTaken."""
+    results = await asyncio.gather(
+        store.sign_up(new_account("ann", "Same@x.fr"), link("a", "ann"), mail()),
+        store.sign_up(new_account("bea", "same@X.fr"), link("b", "bea"), mail()),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Account", "NameTaken"]
+    assert len(await store.list_accounts("", 10, 0)) == 1
+    assert len(await store.claim_mails(T0, 30.0, 10)) == 1

@@ -48,8 +48,7 @@ async def msgids(store: Store, account_id: int, query: MessageQuery) -> list[int
 
 
 async def test_list_accounts_searches_login_and_email_without_case(store: Store) -> None:
-    """list_accounts finds accounts whose login or e-mail contains the search, without
-    case, by login, with paging; every account for an empty search."""
+    """list_accounts matches login or e-mail without case, by login, with paging."""
     for login, email in (("zed", "z@shop.fr"), ("alice", "a@bank.fr"), ("bob", "b@SHOP.fr")):
         await store.create_account(NewAccount(login, email, "h", "s", T0))
     assert [a.login for a in await store.list_accounts("", 10, 0)] == ["alice", "bob", "zed"]
@@ -61,8 +60,7 @@ async def test_list_accounts_searches_login_and_email_without_case(store: Store)
 
 
 async def test_search_messages_newest_first_with_recipients(store: Store) -> None:
-    """With no filter: every message of the account, newest first, with its recipients
-    in order and their states."""
+    """Unfiltered history: every message of the account, newest first, with recipients."""
     alice, _, (first, second, third) = await history(store)
     found = await store.search_messages(alice, MessageQuery())
     assert [m.msgid for m in found] == [third, second, first]
@@ -81,8 +79,7 @@ async def test_search_messages_newest_first_with_recipients(store: Store) -> Non
 
 
 async def test_search_messages_filters_by_time_state_and_number(store: Store) -> None:
-    """since (inclusive), until (exclusive), a recipient's state and/or a part of its
-    number, offset and limit select the messages."""
+    """since/until, state, part of a number, offset and limit select the messages."""
     alice, _, (first, second, third) = await history(store)
     assert await msgids(store, alice, MessageQuery(since=T0 + 70)) == [third, second]
     assert await msgids(store, alice, MessageQuery(until=T0 + 70)) == [first]
@@ -112,8 +109,7 @@ async def test_search_messages_never_shows_another_accounts(store: Store) -> Non
 
 
 async def test_states_of_answers_only_the_accounts_msgids(store: Store) -> None:
-    """states_of gives the recipients of each of the account's msgids asked for; other
-    accounts' msgids and unknown ones are absent."""
+    """states_of answers the account's msgids only; others' and unknown ones are absent."""
     alice, bob, (first, second, _) = await history(store)
     [theirs] = await msgids(store, bob, MessageQuery())
     states = await store.states_of(alice, [first, second, theirs, 999, first])
@@ -148,8 +144,7 @@ async def test_find_callback(store: Store) -> None:
 
 
 async def test_traffic_counts_recipients_by_minute_and_state(store: Store) -> None:
-    """traffic counts every account's recipients by the minute of their message's
-    creation (from `since`) and their state, oldest minute first."""
+    """traffic counts all recipients by creation minute (from `since`) and state."""
     await history(store)
     assert await store.traffic(T0) == [
         TrafficRow(T0, S.QUEUED, 2),  # alice's second recipient, bob's

@@ -24,8 +24,7 @@ async def accounts(store: Store) -> tuple[int, int]:
 
 
 async def test_add_and_find_contact(store: Store) -> None:
-    """A contact is found with its fields and no group; ids differ; another account's
-    contact id is absent."""
+    """A contact is found with its fields; another account's contact id is absent."""
     alice, bob = await accounts(store)
     first = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     second = await store.add_contact(alice, NewContact("Ben", "33622222222"), T0 + 1)
@@ -36,8 +35,7 @@ async def test_add_and_find_contact(store: Store) -> None:
 
 
 async def test_a_number_is_unique_within_an_account(store: Store) -> None:
-    """A second contact with the same number in one account: NameTaken; another account
-    may have it."""
+    """A number is unique within an account (NameTaken), not across accounts."""
     alice, bob = await accounts(store)
     await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     with pytest.raises(exc.NameTaken):
@@ -47,8 +45,7 @@ async def test_a_number_is_unique_within_an_account(store: Store) -> None:
 
 
 async def test_update_contact(store: Store) -> None:
-    """update_contact changes name and number; NameTaken for another contact's number
-    (nothing changed); False for an unknown or another account's contact."""
+    """update_contact renames; NameTaken for a taken number; False for absent contacts."""
     alice, bob = await accounts(store)
     ann = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     ben = await store.add_contact(alice, NewContact("Ben", "33622222222"), T0)
@@ -67,8 +64,7 @@ async def test_update_contact(store: Store) -> None:
 
 
 async def test_delete_contact_leaves_its_groups(store: Store) -> None:
-    """Deleting a contact removes it from its groups; False when it is unknown or
-    another account's (which keeps it)."""
+    """Deleting a contact removes its memberships; False for absent contacts."""
     alice, bob = await accounts(store)
     ann = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     group = await store.create_group(alice, "Team", T0)
@@ -84,8 +80,7 @@ async def test_delete_contact_leaves_its_groups(store: Store) -> None:
 
 
 async def test_list_contacts_searches_sorts_and_pages(store: Store) -> None:
-    """list_contacts: the account's contacts whose name (without case) or number contains
-    the search, by name then number, with paging; only a group's members when asked."""
+    """list_contacts searches name/number, sorts by name then number, pages, filters by group."""
     alice, bob = await accounts(store)
     ids = {}
     for name, number in (("Zoe", "33611111111"), ("ann", "33622222222"),
@@ -119,8 +114,7 @@ async def test_list_contacts_searches_sorts_and_pages(store: Store) -> None:
 
 
 async def test_groups_create_find_list_and_unique_names(store: Store) -> None:
-    """Groups are found and listed by name with their sizes; a name is unique within
-    an account (NameTaken), not across accounts; other accounts' ids are absent."""
+    """Groups are found and listed by name with sizes; names unique per account."""
     alice, bob = await accounts(store)
     team = await store.create_group(alice, "Team", T0)
     club = await store.create_group(alice, "Club", T0 + 1)
@@ -137,8 +131,7 @@ async def test_groups_create_find_list_and_unique_names(store: Store) -> None:
 
 
 async def test_rename_group(store: Store) -> None:
-    """rename_group renames; NameTaken when the account has a group of that name; False
-    for an unknown or another account's group."""
+    """rename_group renames; NameTaken for a taken name; False for absent groups."""
     alice, bob = await accounts(store)
     team = await store.create_group(alice, "Team", T0)
     await store.create_group(alice, "Club", T0)
@@ -153,8 +146,7 @@ async def test_rename_group(store: Store) -> None:
 
 
 async def test_delete_group_keeps_its_contacts(store: Store) -> None:
-    """Deleting a group keeps its contacts (without that group); False when it is
-    unknown or another account's."""
+    """Deleting a group keeps its contacts; False for absent groups."""
     alice, bob = await accounts(store)
     ann = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     team = await store.create_group(alice, "Team", T0)
@@ -168,8 +160,7 @@ async def test_delete_group_keeps_its_contacts(store: Store) -> None:
 
 
 async def test_set_members_counts_changes_and_ignores_other_accounts(store: Store) -> None:
-    """set_members adds or removes the account's contacts, counting only changes;
-    another account's contacts or group change nothing."""
+    """set_members counts changed memberships and ignores other accounts' ids."""
     alice, bob = await accounts(store)
     ann = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     ben = await store.add_contact(alice, NewContact("Ben", "33622222222"), T0)
@@ -190,8 +181,7 @@ async def test_set_members_counts_changes_and_ignores_other_accounts(store: Stor
 
 
 async def test_import_creates_the_group_and_upserts_contacts(store: Store) -> None:
-    """An import creates the group, adds new numbers, renames known ones when a name is
-    given (keeps the name otherwise), and makes them all members."""
+    """An import creates the group, adds new numbers, renames known ones given a name."""
     alice, bob = await accounts(store)
     ann = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     ben = await store.add_contact(alice, NewContact("Ben", "33622222222"), T0)
@@ -220,8 +210,7 @@ async def test_import_creates_the_group_and_upserts_contacts(store: Store) -> No
 
 
 async def test_import_into_an_existing_group_and_twice(store: Store) -> None:
-    """An import into an existing group keeps its members; the same import again adds
-    nothing; a number twice in one import is one contact."""
+    """Importing into an existing group or twice adds nothing twice; a number twice is one."""
     alice, _ = await accounts(store)
     ann = await store.add_contact(alice, NewContact("Ann", "33611111111"), T0)
     team = await store.create_group(alice, "Team", T0)
@@ -230,13 +219,14 @@ async def test_import_into_an_existing_group_and_twice(store: Store) -> None:
     assert await store.import_contacts(alice, "Team", rows, T0) == Imported(1, 1, 2)
     assert await store.import_contacts(alice, "Team", rows, T0) == Imported(0, 2, 2)
     assert [g.id for g in await store.list_groups(alice)] == [team]
+    assert await store.import_contacts(alice, "Empty", [], T0) == Imported(0, 0, 0)
+    assert await store.group_numbers(alice, "Empty") == []
     listed = await store.list_contacts(alice, None, "", 10, 0)
     assert [(c.name, c.number) for c in listed] == [("Ann", "33611111111"), ("Cleo", "33633333333")]
 
 
 async def test_group_numbers_in_contact_id_order(store: Store) -> None:
-    """group_numbers gives the members' numbers in contact id order; None for a group
-    the account does not have (another account's included)."""
+    """group_numbers: members' numbers in contact id order; None for an absent group."""
     alice, bob = await accounts(store)
     first = await store.add_contact(alice, NewContact("Zed", "33699999999"), T0)
     second = await store.add_contact(alice, NewContact("Amy", "33611111111"), T0)

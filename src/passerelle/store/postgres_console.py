@@ -26,7 +26,7 @@ from passerelle.core.console import (
 )
 from passerelle.core.values import Account, NewAccount, NewMail
 from passerelle.exceptions import AccountExists, AccountNotFound, NameTaken
-from passerelle.store.postgres_accounts import insert_account
+from passerelle.store.postgres_accounts import _LEDGER, insert_account
 from passerelle.store.postgres_base import PgRole
 from passerelle.store.postgres_console_reads import PgConsoleReads, affected
 from passerelle.store.postgres_mail import _QUEUE
@@ -58,12 +58,9 @@ _USE = (
     " WHERE l.digest = $1 AND l.purpose = $2 AND l.used_at IS NULL AND l.expires_at > $3"
     " AND a.login = l.login RETURNING a.id"
 )
-_END_CUSTOMER = (
+# the sessions of a login in a role, but one (none when $3 is NULL)
+_END_SESSIONS = (
     "DELETE FROM console_sessions WHERE role = $1 AND login = $2 AND digest IS DISTINCT FROM $3"
-)
-_LEDGER = (
-    "INSERT INTO ledger (account_id, at, delta, kind, actor, reason, msgid)"
-    " VALUES ($1, $2, $3, $4, $5, $6, NULL)"
 )
 
 
@@ -134,7 +131,7 @@ class PgConsole(PgConsoleReads, PgRole):
             )
             assert row is not None
             account = _account(tuple(row))
-            await conn.execute(_END_CUSTOMER, str(Role.CUSTOMER), account.login, None)
+            await conn.execute(_END_SESSIONS, str(Role.CUSTOMER), account.login, None)
         return account
 
     async def set_console_password(
@@ -150,7 +147,7 @@ class PgConsole(PgConsoleReads, PgRole):
             )
             if found is None:
                 raise AccountNotFound(login)
-            await conn.execute(_END_CUSTOMER, str(Role.CUSTOMER), login, keep)
+            await conn.execute(_END_SESSIONS, str(Role.CUSTOMER), login, keep)
 
     # sessions
 
@@ -182,7 +179,7 @@ class PgConsole(PgConsoleReads, PgRole):
         await self._pool.execute("DELETE FROM console_sessions WHERE digest = $1", digest)
 
     async def end_sessions(self, role: Role, login: str, keep: str | None = None) -> int:
-        return affected(await self._pool.execute(_END_CUSTOMER, str(role), login, keep))
+        return affected(await self._pool.execute(_END_SESSIONS, str(role), login, keep))
 
     async def purge_console(self, now: float) -> int:
         async with self._tx() as conn:
