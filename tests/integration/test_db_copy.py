@@ -5,7 +5,8 @@ The source is filled through the real CLI and services: accounts (credits, debit
 a suspended one with a rate limit), connectors and routes, messages whose recipients
 are queued, submitted, delivered, undelivered and failed (refunded), a receipt that
 came before its submit, callback events with attempts, failed-login counters and a
-known address, a connector lease.
+known address, a connector lease, e-mails, and the console's rows (a one-time link, a
+session, an operator, contacts in a group).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from sqlalchemy import Boolean
 
 from passerelle import exceptions as exc
 from passerelle.cli import main
+from passerelle.core.console import LinkPurpose, NewContact, NewLink, NewOperator, NewSession, Role
 from passerelle.core.message import SendRequest
 from passerelle.core.states import RecipientState as S
-from passerelle.core.values import CallbackAttempt, CallbackOutcome, CallbackResult
+from passerelle.core.values import CallbackAttempt, CallbackOutcome, CallbackResult, NewMail
 from passerelle.service import Gateway
 from passerelle.service_workers import Operations
 from passerelle.store import copy, migrate
+from passerelle.store.base import Store
 from passerelle.store.copy_ends import select_all
 from passerelle.store.schema import metadata
 from tests import pgserver
@@ -122,6 +125,7 @@ async def _traffic(path: Path) -> None:
         await gateway.queue_mail("z@x.fr", "Mot de passe", "Lien : https://x.test/r")
         [mail, *_] = await ops.claim_mails(ops.clock() + 1, 60.0, 1)
         await ops.record_mail_failed(mail, "SMTPConnectError: refused", now + 90.0)
+        await _console(store, account.id, now)
     finally:
         gateway.close()
         await store.close()
@@ -131,6 +135,21 @@ async def _traffic(path: Path) -> None:
         conn.execute("DELETE FROM callback_attempts WHERE event_id = ?", (newest,))
         conn.execute("DELETE FROM callback_events WHERE id = ?", (newest,))
     conn.close()
+
+
+async def _console(store: Store, account_id: int, now: float) -> None:
+    """The console's rows: a reset link (and its e-mail), sessions, an operator, contacts
+    in a group."""
+    link = NewLink("d" * 64, LinkPurpose.RESET, "acme", now, now + 3600.0)
+    await store.request_link(link, NewMail("ops@acme.fr", "Mot de passe", "Lien", now))
+    await store.create_session(NewSession("s" * 64, Role.CUSTOMER, "acme", "c", now, now + 60))
+    await store.create_operator(NewOperator("root", "root@x.fr", "op-hash", now))
+    await store.import_contacts(
+        account_id,
+        "Équipe",
+        [NewContact("Ann", "33612345601"), NewContact("Ben", "33612345602")],
+        now,
+    )
 
 
 # --- reading every row back --------------------------------------------------------------
@@ -204,7 +223,7 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     copied = ok(
         cli("sqlite:///unused.db", "db", "copy", "--from", f"sqlite:///{source}", "--to", pg)
     )
-    assert "verified: row counts equal in 12 tables; 2 accounts" in copied.stdout
+    assert "verified: row counts equal in 18 tables; 2 accounts" in copied.stdout
     assert "  recipients" in copied.stdout and "copied " in copied.stdout
     assert typed(pg_rows(pg)) == typed(without_leases(original))
     suspended = pg_value(pg, "SELECT suspended FROM accounts WHERE login = 'zoe'")
@@ -214,7 +233,8 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     assert given > max(r[0] for r in original["callback_events"])  # the purged event's id
     last = "SELECT pg_sequence_last_value(pg_get_serial_sequence('{}', 'id'))"  # nextval: +1
     assert pg_value(pg, last.format("callback_events")) == given
-    for table in ("accounts", "ledger", "recipients", "routes", "callback_attempts"):
+    sequenced = ("accounts", "ledger", "recipients", "routes", "callback_attempts", "mails")
+    for table in (*sequenced, "operators", "contacts", "contact_groups"):
         assert pg_value(pg, last.format(table)) == max(r[0] for r in original[table]), table
 
     back = tmp_path / "back.db"

@@ -21,7 +21,8 @@ mixins: accounts (`postgres_accounts.py`), delivery (`postgres_delivery.py`),
 receipt deadline (`postgres_expiry.py`), callbacks (`postgres_callbacks.py`), routes
 (`postgres_routes.py`), ownership (`postgres_owners.py`), login counters
 (`postgres_logins.py`), request-rate windows (`postgres_requests.py`), retention
-(`postgres_retention.py`).
+(`postgres_retention.py`), the e-mail outbox (`postgres_mail.py`), the web console
+(`postgres_console.py`), contacts and groups (`postgres_directory.py`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from passerelle.store.postgres_accounts import PgAccounts
 from passerelle.store.postgres_batch import WORK_CHANNEL, Accept, RunBatcher, accept_run
 from passerelle.store.postgres_callbacks import PgCallbacks
 from passerelle.store.postgres_changes import CALLBACK_CHANNEL
+from passerelle.store.postgres_console import PgConsole
 from passerelle.store.postgres_delivery import PgDelivery
+from passerelle.store.postgres_directory import PgDirectory
 from passerelle.store.postgres_expiry import PgExpiry
 from passerelle.store.postgres_logins import PgLogins
 from passerelle.store.postgres_mail import PgMail
@@ -76,6 +79,8 @@ class PgStore(
     PgRequests,
     PgRetention,
     PgMail,
+    PgConsole,
+    PgDirectory,
 ):
     """The scale-out store: PostgreSQL through asyncpg."""
 

@@ -13,6 +13,8 @@ message.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 
 from passerelle.core.values import (
@@ -27,11 +29,15 @@ from passerelle.exceptions import AccountExists, AccountNotFound
 from passerelle.store.postgres_base import PgRole
 from passerelle.store.sqlite_accounts import _ACCOUNT_COLUMNS, _account
 
+if TYPE_CHECKING:
+    from passerelle.store.postgres_base import Conn
+
 # the fields of NewAccount the insert stores as they are, by column name
 _NEW = (
     "login",
     "email",
     "api_password_hash",
+    "console_password_hash",
     "activated",
     "gateway_enabled",
     "credits",
@@ -59,25 +65,26 @@ _WAKE = (
 )
 
 
+async def insert_account(conn: Conn, new: NewAccount) -> Account:
+    """Insert an account and the ledger row of its initial credits in the open
+    transaction (UniqueViolationError when the login is taken); the account."""
+    row = await conn.fetchrow(_INSERT, *(getattr(new, name) for name in _NEW))
+    assert row is not None
+    account = _account(tuple(row))
+    if new.credits:
+        await conn.execute(
+            _LEDGER, account.id, new.created_at, new.credits, "grant", "cli", "initial credits"
+        )
+    return account
+
+
 class PgAccounts(PgRole):
     """The accounts role of the PostgreSQL store."""
 
     async def create_account(self, new: NewAccount) -> Account:
         try:
             async with self._tx() as conn:
-                row = await conn.fetchrow(_INSERT, *(getattr(new, name) for name in _NEW))
-                assert row is not None
-                account = _account(tuple(row))
-                if new.credits:
-                    await conn.execute(
-                        _LEDGER,
-                        account.id,
-                        new.created_at,
-                        new.credits,
-                        "grant",
-                        "cli",
-                        "initial credits",
-                    )
+                account = await insert_account(conn, new)
         except asyncpg.UniqueViolationError:
             raise AccountExists(new.login) from None
         return account

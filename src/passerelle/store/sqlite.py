@@ -8,7 +8,9 @@ rows and its debit in one transaction, batched by the writer) and reading messag
 back. The other operations are mixins: accounts and ledger (`sqlite_accounts.py`),
 connectors and routes (`sqlite_routes.py`), delivery (`sqlite_delivery.py`), callbacks
 (`sqlite_callbacks.py`), retention (`sqlite_retention.py`), failed-login counters
-(`sqlite_logins.py`), connector ownership (`sqlite_owners.py`).
+(`sqlite_logins.py`), connector ownership (`sqlite_owners.py`), the e-mail outbox
+(`sqlite_mail.py`), the web console (`sqlite_console.py`) and contacts and groups
+(`sqlite_directory.py`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from passerelle.store.msgids import MsgidSource, message_row
 from passerelle.store.signal import WorkSignal
 from passerelle.store.sqlite_accounts import AccountOps
 from passerelle.store.sqlite_callbacks import CallbackOps
+from passerelle.store.sqlite_console import ConsoleOps
 from passerelle.store.sqlite_delivery import DeliveryOps
+from passerelle.store.sqlite_directory import DirectoryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_mail import MailOps
@@ -141,6 +145,8 @@ class SqliteStore(
     OwnerOps,
     RequestOps,
     MailOps,
+    ConsoleOps,
+    DirectoryOps,
 ):
     """The embedded default store (one file)."""
 

@@ -65,6 +65,41 @@ def _ledger_row(
     )
 
 
+def insert_account(conn: sqlite3.Connection, new: NewAccount) -> int:
+    """Insert an account (AccountExists when the login is taken) and the ledger row of its
+    initial credits; its id."""
+    try:
+        cur = conn.execute(
+            "INSERT INTO accounts (login, email, api_password_hash, console_password_hash,"
+            " activated, gateway_enabled, suspended, credits, rate_limit, callback_url,"
+            " callback_method, callback_secret, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.login,
+                new.email,
+                new.api_password_hash,
+                new.console_password_hash,
+                new.activated,
+                new.gateway_enabled,
+                new.credits,
+                new.rate_limit,
+                new.callback_url,
+                new.callback_method,
+                new.callback_secret,
+                new.created_at,
+                new.created_at,
+            ),
+        )
+    except sqlite3.IntegrityError:
+        raise AccountExists(new.login) from None
+    account_id = int(cur.lastrowid or 0)
+    if new.credits:
+        _ledger_row(
+            conn, account_id, new.created_at, new.credits, "grant", "cli", "initial credits"
+        )
+    return account_id
+
+
 class AccountOps:
     """Account half of the SQLite store (a mixin of `SqliteStore`)."""
 
@@ -75,35 +110,7 @@ class AccountOps:
 
     async def create_account(self, new: NewAccount) -> Account:
         def op(conn: sqlite3.Connection) -> int:
-            try:
-                cur = conn.execute(
-                    "INSERT INTO accounts (login, email, api_password_hash, activated,"
-                    " gateway_enabled, suspended, credits, rate_limit, callback_url,"
-                    " callback_method, callback_secret, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        new.login,
-                        new.email,
-                        new.api_password_hash,
-                        new.activated,
-                        new.gateway_enabled,
-                        new.credits,
-                        new.rate_limit,
-                        new.callback_url,
-                        new.callback_method,
-                        new.callback_secret,
-                        new.created_at,
-                        new.created_at,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise AccountExists(new.login) from None
-            account_id = int(cur.lastrowid or 0)
-            if new.credits:
-                _ledger_row(
-                    conn, account_id, new.created_at, new.credits, "grant", "cli", "initial credits"
-                )
-            return account_id
+            return insert_account(conn, new)
 
         await self._writer.submit(op)
         account = await self.find_account(new.login)

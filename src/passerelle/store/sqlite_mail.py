@@ -38,6 +38,16 @@ def mail_of(row: tuple[object, ...]) -> Mail:
     return Mail(r[0], r[1], r[2], r[3], r[4], MailState(r[5]), r[6], r[7], r[8], r[9], r[10])
 
 
+def insert_mail(conn: sqlite3.Connection, mail: NewMail) -> int:
+    """Queue an e-mail in the open transaction: pending, due at once; its id."""
+    cursor = conn.execute(
+        "INSERT INTO mails (to_addr, subject, body_text, created_at, state, attempts,"
+        " next_attempt_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
+        (mail.to_addr, mail.subject, mail.body_text, mail.created_at, PENDING, mail.created_at),
+    )
+    return int(cursor.lastrowid or 0)
+
+
 class MailOps:
     """E-mail half of the SQLite store."""
 
@@ -48,13 +58,7 @@ class MailOps:
 
     async def queue_mail(self, mail: NewMail) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                "INSERT INTO mails (to_addr, subject, body_text, created_at, state, attempts,"
-                " next_attempt_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
-                (mail.to_addr, mail.subject, mail.body_text, mail.created_at, PENDING,
-                 mail.created_at),
-            )  # fmt: skip
-            return int(cursor.lastrowid or 0)
+            return insert_mail(conn, mail)
 
         mail_id: int = await self._writer.submit(op)
         return mail_id
