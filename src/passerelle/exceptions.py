@@ -42,6 +42,7 @@
     │   ├── Refused                 the URL may not be called (not http(s), private target)
     │   └── ProtocolError           the receiver's answer was not HTTP/1.x, or none came
     ├── RequestIncomplete           the client left before its request was received whole
+    ├── PageRefused                 a console page answered with an error page (status, text key)
     ├── ConfigError                 settings that cannot be used
     └── StoreError                  the storage failed (answered 99, request had no effect)
 
@@ -225,6 +226,17 @@ class InvalidValue(AdminError):
 class RequestIncomplete(PasserelleError):
     """The client went away before its request (body) was received in full: the request
     has no effect (nothing stored, nothing charged) and gets no answer."""
+
+
+class PageRefused(PasserelleError):
+    """A console page cannot be shown: answered with `status` and the error page of the
+    text `key` (console/i18n.py). Raised by the console's pages, answered by its app
+    (``passerelle.console.web.Refusal`` is this class)."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
 
 
 class ConfigError(PasserelleError):

@@ -1,4 +1,5 @@
-"""Fixtures of the console tests: the console over a migrated SQLite store."""
+"""Fixtures of the console tests: the console over a migrated SQLite store (a real file;
+the store contract suites run every operation on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from pathlib import Path
 import pytest
 
 from passerelle.store.base import Store
-from passerelle.store.memory import MemoryStore
 from tests.consolekit import ConsoleClient, console_app
-from tests.support import make_settings
+from tests.support import make_settings, sqlite_store
 
 
 @pytest.fixture
 async def console_store(tmp_path: Path) -> AsyncIterator[Store]:
     """The store the console runs on."""
-    store = MemoryStore()
-    await store.open()
+    store = await sqlite_store(tmp_path / "console.db")
     yield store
     await store.close()
 

@@ -37,6 +37,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from passerelle.console.i18n import LANGS, translator
 from passerelle.core.console import Role, Session
 from passerelle.core.values import Account
+from passerelle.exceptions import PageRefused
 from passerelle.service import Gateway
 from passerelle.service_console import Console
 from passerelle.settings import Settings
@@ -97,13 +98,7 @@ class Page:
     name: str = ""
 
 
-class Refusal(Exception):
-    """Answer with `status` (and a page explaining it) instead of the handler's page."""
-
-    def __init__(self, status: int, key: str) -> None:
-        super().__init__(key)
-        self.status = status
-        self.key = key
+Refusal = PageRefused  # the pages raise it as Refusal(status, text key)
 
 
 @dataclass
