@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from passerelle import __version__
-from passerelle.cli import accounts, delivery, maintenance, server, simulation
+from passerelle.cli import accounts, delivery, maintenance, operators, server, simulation
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,3 +26,4 @@ main.add_command(delivery.connector)
 main.add_command(delivery.route)
 main.add_command(simulation.simulator)
 main.add_command(maintenance.callbacks)
+main.add_command(operators.operator)

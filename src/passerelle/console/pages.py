@@ -3,7 +3,13 @@ here gets its access, isolation and CSRF tests without anyone writing them)."""
 
 from __future__ import annotations
 
-from passerelle.console import pages_auth, pages_customer, pages_directory, pages_operator
+from passerelle.console import (
+    pages_auth,
+    pages_customer,
+    pages_directory,
+    pages_links,
+    pages_operator,
+)
 from passerelle.console.web import Page
 
 PAGES: tuple[Page, ...] = (
@@ -11,4 +17,5 @@ PAGES: tuple[Page, ...] = (
     *pages_customer.PAGES,
     *pages_directory.PAGES,
     *pages_operator.PAGES,
+    *pages_links.PAGES,
 )

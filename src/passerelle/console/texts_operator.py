@@ -1,5 +1,176 @@
-"""Texts of the operator pages."""
+"""Texts of the operator pages (accounts, connectors and routes, traffic)."""
 
 from __future__ import annotations
 
-TEXTS: dict[str, tuple[str, str]] = {}
+TEXTS: dict[str, tuple[str, str]] = {
+    # shared words
+    "op.yes": ("oui", "yes"),
+    "op.no": ("non", "no"),
+    "op.on": ("activée", "on"),
+    "op.off": ("désactivée", "off"),
+    "op.page": ("Page", "Page"),
+    "op.date": ("Date", "Date"),
+    "op.created": ("Créé le", "Created"),
+    "op.default": ("par défaut", "default"),
+    "op.invalid": ("Valeur invalide : ", "Invalid value: "),
+    "op.refused": ("Refusé : ", "Refused: "),
+    "op.bad_action": ("Action inconnue.", "Unknown action."),
+    # accounts
+    "op.accounts.title": ("Comptes clients", "Customer accounts"),
+    "op.accounts.search": ("Identifiant ou e-mail contient", "Login or e-mail contains"),
+    "op.accounts.none": ("Aucun compte ne correspond.", "No account matches."),
+    "op.account.missing": ("Ce compte n'existe pas.", "This account does not exist."),
+    "op.activated": ("Activé", "Activated"),
+    "op.gateway": ("Option Gateway SMS", "Gateway SMS option"),
+    "op.suspended": ("Suspendu", "Suspended"),
+    "op.state": ("État", "State"),
+    "op.usable": ("utilisable", "usable"),
+    "op.blocked": ("bloqué (code 14)", "blocked (code 14)"),
+    "op.ledger_sum": ("somme du journal", "ledger sum"),
+    "op.rate_limit": ("Limite de requêtes par seconde", "Request limit per second"),
+    "op.callback": ("Callback", "Callback"),
+    "op.messages": ("Messages", "Messages"),
+    "op.actions": ("Actions", "Actions"),
+    "op.suspend": ("Suspendre le compte", "Suspend the account"),
+    "op.suspend.confirm": (
+        "Suspendre ce compte ? Ses requêtes seront refusées (code 14).",
+        "Suspend this account? Its requests will be refused (code 14).",
+    ),
+    "op.unsuspend": ("Lever la suspension", "Lift the suspension"),
+    "op.gateway_on": ("Activer l'option Gateway SMS", "Turn the Gateway SMS option on"),
+    "op.gateway_off": ("Désactiver l'option Gateway SMS", "Turn the Gateway SMS option off"),
+    "op.done.suspend": ("Compte suspendu.", "Account suspended."),
+    "op.done.unsuspend": ("Suspension levée.", "Suspension lifted."),
+    "op.done.gateway_on": ("Option Gateway SMS activée.", "Gateway SMS option turned on."),
+    "op.done.gateway_off": ("Option Gateway SMS désactivée.", "Gateway SMS option turned off."),
+    "op.credit.title": ("Créditer ou débiter", "Add or remove credits"),
+    "op.credit.amount": (
+        "Nombre de SMS (négatif pour retirer)",
+        "Number of SMS (negative removes)",
+    ),
+    "op.credit.reason": ("Motif", "Reason"),
+    "op.credit.submit": ("Enregistrer le mouvement", "Record the change"),
+    "op.credit.done": ("Mouvement de crédits enregistré.", "Credit change recorded."),
+    "op.credit.applied": (
+        "Appliqué (un retrait s'arrête à zéro) :",
+        "Applied (a removal stops at zero):",
+    ),
+    "op.credit.bad_amount": (
+        "Le nombre de SMS doit être un entier non nul (au plus 10 000 000 en valeur absolue).",
+        "The number of SMS must be a non-zero whole number (at most 10,000,000 either way).",
+    ),
+    "op.credit.reason_required": (
+        "Indiquez le motif du mouvement : il est inscrit au journal.",
+        "Give the reason of the change: it is written in the ledger.",
+    ),
+    "op.credit.reason_long": (
+        "Le motif fait au plus 200 caractères.",
+        "The reason is at most 200 characters long.",
+    ),
+    "op.ledger": ("Journal des crédits", "Credit ledger"),
+    "op.delta": ("Mouvement", "Change"),
+    "op.kind": ("Nature", "Kind"),
+    "op.actor": ("Auteur", "Actor"),
+    "op.last_messages": ("Derniers messages", "Last messages"),
+    "op.sender": ("Émetteur", "Sender"),
+    "op.recipients": ("Destinataires", "Recipients"),
+    "op.cost": ("Coût", "Cost"),
+    "op.text": ("Texte", "Text"),
+    # connectors and routes
+    "op.connectors.title": ("Connecteurs SMPP et routes", "SMPP connectors and routes"),
+    "op.connectors.window_note": (
+        "L'occupation de la fenêtre (soumissions en attente de réponse) est publiée par "
+        "les métriques du processus de livraison (passerelle_connector_window_in_use sur "
+        "/metrics) ; cette page montre l'état de liaison enregistré en base.",
+        "Window use (submits waiting for their answer) is published by the delivery "
+        "process's metrics (passerelle_connector_window_in_use on /metrics); this page "
+        "shows the bind state recorded in the database.",
+    ),
+    "op.connectors.none": ("Aucun connecteur.", "No connector."),
+    "op.name": ("Nom", "Name"),
+    "op.address": ("Adresse", "Address"),
+    "op.host": ("Hôte du SMSC", "SMSC host"),
+    "op.port": ("Port", "Port"),
+    "op.bind_mode": ("Mode de liaison", "Bind mode"),
+    "op.window": ("Fenêtre", "Window"),
+    "op.throughput": ("Débit max. (SMS/s, 0 = illimité)", "Max throughput (SMS/s, 0 = none)"),
+    "op.unlimited": ("illimité", "unlimited"),
+    "op.enquire_link": ("Intervalle enquire_link (s)", "enquire_link interval (s)"),
+    "op.id_mode": ("Identifiants des accusés", "Receipt ids"),
+    "op.coding": ("Codage", "Coding"),
+    "op.enabled": ("Actif (lié par la livraison)", "Enabled (bound by delivery)"),
+    "op.disabled": ("désactivé", "disabled"),
+    "op.bind_state": ("Liaison", "Bind"),
+    "op.bound": ("lié", "bound"),
+    "op.binding": ("non lié", "not bound"),
+    "op.unowned": ("aucun processus", "no process"),
+    "op.owner": ("processus", "process"),
+    "op.lease": ("bail", "lease"),
+    "op.routes": ("Routes", "Routes"),
+    "op.connector.add": ("Ajouter un connecteur", "Add a connector"),
+    "op.connector.replace": ("Remplacer le connecteur", "Replace the connector"),
+    "op.connector.password_hint": (
+        "Au plus 8 caractères (SMPP). Laissé vide, le mot de passe enregistré d'un "
+        "connecteur du même nom est conservé.",
+        "At most 8 characters (SMPP). Left empty, the stored password of a connector of "
+        "the same name is kept.",
+    ),
+    "op.connector.force": ("avec ses routes", "with its routes"),
+    "op.connector.remove_confirm": (
+        "Supprimer ce connecteur ?",
+        "Delete this connector?",
+    ),
+    "op.connector.added": ("Connecteur ajouté.", "Connector added."),
+    "op.connector.replaced": ("Connecteur remplacé.", "Connector replaced."),
+    "op.connector.removed": ("Connecteur supprimé.", "Connector deleted."),
+    "op.routes.title": ("Routes", "Routes"),
+    "op.routes.intro": (
+        "Les règles sont essayées par position croissante, puis par préfixe le plus long ; "
+        "leurs connecteurs dans l'ordre (bascule sur le suivant).",
+        "Rules are tried from the lowest position up, then longest prefix first; their "
+        "connectors in order (failover to the next).",
+    ),
+    "op.routes.none": (
+        "Aucune route : chaque connecteur actif est essayé, par ordre de nom.",
+        "No route: every enabled connector is tried, in name order.",
+    ),
+    "op.position": ("Position", "Position"),
+    "op.prefix": ("Préfixe", "Prefix"),
+    "op.default_route": ("(par défaut)", "(default)"),
+    "op.route_connectors": ("Connecteurs", "Connectors"),
+    "op.route.add": ("Ajouter une route", "Add a route"),
+    "op.route.prefix_hint": (
+        "Chiffres du numéro international (ex. 336) ; vide pour tous les numéros.",
+        "Digits of the international number (e.g. 336); empty for every number.",
+    ),
+    "op.route.connectors_hint": (
+        "Noms séparés par des virgules, dans l'ordre de bascule (ex. orange,sfr).",
+        "Names separated by commas, in failover order (e.g. orange,sfr).",
+    ),
+    "op.route.submit": ("Ajouter la route", "Add the route"),
+    "op.route.remove_confirm": ("Supprimer cette route ?", "Delete this route?"),
+    "op.route.added": ("Route ajoutée.", "Route added."),
+    "op.route.removed": ("Route supprimée.", "Route deleted."),
+    # traffic
+    "op.traffic.title": ("Trafic", "Traffic"),
+    "op.traffic.hour": ("Dernière heure", "Last hour"),
+    "op.traffic.intro": (
+        "Destinataires des messages créés chaque minute (UTC), selon leur état actuel.",
+        "Recipients of the messages created each minute (UTC), by their current state.",
+    ),
+    "op.queue_depth": (
+        "File d'attente (destinataires à soumettre)",
+        "Queue (recipients to submit)",
+    ),
+    "op.callback_backlog": ("Callbacks en attente", "Pending callbacks"),
+    "op.oldest": ("le plus ancien depuis", "oldest for"),
+    "op.minute": ("Minute", "Minute"),
+    "op.total": ("Total", "Total"),
+    "op.state.queued": ("En file", "Queued"),
+    "op.state.submitted": ("Soumis", "Submitted"),
+    "op.state.delivered": ("Délivrés", "Delivered"),
+    "op.state.undelivered": ("Non délivrés", "Undelivered"),
+    "op.state.expired": ("Expirés", "Expired"),
+    "op.state.rejected": ("Rejetés", "Rejected"),
+    "op.state.failed": ("Échoués", "Failed"),
+}
