@@ -8,15 +8,17 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from passerelle import service_history as history
 from passerelle.auth import verify_password
 from passerelle.console import pages_history
+from passerelle.console.i18n import TEXTS
 from passerelle.core.console import MessageQuery
 from passerelle.core.states import RecipientState
-from passerelle.core.values import Account, NewMessage, RecipientStatus
+from passerelle.core.values import Account, CallbackState, NewMessage, RecipientStatus
 from passerelle.service import Gateway
 from passerelle.store.base import Store
 from tests.consolekit import ConsoleClient, console_app
@@ -229,6 +231,7 @@ async def test_live_stream_sends_states_and_balance(
     balance = json.loads(events[1].split("data: ", 1)[1])
     assert balance == {"credits": 9, "text": "Solde : 9 SMS"}
     assert len(events) == 2  # nothing of bruno's message
+    assert pages_history.SLOTS.active == 0  # the ended stream gave its slot back
 
 
 async def test_live_streams_are_bounded(
@@ -299,3 +302,18 @@ async def test_find_message_among_many(visitor: ConsoleClient) -> None:
     assert await history.find_message(store, account.id + 1, ids[0]) is None
     rows = await store.search_messages(account.id, MessageQuery(limit=1))
     assert rows[0].msgid == ids[-1]
+
+
+def test_every_text_of_the_customer_pages_is_translated() -> None:
+    """Every key the customer templates and pages name has its French and English text."""
+    folder = Path(pages_history.__file__).parent
+    keys = set()
+    for template in (folder / "templates").glob("customer_*.html"):
+        keys |= set(re.findall(r"t\('([a-z0-9_.]+)'\)", template.read_text()))
+    keys |= {f"state.{group}" for group in history.GROUPS}
+    keys |= {f"send.sendertype.{code}" for code in "015"} | {"send.type.0", "send.type.1"}
+    keys |= {f"callback.state.{state.name.lower()}" for state in CallbackState}
+    keys |= {"history.bad_filter", "live.busy", "api.started", "settings.saved"}
+    keys |= {"settings.rotated", "send.done", "callback.replayed"}
+    missing = sorted(k for k in keys if k not in TEXTS or not all(TEXTS[k]))
+    assert not missing and len(keys) > 60

@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from passerelle import exceptions as exc
 from passerelle import service_history as history
 from passerelle.console.web import Access, Ctx, Owns, Page, Refusal
 from passerelle.core.values import Account, RecipientStatus
 
 LIVE_SECONDS = 600.0  # one stream's life; the browser reconnects
 LIVE_TICK = 1.0
+KEEP_ALIVE_TICKS = 15  # a comment line when nothing was sent for this many ticks
 LIVE_LIMIT = 100
 RECIPIENTS_LISTED = 10  # per message in the history
 RECIPIENTS_SHOWN = 500  # on a message's page, and per message in the stream
@@ -110,14 +112,25 @@ async def stream(ctx: Ctx, account: Account, ids: list[int]) -> AsyncIterator[by
     tracker = history.LiveTracker(ids, RECIPIENTS_SHOWN)
     deadline = asyncio.get_running_loop().time() + LIVE_SECONDS
     yield b"retry: 3000\n\n"
+    quiet = 0
     while True:
-        states = await store.states_of(account.id, tracker.watching) if tracker.watching else {}
+        try:
+            watching = tracker.watching
+            states = await store.states_of(account.id, watching) if watching else {}
+            credits = await ctx.gateway.balance(account)
+        except exc.StoreError:
+            return  # the browser reconnects, and reads everything again
+        sent = b""
         for msgid, shown in tracker.changes(states):
-            yield event({"msgid": msgid, "recipients": recipients_data(ctx.t, shown)})
-        credits = await ctx.gateway.balance(account)
+            sent += event({"msgid": msgid, "recipients": recipients_data(ctx.t, shown)})
         if tracker.balance_changed(credits):
             text = f"{ctx.t('balance')} : {credits} {ctx.t('sms')}"
-            yield event({"credits": credits, "text": text}, "balance")
+            sent += event({"credits": credits, "text": text}, "balance")
+        quiet = 0 if sent else quiet + 1
+        if quiet >= KEEP_ALIVE_TICKS:  # proxies close connections that stay silent
+            sent, quiet = b": keep-alive\n\n", 0
+        if sent:
+            yield sent
         if not ids or asyncio.get_running_loop().time() >= deadline:
             return  # nothing to watch (a page without messages), or time is up
         await asyncio.sleep(LIVE_TICK)

@@ -87,6 +87,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "history.number": ("Numéro", "Number"),
     "history.empty": ("Aucun message.", "No messages."),
     "history.others": ("autres", "more"),
+    "history.recipients": ("Destinataires", "Recipients"),
     "history.bad_filter": (
         "Filtre invalide : les dates s'écrivent AAAA-MM-JJ.",
         "Invalid filter: dates are written YYYY-MM-DD.",
