@@ -157,3 +157,23 @@ def test_unreadable_files() -> None:
         with pytest.raises(InvalidValue) as caught:
             read_upload(data)
         assert str(caught.value) == key
+
+
+def test_xlsx_with_a_dtd_is_refused() -> None:
+    """An XML part declaring a DTD (entity expansion, external entities) is refused."""
+    book = openpyxl.Workbook()
+    book.active.append(["33612345678"])
+    out = io.BytesIO()
+    book.save(out)
+    source = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    hostile = io.BytesIO()
+    with zipfile.ZipFile(hostile, "w") as archive:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "xl/worksheets/sheet1.xml":
+                data = b'<!DOCTYPE x [<!ENTITY a "aaaa">]>' + data
+            archive.writestr(entry.filename, data)
+    with pytest.raises(InvalidValue) as caught:
+        read_upload(hostile.getvalue())
+    assert str(caught.value) == "dir.import.unreadable"
+    assert read_upload(out.getvalue()).contacts  # the same file without it is read

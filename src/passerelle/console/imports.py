@@ -9,8 +9,9 @@ Synchronous and CPU-bound: the page runs `read_upload` on a worker thread
 - **XLSX** (a zip): refused before parsing when the archive has more than `MAX_ENTRIES`
   entries or unpacks to more than `MAX_UNPACKED` bytes (a zip bomb). The sizes read are
   the archive's declared ones, and Python's zip reader never returns more than the
-  declared size of an entry, so a lying archive fails instead of growing. Then the first
-  sheet, with openpyxl in read-only mode, cached values rather than formulas.
+  declared size of an entry, so a lying archive fails instead of growing. An XML part
+  with a document type declaration (entities) is refused too. Then the first sheet, with
+  openpyxl in read-only mode, cached values rather than formulas.
 - Old ``.xls`` files and anything else are refused with a sentence saying what to do.
 """
 
@@ -77,6 +78,33 @@ def check_zip(data: bytes) -> None:
         raise unreadable("dir.import.unreadable") from error
     if len(entries) > MAX_ENTRIES or sum(e.file_size for e in entries) > MAX_UNPACKED:
         raise unreadable("dir.import.bomb")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for entry in entries:
+                if entry.filename.endswith((".xml", ".rels")) and declares_dtd(archive, entry):
+                    raise unreadable("dir.import.unreadable")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        raise unreadable("dir.import.unreadable") from error
+
+
+DTD_MARKS = tuple(b"<!DOCTYPE".decode().encode(c) for c in ("utf-8", "utf-16-le", "utf-16-be"))
+CHUNK = 1024 * 1024
+
+
+def declares_dtd(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> bool:
+    """True when an XML part of the archive has a document type declaration: a
+    spreadsheet never needs one, and entities are how XML grows or reaches out (the
+    parser's own limits stay as a second guard). Read in chunks, within the sizes
+    `check_zip` allowed."""
+    overlap = max(len(mark) for mark in DTD_MARKS)
+    tail = b""
+    with archive.open(entry) as stream:
+        while chunk := stream.read(CHUNK):
+            window = tail + chunk
+            if any(mark in window for mark in DTD_MARKS):
+                return True
+            tail = window[-overlap:]
+    return False
 
 
 def cell_text(value: object) -> str:

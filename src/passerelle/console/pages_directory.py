@@ -18,6 +18,7 @@ from passerelle.core.console import Contact, Group
 from passerelle.service_directory import Directory, checked_group
 
 PER_PAGE = 50
+MEMBERS = 1000  # members listed on a group's page
 PICK = 200  # contacts offered to add to a group on its page
 SHOWN_ERRORS = 500  # refused lines listed after an import
 MAX_ID_DIGITS = 18
@@ -185,7 +186,7 @@ async def group_page(ctx: Ctx) -> Response:
     error = ""
     name = group.name
     if ctx.request.method == "POST":
-        action = ctx.field("action")
+        action = ctx.field("action") or ("rename" if ctx.field("name") else "")
         if action == "rename":
             name = ctx.field("name")
             try:
@@ -204,7 +205,7 @@ async def group_page(ctx: Ctx) -> Response:
             return ctx.redirect(f"/groupes/{group.id}", ok=ok)
         else:
             raise Refusal(400, "error.bad_form")
-    members = await service.list_contacts(ctx.customer, group_id=group.id, limit=1000)
+    members = await service.list_contacts(ctx.customer, group_id=group.id, limit=MEMBERS)
     search = ctx.request.query_params.get("q", "").strip()[:100]
     member_ids = {c.id for c in members}
     offered = await service.list_contacts(ctx.customer, search, limit=PICK + len(member_ids))
