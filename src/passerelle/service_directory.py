@@ -123,7 +123,7 @@ class Directory:
     # --- imports --------------------------------------------------------------------
 
     async def import_contacts(
-        self, account: Account, group: str, parsed: Sequence[NewContact]
+        self, account: Account, group: str, lines: Sequence[NewContact]
     ) -> Imported:
         """Store the good lines of an import (`core.contacts.parse_rows`) as members of
         the group `group`, created when the account has none of that name; in one
@@ -131,7 +131,7 @@ class Directory:
         the line gives a name). InvalidValue for a bad group name or a bad line."""
         name = checked_group(group)
         good: list[NewContact] = []
-        for contact in parsed:  # the parser checked them; a caller may not have
+        for contact in lines:  # the parser checked them; a caller may not have
             if contact.name:
                 _refuse(contacts.name_problem(contact.name))
             _refuse(contacts.number_problem(contact.number))

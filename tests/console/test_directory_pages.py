@@ -61,8 +61,7 @@ async def test_add_edit_and_delete_contact(visitor: ConsoleClient) -> None:
 
 
 async def test_bad_and_duplicate_numbers_are_explained(visitor: ConsoleClient) -> None:
-    """A number a send would refuse says why (with its API code); a second contact with
-    the same number is refused with a clear message."""
+    """A number a send would refuse says why (API code); a duplicate number is explained."""
     await visitor.customer("bob")
     await add(visitor, "Bob", "33612345678")
     bad = await visitor.post("/contacts", {"name": "X", "number": "0612345678"})
@@ -156,8 +155,7 @@ async def test_xlsx_import(visitor: ConsoleClient) -> None:
 
 
 async def test_hostile_uploads_are_refused(visitor: ConsoleClient) -> None:
-    """A zip bomb is refused with 400 and an oversized upload with 413: nothing is
-    imported, no group is created."""
+    """A zip bomb is refused with 400, an oversized upload with 413; nothing is imported."""
     await visitor.customer("gina")
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -173,8 +171,7 @@ async def test_hostile_uploads_are_refused(visitor: ConsoleClient) -> None:
 
 
 async def test_other_accounts_ids_are_404(console_store: Store) -> None:
-    """Another account's contact and group ids answer 404 like ids that do not exist,
-    and their contacts cannot be put in one's own groups."""
+    """Another account's contact and group ids answer 404, and cannot join one's groups."""
     app, gateway = console_app(console_store, make_settings(signups_per_hour=0))
     owner = ConsoleClient.of(app, console_store)
     other = ConsoleClient.of(app, console_store)

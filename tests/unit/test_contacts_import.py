@@ -19,6 +19,7 @@ from passerelle.core.contacts import (
     parse_rows,
 )
 from passerelle.exceptions import InvalidValue
+from passerelle.service_directory import checked_contact, checked_group
 
 
 def test_good_lines_become_contacts() -> None:
@@ -177,3 +178,15 @@ def test_xlsx_with_a_dtd_is_refused() -> None:
         read_upload(hostile.getvalue())
     assert str(caught.value) == "dir.import.unreadable"
     assert read_upload(out.getvalue()).contacts  # the same file without it is read
+
+
+def test_refused_values_say_why_with_the_api_code() -> None:
+    """A refused number's InvalidValue names the API code a send would answer."""
+    for number, code in [("33x12345678", "05"), ("336123", "06"), ("0612345678", "07")]:
+        with pytest.raises(InvalidValue, match=f"API code {code}"):
+            checked_contact("Ann", number)
+    with pytest.raises(InvalidValue, match="name"):
+        checked_contact("  ", "33612345678")
+    assert checked_contact(" Ann ", "+33 6 12 34 56 78") == NewContact("Ann", "33612345678")
+    with pytest.raises(InvalidValue, match="group name"):
+        checked_group("a\tb")

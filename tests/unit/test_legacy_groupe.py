@@ -70,8 +70,7 @@ async def test_group_and_dest_are_merged_without_duplicates(app_factory: BuildAp
 
 
 async def test_unknown_or_other_accounts_group_is_17(app_factory: BuildApp) -> None:
-    """A group the account does not have (another account's included) is 17, nothing
-    charged."""
+    """A group the account does not have (another account's too) is 17; nothing charged."""
     app = await setup(app_factory)
     for name in ("nope", "Bob%27s", "clients%20vip"):
         answer = await call(app, BASE + "&dest=33612345678&groupe=" + name)
