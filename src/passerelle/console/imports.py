@@ -80,14 +80,18 @@ def check_zip(data: bytes) -> None:
         raise unreadable("dir.import.bomb")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for entry in entries:
-                if entry.filename.endswith((".xml", ".rels")) and declares_dtd(archive, entry):
-                    raise unreadable("dir.import.unreadable")
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            dtd = any(
+                declares_dtd(archive, entry)
+                for entry in entries
+                if entry.filename.endswith((".xml", ".rels"))
+            )
+    except Exception as error:  # damaged, encrypted or unknown compression: many kinds
         raise unreadable("dir.import.unreadable") from error
+    if dtd:
+        raise unreadable("dir.import.unreadable")
 
 
-DTD_MARKS = tuple(b"<!DOCTYPE".decode().encode(c) for c in ("utf-8", "utf-16-le", "utf-16-be"))
+DTD_MARKS = tuple("<!DOCTYPE".encode(c) for c in ("utf-8", "utf-16-le", "utf-16-be"))
 CHUNK = 1024 * 1024
 
 
