@@ -192,7 +192,17 @@ class Gateway:
 
     async def send(self, account: Account, request: SendRequest) -> int:
         """Check, charge and store a message; its msgid. A failed check raises its
-        ApiError and NoCredit (02, last) is raised by the store: nothing is stored."""
+        ApiError and NoCredit (02, last) is raised by the store: nothing is stored.
+
+        With `request.group` (``groupe``), the numbers of the account's contact group of
+        that name are added to `dest` first (then checked and deduplicated as any `dest`);
+        a name the account has no group of is 17 (``groupe``), before the other checks."""
+        if request.group is not None:
+            members = await self.store.group_numbers(account.id, request.group)
+            if members is None:
+                raise exc.InvalidParameter("groupe")
+            dest = ",".join(filter(None, (request.dest, *members)))
+            request = dataclasses.replace(request, dest=dest, group=None)
         if request.dest is not None and len(request.dest) > OFFLOAD_DEST:
             loop = asyncio.get_running_loop()
             outgoing = await loop.run_in_executor(self._checks, self.prepare_send, request)

@@ -8,7 +8,7 @@ Pure functions, no I/O. Rules (docs/api.md):
 - precedence path < query < body; a canonical name wins over its alias.
 - values are trimmed of blanks, except ``msg``.
 - bounded: at most `MAX_FIELDS` pairs in a query, a body or a path, and parts in a
-  multipart body (the API has ten parameters and six aliases; a whole `dest` list is one
+  multipart body (the API has eleven parameters and six aliases; a whole `dest` list is one
   field); more is refused (`TooManyFields`, code 18) before anything is decoded.
 """
 
@@ -34,6 +34,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "type": ("dc",),
     "callback": ("dr",),
     "msgid": (),
+    "groupe": (),  # extension: a contact group's name, with or instead of `dest`
 }
 BLANKS = " \t\r\n"
 PREFIX = b"/client/api"
@@ -138,6 +139,7 @@ class LegacyParams:
     type: str | None = None
     callback: str | None = None
     msgid: str | None = None
+    groupe: str | None = None
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, str]) -> LegacyParams:
@@ -159,7 +161,14 @@ class LegacyParams:
     def send_request(self, via_post: bool = False) -> SendRequest:
         """The `envoi` these values ask for, as the service takes it (not checked yet)."""
         return SendRequest(
-            self.dest, self.origine, self.msg, self.sendertype, self.type, self.callback, via_post
+            self.dest,
+            self.origine,
+            self.msg,
+            self.sendertype,
+            self.type,
+            self.callback,
+            via_post,
+            self.groupe or None,
         )
 
 

@@ -34,6 +34,9 @@ class SendRequest:
     in their legacy encodings, `sender_type` (``0``, ``1`` or ``5``), `flash` (``type``)
     and `callback` (``0`` or ``1``). `via_post`: the request was a POST, which allows
     the larger recipient limit (`max_recipients_post`, else `max_recipients_get`).
+    `group` (``groupe``, an extension): the name of one of the account's contact groups
+    whose numbers are added to `dest`; the service resolves it (`Gateway.send`) before
+    these checks, which never see it.
     """
 
     dest: str | None = None
@@ -43,6 +46,7 @@ class SendRequest:
     flash: str | None = None
     callback: str | None = None
     via_post: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
