@@ -11,7 +11,7 @@ from passerelle.console.i18n import TEXTS
 CONSOLE = Path(str(files("passerelle.console")))
 IN_TEMPLATES = re.compile(r"""\bt\(\s*['"]([a-z_.0-9]+)['"]\s*\)""")
 IN_CODE = re.compile(
-    r"""(?:\bt\(|Refusal\(\s*\d+,\s*|ok=|error=|message=)\s*['"]([a-z_]+\.[a-z_.0-9]+)['"]"""
+    r"""(?:\bt\(|Refusal\(\s*\d+,\s*|ok=|error=|message=)\s*['"]([a-z_]+\.[a-z_.0-9]*[a-z_0-9])['"]"""
 )
 
 
