@@ -8,6 +8,7 @@ import zipfile
 
 import openpyxl
 
+from passerelle.core.console import NewContact
 from passerelle.store.base import Store
 from tests.consolekit import ConsoleClient, console_app
 from tests.support import make_settings
@@ -205,3 +206,25 @@ async def test_other_accounts_ids_are_404(console_store: Store) -> None:
         await owner.http.aclose()
         await other.http.aclose()
         gateway.close()
+
+
+async def test_the_send_page_sends_to_a_group(visitor: ConsoleClient) -> None:
+    """The send page offers the account's groups; sending to one charges one credit per
+    member and stores a message to each of them."""
+    await visitor.customer("gina")
+    account = await visitor.store.find_account("gina")
+    assert account is not None
+    group_id = await visitor.store.create_group(account.id, "amis", 1.0)
+    for number in ("33611111111", "33622222222"):
+        contact = await visitor.store.add_contact(account.id, NewContact("x", number), 1.0)
+        await visitor.store.set_members(account.id, group_id, [contact], True)
+    form = await visitor.get("/sms/envoyer", params={"groupe": "amis"})
+    assert '<option value="amis" selected>' in form.text
+    sent = await visitor.post(
+        "/sms/envoyer", {"groupe": "amis", "msg": "Salut", "origine": "Gina"}, page="/sms/envoyer"
+    )
+    assert sent.status_code == 303
+    msgid = int(sent.headers["location"].split("/")[2].split("?")[0])
+    states = await visitor.store.states_of(account.id, [msgid])
+    assert sorted(r.dest for r in states[msgid]) == ["33611111111", "33622222222"]
+    assert await visitor.store.balance(account.id) == 8

@@ -146,13 +146,22 @@ def send_values(ctx: Ctx) -> dict[str, str]:
         "sendertype": ctx.field("sendertype", str(DEFAULT_SENDER_TYPE)) or str(DEFAULT_SENDER_TYPE),
         "type": ctx.field("type", "0") or "0",
         "callback": "1" if ctx.field("callback") == "1" else "",
+        "groupe": ctx.field("groupe"),
     }
+
+
+async def send_form(
+    ctx: Ctx, values: dict[str, str], status: int = 200, **more: object
+) -> Response:
+    """The send form, with the account's groups to choose from."""
+    groups = await ctx.gateway.store.list_groups(ctx.customer.id)
+    return ctx.render("customer_send.html", status=status, values=values, groups=groups, **more)
 
 
 async def send(ctx: Ctx) -> Response:
     """``/sms/envoyer``: send from the page, through the API's own service call."""
     if ctx.request.method != "POST":
-        return ctx.render("customer_send.html", values=send_values(ctx))
+        return await send_form(ctx, send_values(ctx))
     values = send_values(ctx)
     message = values["msg"] = ctx.secret("msg")  # the text as typed, like the API's `msg`
     request = SendRequest(
@@ -163,6 +172,7 @@ async def send(ctx: Ctx) -> Response:
         flash=values["type"],
         callback=values["callback"] or "0",
         via_post=True,
+        group=values["groupe"] or None,
     )
     account = ctx.customer
     try:
@@ -172,10 +182,10 @@ async def send(ctx: Ctx) -> Response:
     except exc.ApiError as error:
         code, _, label = error.answer().partition("|")
         balance = await ctx.gateway.balance(account) if isinstance(error, exc.NoCredit) else None
-        return ctx.render(
-            "customer_send.html",
-            status=400,
-            values=values,
+        return await send_form(
+            ctx,
+            values,
+            400,
             error_code=code,
             error_label=label,
             balance=balance,

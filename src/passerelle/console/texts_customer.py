@@ -61,6 +61,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Recipients (numbers separated by commas)",
     ),
     "send.msg": ("Message", "Message"),
+    "send.group": (
+        "Groupe de contacts (avec ou à la place des numéros)",
+        "Contact group (with or instead of the numbers)",
+    ),
     "send.origine": ("Expéditeur (origine)", "Sender (origine)"),
     "send.sendertype": ("Type d'expéditeur", "Sender type"),
     "send.sendertype.5": ("5 - texte", "5 - text"),
