@@ -139,7 +139,9 @@ async def journey(page: Page, server: Server, link_of: Callable[[], str], login:
     )
     await page.click("form.card button[type=submit]")
     report = await page.inner_text("main")
-    assert "2" in report and "3" in report, report  # 2 imported; line 3 refused
+    assert "2 importés, 0 mis à jour" in report, report
+    refused = await page.locator("table tr").all_inner_texts()
+    assert any(row.split()[:2] == ["3", "not-a-number"] for row in refused), refused
     await browsing.snap(page, "08-group-imported")
 
     before = int((await page.inner_text("#balance")).split(":")[1].split()[0])
