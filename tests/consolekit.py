@@ -38,7 +38,7 @@ class ConsoleClient:
     def of(cls, app: Starlette, store: Store, address: str = "127.0.0.1") -> ConsoleClient:
         """A client of `app` coming from `address`."""
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
-        http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        http = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
         return cls(http, store)
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:

@@ -96,7 +96,7 @@ async def test_start_integration_shows_the_examples(visitor: ConsoleClient) -> N
     page = await visitor.get("/api-sms")
     assert 'id="example-curl"' in page.text and 'id="example-php"' in page.text
     assert 'data-copy="example-curl"' in page.text and 'data-copy="example-php"' in page.text
-    assert "http://testserver/client/api/?action=envoi&amp;login=alice" in page.text
+    assert "http://127.0.0.1/client/api/?action=envoi&amp;login=alice" in page.text
     assert "VOTRE_MOT_DE_PASSE_API" in page.text and 'id="api-no-password"' in page.text
 
 
@@ -283,7 +283,8 @@ async def test_callback_log_and_replay(pair: Pair) -> None:
 
 
 async def test_find_message_among_many(visitor: ConsoleClient) -> None:
-    """One message is found among many to the same number, with its recipients."""
+    """One message is found by msgid among many to the same number, with its recipients;
+    another account finds nothing."""
     await visitor.customer("alice")
     store = visitor.store
     account = await account_of(store, "alice")
@@ -295,11 +296,12 @@ async def test_find_message_among_many(visitor: ConsoleClient) -> None:
         await store.accept_message(
             NewMessage(account.id, now + i, "S", 5, f"t{i}", False, False, ("33612345678",), 1)
         )
-        for i in range(history.FIND_BATCH + 5)
+        for i in range(205)
     ]
-    found = await history.find_message(store, account.id, ids[0])
+    found = await store.find_message(account.id, ids[0])
     assert found is not None and (found.msgid, found.text) == (ids[0], "t0")
-    assert await history.find_message(store, account.id + 1, ids[0]) is None
+    assert [r.dest for r in found.recipients] == ["33612345678"]
+    assert await store.find_message(account.id + 1, ids[0]) is None
     rows = await store.search_messages(account.id, MessageQuery(limit=1))
     assert rows[0].msgid == ids[-1]
 

@@ -80,7 +80,7 @@ async def message(ctx: Ctx) -> Response:
     msgid = history.parse_msgid(ctx.request.path_params["msgid"])
     found = None
     if msgid is not None:
-        found = await history.find_message(ctx.gateway.store, ctx.customer.id, msgid)
+        found = await ctx.gateway.store.find_message(ctx.customer.id, msgid)
     if found is None:
         raise Refusal(404, "error.404")
     return ctx.render(
@@ -131,7 +131,7 @@ async def stream(ctx: Ctx, account: Account, ids: list[int]) -> AsyncIterator[by
             sent, quiet = b": keep-alive\n\n", 0
         if sent:
             yield sent
-        if not ids or asyncio.get_running_loop().time() >= deadline:
+        if not ids or ctx.stopping() or asyncio.get_running_loop().time() >= deadline:
             return  # nothing to watch (a page without messages), or time is up
         await asyncio.sleep(LIVE_TICK)
         if await ctx.request.is_disconnected():

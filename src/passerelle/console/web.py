@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import hmac
+import ipaddress
+import logging
 import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,13 +36,15 @@ from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from passerelle.console.i18n import LANGS, translator
+from passerelle.console.i18n import LANGS, TEXTS, translator
 from passerelle.core.console import Role, Session
 from passerelle.core.values import Account
 from passerelle.exceptions import PageRefused
 from passerelle.service import Gateway
 from passerelle.service_console import Console
 from passerelle.settings import Settings
+
+log = logging.getLogger("passerelle.console")
 
 SESSION_COOKIE = "passerelle_session"
 CSRF_COOKIE = "passerelle_csrf"
@@ -147,6 +151,22 @@ class Ctx:
         return configured or str(self.request.base_url).rstrip("/")
 
     @property
+    def link_base(self) -> str:
+        """The base of the links sent by e-mail (activation, reset): `public_url`; without
+        it, the request's own only when it came to a loopback name (the embedded default
+        on a laptop). A link built from any other Host header could be a forged one that
+        sends someone's reset link to a stranger's server: Refusal 400 then, and a log
+        line saying to set PASSERELLE_PUBLIC_URL."""
+        configured = self.settings.public_url.rstrip("/")
+        if configured:
+            return configured
+        host = self.request.url.hostname or ""
+        if host == "localhost" or _loopback(host):
+            return str(self.request.base_url).rstrip("/")
+        log.warning("e-mail links need PASSERELLE_PUBLIC_URL (a request came for %r)", host)
+        raise Refusal(400, "error.public_url")
+
+    @property
     def csrf(self) -> str:
         """The CSRF token the forms of this page carry."""
         if self.session is not None:
@@ -182,7 +202,7 @@ class Ctx:
             account=self.account,
             is_operator=self.operator,
             path=self.request.url.path,
-            notice=self.request.query_params.get("ok", ""),
+            notice=known_key(self.request.query_params.get("ok", "")),
             **values,
         )
         return self.finish(HTMLResponse(html, status_code=status))
@@ -213,6 +233,19 @@ class Ctx:
         self.new_cookies.clear()
         secure_headers(response)
         return response
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def known_key(key: str) -> str:
+    """`key` when it is a text of the console, else "" (a ``?ok=`` notice shows only the
+    console's own sentences, never text put in a link by someone else)."""
+    return key if key in TEXTS else ""
 
 
 def secure_headers(response: Response) -> Response:
