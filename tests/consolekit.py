@@ -22,9 +22,22 @@ PASSWORD = "console-pass-1"
 
 
 def console_app(store: Store, settings: Settings) -> tuple[Starlette, Gateway]:
-    """The console's pages (and static files) over `store`, without the rest of `serve`."""
+    """The console's pages (and static files) over `store`, without the rest of `serve`;
+    the `ConsoleApp` is the Starlette app's ``state.console``."""
     gateway = Gateway(store, settings)
-    return Starlette(routes=ConsoleApp(gateway, PAGES).routes()), gateway
+    console = ConsoleApp(gateway, PAGES)
+    app = Starlette(routes=console.routes())
+    app.state.console = console
+    return app, gateway
+
+
+def console_of(client: ConsoleClient) -> ConsoleApp:
+    """The `ConsoleApp` a client talks to."""
+    transport = client.http._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    console = transport.app.state.console  # type: ignore[attr-defined]
+    assert isinstance(console, ConsoleApp)
+    return console
 
 
 @dataclass

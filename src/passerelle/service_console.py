@@ -225,6 +225,12 @@ class Console:
             return None
         return await self.store.find_session(token_digest(token), self.gateway.now())
 
+    async def still_open(self, session: Session | None) -> bool:
+        """True while `session` is neither ended nor expired (long-lived answers ask)."""
+        if session is None:
+            return False
+        return await self.store.find_session(session.digest, self.gateway.now()) is not None
+
     async def log_out(self, session: Session) -> None:
         """End this session."""
         await self.store.end_session(session.digest)

@@ -21,6 +21,8 @@ from passerelle.store.base import Store
 PAGE_SIZE = 50
 MAX_PAGE = 200  # deeper pages: narrow the dates instead
 MAX_LIVE_IDS = 100
+LIVE_STREAMS = 100  # live streams one process serves at once
+LIVE_PER_ACCOUNT = 4  # of them, for one account (a few tabs)
 MAX_MSGID_DIGITS = 18
 
 GROUPS: dict[str, tuple[S, ...]] = {
@@ -175,19 +177,29 @@ class LiveTracker:
 
 class LiveSlots:
     """The live streams one process serves at once (each holds a connection and reads
-    the store every second): at most `limit`."""
+    the store every second): at most `limit`, and at most `per_key` for one key (an
+    account), so that one customer cannot take every slot."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int = LIVE_STREAMS, per_key: int = LIVE_PER_ACCOUNT) -> None:
         self.limit = limit
+        self.per_key = per_key
         self.active = 0
+        self.by_key: dict[str, int] = {}
 
-    def take(self) -> bool:
-        """A slot, or False when all are taken."""
-        if self.active >= self.limit:
+    def take(self, key: str) -> bool:
+        """A slot for `key`, or False when the process's or the key's are all taken."""
+        held = self.by_key.get(key, 0)
+        if self.active >= self.limit or held >= self.per_key:
             return False
         self.active += 1
+        self.by_key[key] = held + 1
         return True
 
-    def give(self) -> None:
-        """Give a slot back."""
+    def give(self, key: str) -> None:
+        """Give a slot of `key` back."""
         self.active = max(0, self.active - 1)
+        held = self.by_key.get(key, 0) - 1
+        if held > 0:
+            self.by_key[key] = held
+        else:
+            self.by_key.pop(key, None)

@@ -42,6 +42,7 @@ from passerelle.console.web import (
 from passerelle.core.console import Role
 from passerelle.service import Gateway
 from passerelle.service_console import Console
+from passerelle.service_history import LiveSlots
 
 log = logging.getLogger("passerelle.console")
 
@@ -69,6 +70,7 @@ class ConsoleApp:
         self.env = environment()
         self.pages = tuple(pages)
         self.closing = False  # set when the process begins to shut down
+        self.live = LiveSlots()  # the live-status streams this process serves
 
     def begin_shutdown(self) -> None:
         """The process is stopping: long-lived answers (live-status streams) end now
@@ -125,6 +127,7 @@ class ConsoleApp:
             account=account,
             lang=lang_of(request),
             stopping=lambda: self.closing,
+            live=self.live,
         )
         if session is None:
             ctx.csrf_anonymous = request.cookies.get(CSRF_COOKIE, "")

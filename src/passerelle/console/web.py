@@ -42,6 +42,7 @@ from passerelle.core.values import Account
 from passerelle.exceptions import PageRefused
 from passerelle.service import Gateway
 from passerelle.service_console import Console
+from passerelle.service_history import LiveSlots
 from passerelle.settings import Settings
 
 log = logging.getLogger("passerelle.console")
@@ -121,6 +122,7 @@ class Ctx:
     new_cookies: list[tuple[str, str, int | None]] = field(default_factory=list)
     csrf_anonymous: str = ""
     stopping: Callable[[], bool] = lambda: False  # the process is shutting down
+    live: LiveSlots = field(default_factory=LiveSlots)  # the process's live streams
 
     @property
     def t(self) -> Callable[[str], str]:
