@@ -146,14 +146,17 @@ async def test_a_private_callback_url_is_saved_with_a_warning(visitor: ConsoleCl
 
 
 async def test_secret_rotation(visitor: ConsoleClient) -> None:
-    """The signing secret is shown to its owner and a new one replaces it."""
+    """A new signing secret replaces the old one and is shown once, on the answer to the
+    rotation; the settings page shows only its last four characters."""
     await visitor.customer("alice")
     old = (await account_of(visitor.store, "alice")).callback_secret
-    assert old in (await visitor.get("/compte/parametres")).text
+    page = (await visitor.get("/compte/parametres")).text
+    assert old not in page and f"…{old[-4:]}" in page
     answer = await visitor.post("/compte/parametres/secret", page="/compte/parametres")
-    assert answer.status_code == 303
+    assert answer.status_code == 200
     new = (await account_of(visitor.store, "alice")).callback_secret
-    assert new != old and new in (await visitor.get("/compte/parametres")).text
+    assert new != old and new in answer.text
+    assert new not in (await visitor.get("/compte/parametres")).text
 
 
 async def test_send_from_the_page(visitor: ConsoleClient) -> None:

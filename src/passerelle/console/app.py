@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -38,6 +38,7 @@ from passerelle.console.web import (
     new_csrf,
     read_form,
     same_token,
+    secure_headers,
 )
 from passerelle.core.console import Role
 from passerelle.service import Gateway
@@ -97,7 +98,11 @@ class ConsoleApp:
 
     async def serve(self, page: Page, request: Request) -> Response:
         """Run one page with every check."""
-        ctx = await self._context(request)
+        try:
+            ctx = await self._context(request)
+        except Exception:  # the store cannot say who this is: a plain answer
+            log.exception("console page %s: no session could be read", page.path)
+            return secure_headers(PlainTextResponse("503 Service Unavailable", 503))
         try:
             return await self._checked(page, ctx)
         except Refusal as refusal:
@@ -152,7 +157,7 @@ class ConsoleApp:
             if ctx.session.role is not wanted:
                 raise Refusal(403, "error.403")
         if method not in SAFE_METHODS:
-            ctx.form = await read_form(request, page.max_body, page.max_files)
+            ctx.form = await read_form(request, page.max_body, page.max_files, page.max_fields)
             given = ctx.form.get("csrf_token")
             if not isinstance(given, str) or not same_token(given, ctx.csrf):
                 raise Refusal(403, "error.csrf")

@@ -100,6 +100,7 @@ class Page:
     owns: Owns | None = None
     max_body: int = FORM_BYTES
     max_files: int = 0
+    max_fields: int = MAX_FIELDS
     name: str = ""
 
 
@@ -267,9 +268,11 @@ def new_csrf() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def read_form(request: Request, max_body: int, max_files: int) -> FormData:
+async def read_form(
+    request: Request, max_body: int, max_files: int, max_fields: int = MAX_FIELDS
+) -> FormData:
     """The posted form, its body read up to `max_body` bytes (Refusal 413 beyond) and
-    parsed with at most `MAX_FIELDS` fields and `max_files` files (Refusal 400). A
+    parsed with at most `max_fields` fields and `max_files` files (Refusal 400). A
     multipart body over `THREAD_BYTES` is parsed on a worker thread (2 MB take ~20 ms
     to parse: the event loop does not wait on them)."""
     declared = request.headers.get("content-length")
@@ -285,22 +288,24 @@ async def read_form(request: Request, max_body: int, max_files: int) -> FormData
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/") and len(data) > THREAD_BYTES:
-            return await asyncio.to_thread(_parse_multipart, request.headers, data, max_files)
+            return await asyncio.to_thread(
+                _parse_multipart, request.headers, data, max_files, max_fields
+            )
         return await request.form(
-            max_files=max_files, max_fields=MAX_FIELDS, max_part_size=max_body
+            max_files=max_files, max_fields=max_fields, max_part_size=max_body
         )
     except Exception as error:  # malformed multipart or too many parts: a 400, not a 500
         raise Refusal(400, "error.bad_form") from error
 
 
-def _parse_multipart(headers: Headers, data: bytes, max_files: int) -> FormData:
+def _parse_multipart(headers: Headers, data: bytes, max_files: int, max_fields: int) -> FormData:
     """Parse a multipart body on the calling (worker) thread, in a loop of its own."""
 
     async def stream() -> AsyncGenerator[bytes, None]:
         yield data
 
     parser = MultiPartParser(
-        headers, stream(), max_files=max_files, max_fields=MAX_FIELDS, max_part_size=len(data)
+        headers, stream(), max_files=max_files, max_fields=max_fields, max_part_size=len(data)
     )
     return asyncio.run(parser.parse())
 
