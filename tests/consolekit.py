@@ -22,9 +22,22 @@ PASSWORD = "console-pass-1"
 
 
 def console_app(store: Store, settings: Settings) -> tuple[Starlette, Gateway]:
-    """The console's pages (and static files) over `store`, without the rest of `serve`."""
+    """The console's pages (and static files) over `store`, without the rest of `serve`;
+    the `ConsoleApp` is the Starlette app's ``state.console``."""
     gateway = Gateway(store, settings)
-    return Starlette(routes=ConsoleApp(gateway, PAGES).routes()), gateway
+    console = ConsoleApp(gateway, PAGES)
+    app = Starlette(routes=console.routes())
+    app.state.console = console
+    return app, gateway
+
+
+def console_of(client: ConsoleClient) -> ConsoleApp:
+    """The `ConsoleApp` a client talks to."""
+    transport = client.http._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    console = transport.app.state.console  # type: ignore[attr-defined]
+    assert isinstance(console, ConsoleApp)
+    return console
 
 
 @dataclass
@@ -38,7 +51,7 @@ class ConsoleClient:
     def of(cls, app: Starlette, store: Store, address: str = "127.0.0.1") -> ConsoleClient:
         """A client of `app` coming from `address`."""
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
-        http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        http = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
         return cls(http, store)
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:

@@ -45,6 +45,8 @@ log = logging.getLogger("passerelle.console")
 NO_PASSWORD = "!"  # noqa: S105 - an API password hash nothing verifies against: set one in Paramètres
 SIGNUP_WINDOW_S = 3600.0
 VERIFY_AT_ONCE = 2
+LINK_POSTS_PER_HOUR = 20  # new passwords posted to reset links, per client address
+MAX_PASSWORD = 1024  # longer ones are refused at log-in without a verification
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +76,10 @@ class Console:
     def check_password(self, password: str) -> None:
         """InvalidValue when `password` is too short for the console."""
         minimum = self.settings.min_console_password_length
-        if len(password) < minimum:
-            raise exc.InvalidValue(f"password: at least {minimum} characters")
+        if not minimum <= len(password) <= MAX_PASSWORD:
+            raise exc.InvalidValue(
+                f"password: at least {minimum} and at most {MAX_PASSWORD} characters"
+            )
 
     async def sign_up(
         self, login: str, email: str, password: str, address: str, base_url: str
@@ -113,12 +117,16 @@ class Console:
         return created
 
     async def _count_signup(self, address: str) -> None:
-        limit = self.settings.signups_per_hour
+        await self._count(f"signup:{address}", self.settings.signups_per_hour)
+
+    async def _count(self, key: str, limit: int) -> None:
+        """Count one request of `key` in the hour's window shared by every process;
+        RateLimited beyond `limit` (0: no limit)."""
         if limit <= 0:
             return
         now = self.gateway.now()
         start = now // SIGNUP_WINDOW_S * SIGNUP_WINDOW_S
-        if not await self.store.count_request(RequestWindow(f"signup:{address}", start, limit)):
+        if not await self.store.count_request(RequestWindow(key, start, limit)):
             raise exc.RateLimited()
 
     @property
@@ -152,12 +160,15 @@ class Console:
         if not self.settings.smtp_host:
             log.info("no SMTP server: password reset link of %s: %s", account.login, url)
 
-    async def reset_password(self, token: str, password: str) -> Account | None:
+    async def reset_password(self, token: str, password: str, address: str) -> Account | None:
         """Use a reset link: the new console password set, every session ended; None for
-        a link unknown, used or expired. InvalidValue for a short password."""
+        a link unknown, used or expired. InvalidValue for a short password; RateLimited
+        beyond `LINK_POSTS_PER_HOUR` tries from one address (each costs an argon2 hash,
+        computed before the link is looked up so that the change is one transaction)."""
         self.check_password(password)
         if not _plausible(token):
             return None
+        await self._count(f"link:{address}", LINK_POSTS_PER_HOUR)
         password_hash = await self._hash(password)
         return await self.store.reset_console_password(
             token_digest(token), password_hash, self.gateway.now()
@@ -169,7 +180,7 @@ class Console:
         """Open a session for an account (customer) or an operator. BadCredentials for a
         wrong pair, RateLimited at the failed-login limits, GatewayDisabled for an
         account not activated yet."""
-        if not login or not password or len(login) > 64 or len(password) > 1024:
+        if not login or not password or len(login) > 64 or len(password) > MAX_PASSWORD:
             raise exc.BadCredentials()
         key = f"console:{login}"
         if await self._logins.refused(key, address):
@@ -214,19 +225,30 @@ class Console:
             return None
         return await self.store.find_session(token_digest(token), self.gateway.now())
 
+    async def still_open(self, session: Session | None) -> bool:
+        """True while `session` is neither ended nor expired (long-lived answers ask)."""
+        if session is None:
+            return False
+        return await self.store.find_session(session.digest, self.gateway.now()) is not None
+
     async def log_out(self, session: Session) -> None:
         """End this session."""
         await self.store.end_session(session.digest)
 
-    async def change_password(self, session: Session, current: str, new: str) -> None:
+    async def change_password(self, session: Session, current: str, new: str, address: str) -> None:
         """Change a customer's console password; every other session of it ends.
-        BadCredentials when `current` is wrong."""
+        BadCredentials when `current` is wrong; its verification is counted by the
+        failed-login limits like a log-in (RateLimited)."""
         self.check_password(new)
         account = await self.store.find_account(session.login)
         if account is None or not account.console_password_hash:
             raise exc.BadCredentials()
+        key = f"console:{session.login}"
+        decision = await self._logins.begin(key, address)
         if not await self._verify(account.console_password_hash, current):
+            self._logins.failed(key, address, decision)
             raise exc.BadCredentials()
+        await self._logins.succeeded(key, address)
         password_hash = await self._hash(new)
         await self.store.set_console_password(
             session.login, password_hash, self.gateway.now(), keep=session.digest

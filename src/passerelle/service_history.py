@@ -1,5 +1,5 @@
-"""Reads of the console's message pages: the history's filters (state groups, dates),
-one message of an account, and what the live stream (`/sms/live`) sends.
+"""Reads of the console's message pages: the history's filters (state groups, dates)
+and what the live stream (`/sms/live`) sends.
 
 The history groups recipient states as the manual's customers read them: "en cours"
 (queued, submitted), "reçu" (delivered), "non reçu" (undelivered, expired, rejected),
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from passerelle.core.console import MessageQuery
 from passerelle.core.states import RecipientState as S
@@ -21,8 +21,9 @@ from passerelle.store.base import Store
 PAGE_SIZE = 50
 MAX_PAGE = 200  # deeper pages: narrow the dates instead
 MAX_LIVE_IDS = 100
+LIVE_STREAMS = 100  # live streams one process serves at once
+LIVE_PER_ACCOUNT = 4  # of them, for one account (a few tabs)
 MAX_MSGID_DIGITS = 18
-FIND_BATCH = 200
 
 GROUPS: dict[str, tuple[S, ...]] = {
     "en_cours": (S.QUEUED, S.SUBMITTED),
@@ -78,8 +79,8 @@ def parse_filter(since: str, until: str, group: str, number: str, page: str) -> 
     """The filter of the history's query parameters; ValueError for a bad date or state."""
     if group and group not in GROUPS:
         raise ValueError(group)
-    digits = "".join(c for c in number if c.isdigit())[:20]
-    number_page = int(page) if page.isdigit() and len(page) <= 4 else 1
+    digits = "".join(c for c in number if c.isascii() and c.isdigit())[:20]
+    number_page = int(page) if page.isascii() and page.isdigit() and len(page) <= 4 else 1
     return HistoryFilter(
         since=parse_day(since),
         until=parse_day(until),
@@ -132,27 +133,6 @@ def parse_ids(value: str) -> list[int]:
     return list(found)
 
 
-async def find_message(store: Store, account_id: int, msgid: int) -> MessageSummary | None:
-    """The account's message `msgid` with its recipients, or None (another account's
-    message is None too). Found among the messages to its first recipient, created no
-    later than that recipient's last change (most often the first few rows)."""
-    states = (await store.states_of(account_id, [msgid])).get(msgid)
-    if not states:
-        return None
-    changed = [r.updated_at for r in states if r.updated_at is not None]
-    until = min(changed) + 1 if changed else None
-    offset = 0
-    while True:
-        query = MessageQuery(until=until, dest=states[0].dest, limit=FIND_BATCH, offset=offset)
-        rows = await store.search_messages(account_id, query)
-        for row in rows:
-            if row.msgid == msgid:
-                return replace(row, recipients=states)
-        if len(rows) < FIND_BATCH:
-            return None
-        offset += FIND_BATCH
-
-
 Snapshot = tuple[tuple[str, int], ...]
 
 
@@ -197,19 +177,29 @@ class LiveTracker:
 
 class LiveSlots:
     """The live streams one process serves at once (each holds a connection and reads
-    the store every second): at most `limit`."""
+    the store every second): at most `limit`, and at most `per_key` for one key (an
+    account), so that one customer cannot take every slot."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int = LIVE_STREAMS, per_key: int = LIVE_PER_ACCOUNT) -> None:
         self.limit = limit
+        self.per_key = per_key
         self.active = 0
+        self.by_key: dict[str, int] = {}
 
-    def take(self) -> bool:
-        """A slot, or False when all are taken."""
-        if self.active >= self.limit:
+    def take(self, key: str) -> bool:
+        """A slot for `key`, or False when the process's or the key's are all taken."""
+        held = self.by_key.get(key, 0)
+        if self.active >= self.limit or held >= self.per_key:
             return False
         self.active += 1
+        self.by_key[key] = held + 1
         return True
 
-    def give(self) -> None:
-        """Give a slot back."""
+    def give(self, key: str) -> None:
+        """Give a slot of `key` back."""
         self.active = max(0, self.active - 1)
+        held = self.by_key.get(key, 0) - 1
+        if held > 0:
+            self.by_key[key] = held
+        else:
+            self.by_key.pop(key, None)

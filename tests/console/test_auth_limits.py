@@ -81,7 +81,7 @@ async def test_a_password_change_ends_the_other_sessions(visitor: ConsoleClient)
     await visitor.customer("fanny")
     transport = visitor.http._transport
     other = ConsoleClient(
-        httpx.AsyncClient(transport=transport, base_url="http://testserver"), visitor.store
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1"), visitor.store
     )
     assert (await other.log_in("fanny")).status_code == 303
     changed = await visitor.post(

@@ -70,7 +70,7 @@ async def test_cookies_are_secure_over_https(console_store: Store) -> None:
     Secure, HttpOnly and SameSite=Lax; the store keeps only the token's digest."""
     app, gateway = console_app(console_store, make_settings(signups_per_hour=0))
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    http = httpx.AsyncClient(transport=transport, base_url="https://testserver")
+    http = httpx.AsyncClient(transport=transport, base_url="https://127.0.0.1")
     client = ConsoleClient(http, console_store)
     await client.sign_up("hugo")
     await client.activate_last()
@@ -95,3 +95,37 @@ async def test_an_operators_login_cannot_be_taken_by_a_customer(visitor: Console
     answer = await visitor.sign_up("root")
     assert answer.status_code == 400 and "déjà pris" in answer.text
     assert await visitor.store.find_account("root") is None
+
+
+async def test_a_forged_host_never_gets_a_reset_link(visitor: ConsoleClient) -> None:
+    """Without PASSERELLE_PUBLIC_URL, a request for another host than a loopback one
+    queues no e-mail (400): a forged Host header cannot send a reset link elsewhere."""
+    await visitor.customer("ines")
+    before = await visitor.links()
+    token = await visitor.token("/user/reset")
+    answer = await visitor.http.post(
+        "/user/reset",
+        data={"csrf_token": token, "email": "ines@example.com"},
+        headers={"host": "evil.example"},
+    )
+    assert answer.status_code == 400
+    assert await visitor.links() == before
+    assert all(link.startswith("http://127.0.0.1/") for link in before)
+
+
+async def test_public_url_makes_the_links(console_store: Store) -> None:
+    """With PASSERELLE_PUBLIC_URL set, e-mail links use it whatever the Host header."""
+    settings = make_settings(signups_per_hour=0, public_url="https://sms.example.com/")
+    app, gateway = console_app(console_store, settings)
+    client = ConsoleClient.of(app, console_store)
+    token = await client.token("/user/create")
+    await client.http.post(
+        "/user/create",
+        data={"csrf_token": token, "login": "jo", "email": "jo@example.com",
+              "password": PASSWORD},
+        headers={"host": "evil.example"},
+    )  # fmt: skip
+    [link] = await client.links()
+    assert link.startswith("https://sms.example.com/user/activate/")
+    await client.http.aclose()
+    gateway.close()

@@ -3,13 +3,15 @@ and callbacks, over HTTP in-process."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from passerelle import service_history as history
@@ -21,7 +23,7 @@ from passerelle.core.states import RecipientState
 from passerelle.core.values import Account, CallbackState, NewMessage, RecipientStatus
 from passerelle.service import Gateway
 from passerelle.store.base import Store
-from tests.consolekit import ConsoleClient, console_app
+from tests.consolekit import ConsoleClient, console_app, console_of
 from tests.support import make_settings
 
 PUBLIC_URL = "https://93.184.215.14/dlr"  # a public address: no DNS, no warning
@@ -51,6 +53,11 @@ async def pair(console_store: Store) -> AsyncIterator[Pair]:
     await anne.http.aclose()
     await bruno.http.aclose()
     gateway.close()
+
+
+def slots_of(client: ConsoleClient) -> history.LiveSlots:
+    """The live-stream slots of the console `client` talks to."""
+    return console_of(client).live
 
 
 async def account_of(store: Store, login: str) -> Account:
@@ -96,7 +103,7 @@ async def test_start_integration_shows_the_examples(visitor: ConsoleClient) -> N
     page = await visitor.get("/api-sms")
     assert 'id="example-curl"' in page.text and 'id="example-php"' in page.text
     assert 'data-copy="example-curl"' in page.text and 'data-copy="example-php"' in page.text
-    assert "http://testserver/client/api/?action=envoi&amp;login=alice" in page.text
+    assert "http://127.0.0.1/client/api/?action=envoi&amp;login=alice" in page.text
     assert "VOTRE_MOT_DE_PASSE_API" in page.text and 'id="api-no-password"' in page.text
 
 
@@ -139,14 +146,17 @@ async def test_a_private_callback_url_is_saved_with_a_warning(visitor: ConsoleCl
 
 
 async def test_secret_rotation(visitor: ConsoleClient) -> None:
-    """The signing secret is shown to its owner and a new one replaces it."""
+    """A new signing secret replaces the old one and is shown once, on the answer to the
+    rotation; the settings page shows only its last four characters."""
     await visitor.customer("alice")
     old = (await account_of(visitor.store, "alice")).callback_secret
-    assert old in (await visitor.get("/compte/parametres")).text
+    page = (await visitor.get("/compte/parametres")).text
+    assert old not in page and f"…{old[-4:]}" in page
     answer = await visitor.post("/compte/parametres/secret", page="/compte/parametres")
-    assert answer.status_code == 303
+    assert answer.status_code == 200
     new = (await account_of(visitor.store, "alice")).callback_secret
-    assert new != old and new in (await visitor.get("/compte/parametres")).text
+    assert new != old and new in answer.text
+    assert new not in (await visitor.get("/compte/parametres")).text
 
 
 async def test_send_from_the_page(visitor: ConsoleClient) -> None:
@@ -231,15 +241,20 @@ async def test_live_stream_sends_states_and_balance(
     balance = json.loads(events[1].split("data: ", 1)[1])
     assert balance == {"credits": 9, "text": "Solde : 9 SMS"}
     assert len(events) == 2  # nothing of bruno's message
-    assert pages_history.SLOTS.active == 0  # the ended stream gave its slot back
+    assert slots_of(pair.anne).active == 0  # the ended stream gave its slot back
 
 
 async def test_live_streams_are_bounded(
     visitor: ConsoleClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Beyond the process's live streams, a new one is answered 503."""
+    """Beyond the process's live streams, or an account's, a new one is answered 503."""
     await visitor.customer("alice")
-    monkeypatch.setattr(pages_history, "SLOTS", history.LiveSlots(0))
+    slots = slots_of(visitor)
+    assert slots.take("alice") and slots.take("alice") and slots.take("alice")
+    assert slots.take("alice")  # four tabs of alice's
+    assert (await visitor.get("/sms/live?ids=123456789")).status_code == 503
+    slots.give("alice")
+    monkeypatch.setattr(slots, "limit", slots.active)  # the process is full
     assert (await visitor.get("/sms/live?ids=123456789")).status_code == 503
 
 
@@ -283,7 +298,8 @@ async def test_callback_log_and_replay(pair: Pair) -> None:
 
 
 async def test_find_message_among_many(visitor: ConsoleClient) -> None:
-    """One message is found among many to the same number, with its recipients."""
+    """One message is found by msgid among many to the same number, with its recipients;
+    another account finds nothing."""
     await visitor.customer("alice")
     store = visitor.store
     account = await account_of(store, "alice")
@@ -295,11 +311,12 @@ async def test_find_message_among_many(visitor: ConsoleClient) -> None:
         await store.accept_message(
             NewMessage(account.id, now + i, "S", 5, f"t{i}", False, False, ("33612345678",), 1)
         )
-        for i in range(history.FIND_BATCH + 5)
+        for i in range(205)
     ]
-    found = await history.find_message(store, account.id, ids[0])
+    found = await store.find_message(account.id, ids[0])
     assert found is not None and (found.msgid, found.text) == (ids[0], "t0")
-    assert await history.find_message(store, account.id + 1, ids[0]) is None
+    assert [r.dest for r in found.recipients] == ["33612345678"]
+    assert await store.find_message(account.id + 1, ids[0]) is None
     rows = await store.search_messages(account.id, MessageQuery(limit=1))
     assert rows[0].msgid == ids[-1]
 
@@ -317,3 +334,59 @@ def test_every_text_of_the_customer_pages_is_translated() -> None:
     keys |= {"settings.rotated", "send.done", "callback.replayed"}
     missing = sorted(k for k in keys if k not in TEXTS or not all(TEXTS[k]))
     assert not missing and len(keys) > 60
+
+
+async def read_until_closed(
+    client: ConsoleClient, ids: str, act: Callable[[], Awaitable[None]]
+) -> str:
+    """Open the live stream, run `act` a moment later, and read until the server closes
+    the stream (within 10 s, else the test fails)."""
+
+    async def consume() -> str:
+        async with client.http.stream("GET", f"/sms/live?ids={ids}") as answer:
+            assert answer.status_code == 200
+            return "".join([chunk async for chunk in answer.aiter_text()])
+
+    reading = asyncio.create_task(consume())
+    await asyncio.sleep(0.2)
+    await act()
+    return await asyncio.wait_for(reading, 10)
+
+
+async def test_a_live_stream_ends_with_its_session(
+    visitor: ConsoleClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logging out ends the live streams of that session (the session is read again
+    while streaming), instead of letting them run their ten minutes."""
+    monkeypatch.setattr(pages_history, "LIVE_TICK", 0.02)
+    monkeypatch.setattr(pages_history, "SESSION_CHECK_TICKS", 2)
+    await visitor.customer("alice")
+    msgid = await send(visitor, "33612345678")
+    token = await visitor.token("/")
+    transport = visitor.http._transport
+    other = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+    other.cookies.set("passerelle_session", visitor.http.cookies["passerelle_session"])
+
+    async def log_out() -> None:
+        assert (await other.post("/user/logout", data={"csrf_token": token})).status_code == 303
+
+    body = await read_until_closed(visitor, str(msgid), log_out)
+    assert f'"msgid": {msgid}' in body
+    assert console_of(visitor).live.active == 0
+    await other.aclose()
+
+
+async def test_a_live_stream_ends_when_the_process_stops(
+    visitor: ConsoleClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the process begins to stop, open live streams end at their next tick."""
+    monkeypatch.setattr(pages_history, "LIVE_TICK", 0.02)
+    await visitor.customer("alice")
+    msgid = await send(visitor, "33612345678")
+
+    async def stop() -> None:
+        console_of(visitor).begin_shutdown()
+
+    body = await read_until_closed(visitor, str(msgid), stop)
+    assert f'"msgid": {msgid}' in body
+    assert console_of(visitor).live.active == 0

@@ -228,3 +228,26 @@ async def test_the_send_page_sends_to_a_group(visitor: ConsoleClient) -> None:
     states = await visitor.store.states_of(account.id, [msgid])
     assert sorted(r.dest for r in states[msgid]) == ["33611111111", "33622222222"]
     assert await visitor.store.balance(account.id) == 8
+
+
+async def test_many_members_are_added_in_one_post(visitor: ConsoleClient) -> None:
+    """A group page takes as many ticked contacts as it lists (not only 100 fields)."""
+    await visitor.customer("hector")
+    account = await visitor.store.find_account("hector")
+    assert account is not None
+    group_id = await visitor.store.create_group(account.id, "tous", 1.0)
+    ids = [
+        await visitor.store.add_contact(account.id, NewContact(f"c{n}", f"336{n:08d}"), 1.0)
+        for n in range(150)
+    ]
+    path = f"/groupes/{group_id}"
+    token = await visitor.token(path)
+    form = [("csrf_token", token), ("action", "add"), *(("contact_ids", str(i)) for i in ids)]
+    answer = await visitor.http.post(
+        path,
+        content="&".join(f"{k}={v}" for k, v in form),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    group = await visitor.store.find_group(account.id, group_id)
+    assert group is not None and group.members == 150

@@ -159,3 +159,31 @@ async def test_traffic_counts_recipients_by_minute_and_state(store: Store) -> No
     assert await store.traffic(T0 + 131) == []
     [row, *_] = await store.traffic(T0)
     assert isinstance(row.minute, float) and isinstance(row.count, int)
+
+
+async def test_find_message_is_the_accounts_only(store: Store) -> None:
+    """find_message gives the account's message with its recipients, None for another
+    account's msgid or an unknown one."""
+    alice, bob, (first, _, _) = await history(store)
+    found = await store.find_message(alice, first)
+    assert found is not None
+    assert (found.msgid, found.created_at, found.text) == (first, T0, f"text {T0}")
+    assert [r.dest for r in found.recipients] == ["33611111111", "33622222222"]
+    assert await store.find_message(bob, first) is None
+    assert await store.find_message(alice, 123) is None
+
+
+async def test_reads_give_the_first_recipients_by_number(store: Store) -> None:
+    """A large message is read with only its first recipients by number: `recipients` of
+    a history query, `per_message` of states_of and find_message."""
+    alice = await account(store, "alice", credits=1000)
+    dests = tuple(f"336{n:08d}" for n in range(600, 0, -1))  # stored in reverse order
+    msgid = await store.accept_message(NewMessage(alice, T0, "S", 5, "t", False, False, dests, 600))
+    ordered = sorted(dests)
+    [row] = await store.search_messages(alice, MessageQuery(recipients=3))
+    assert [r.dest for r in row.recipients] == ordered[:3]
+    states = await store.states_of(alice, [msgid], per_message=5)
+    assert [r.dest for r in states[msgid]] == ordered[:5]
+    assert len((await store.states_of(alice, [msgid]))[msgid]) == 500
+    found = await store.find_message(alice, msgid, per_message=7)
+    assert found is not None and [r.dest for r in found.recipients] == ordered[:7]

@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -38,10 +38,12 @@ from passerelle.console.web import (
     new_csrf,
     read_form,
     same_token,
+    secure_headers,
 )
 from passerelle.core.console import Role
 from passerelle.service import Gateway
 from passerelle.service_console import Console
+from passerelle.service_history import LiveSlots
 
 log = logging.getLogger("passerelle.console")
 
@@ -69,6 +71,7 @@ class ConsoleApp:
         self.env = environment()
         self.pages = tuple(pages)
         self.closing = False  # set when the process begins to shut down
+        self.live = LiveSlots()  # the live-status streams this process serves
 
     def begin_shutdown(self) -> None:
         """The process is stopping: long-lived answers (live-status streams) end now
@@ -95,7 +98,11 @@ class ConsoleApp:
 
     async def serve(self, page: Page, request: Request) -> Response:
         """Run one page with every check."""
-        ctx = await self._context(request)
+        try:
+            ctx = await self._context(request)
+        except Exception:  # the store cannot say who this is: a plain answer
+            log.exception("console page %s: no session could be read", page.path)
+            return secure_headers(PlainTextResponse("503 Service Unavailable", 503))
         try:
             return await self._checked(page, ctx)
         except Refusal as refusal:
@@ -125,6 +132,7 @@ class ConsoleApp:
             account=account,
             lang=lang_of(request),
             stopping=lambda: self.closing,
+            live=self.live,
         )
         if session is None:
             ctx.csrf_anonymous = request.cookies.get(CSRF_COOKIE, "")
@@ -149,7 +157,7 @@ class ConsoleApp:
             if ctx.session.role is not wanted:
                 raise Refusal(403, "error.403")
         if method not in SAFE_METHODS:
-            ctx.form = await read_form(request, page.max_body, page.max_files)
+            ctx.form = await read_form(request, page.max_body, page.max_files, page.max_fields)
             given = ctx.form.get("csrf_token")
             if not isinstance(given, str) or not same_token(given, ctx.csrf):
                 raise Refusal(403, "error.csrf")

@@ -35,7 +35,7 @@ async def sign_up(ctx: Ctx) -> Response:
     login, email = ctx.field("login"), ctx.field("email")
     password = ctx.secret("password")
     try:
-        await ctx.console.sign_up(login, email, password, ctx.address, ctx.base_url)
+        await ctx.console.sign_up(login, email, password, ctx.address, ctx.link_base)
     except exc.AccountExists:
         error = ctx.t("signup.login_taken")
     except exc.NameTaken:
@@ -98,7 +98,7 @@ async def reset_request(ctx: Ctx) -> Response:
     if ctx.request.method != "POST":
         return ctx.render("reset_request.html")
     try:
-        await ctx.console.request_reset(ctx.field("email"), ctx.address, ctx.base_url)
+        await ctx.console.request_reset(ctx.field("email"), ctx.address, ctx.link_base)
     except exc.RateLimited:
         raise Refusal(429, "error.429") from None
     return ctx.render("reset_request.html", done=True)
@@ -110,7 +110,9 @@ async def reset_choose(ctx: Ctx) -> Response:
         return ctx.render("reset_choose.html", state="ask")
     token = ctx.request.path_params["token"]
     try:
-        account = await ctx.console.reset_password(token, ctx.secret("password"))
+        account = await ctx.console.reset_password(token, ctx.secret("password"), ctx.address)
+    except exc.RateLimited:
+        raise Refusal(429, "error.429") from None
     except exc.InvalidValue as invalid:
         return ctx.render("reset_choose.html", status=400, state="ask", error=str(invalid))
     if account is None:
@@ -126,8 +128,10 @@ async def change_password(ctx: Ctx) -> Response:
     assert ctx.session is not None
     try:
         await ctx.console.change_password(
-            ctx.session, ctx.secret("current_password"), ctx.secret("password")
+            ctx.session, ctx.secret("current_password"), ctx.secret("password"), ctx.address
         )
+    except exc.RateLimited:
+        raise Refusal(429, "error.429") from None
     except exc.BadCredentials:
         return ctx.render("password.html", status=400, error=ctx.t("password.bad"))
     except exc.InvalidValue as invalid:

@@ -95,7 +95,9 @@ async def api_sms(ctx: Ctx) -> Response:
     )
 
 
-async def settings_page(ctx: Ctx, status: int = 200, error: str = "", **typed: str) -> Response:
+async def settings_page(
+    ctx: Ctx, status: int = 200, error: str = "", new_secret: str = "", **typed: str
+) -> Response:
     """The settings form (with what was typed, after an error)."""
     account = ctx.customer
     url = typed.get("callback_url", account.callback_url or "")
@@ -110,6 +112,7 @@ async def settings_page(ctx: Ctx, status: int = 200, error: str = "", **typed: s
         methods=CALLBACK_METHODS,
         no_password=account.api_password_hash == NO_PASSWORD,
         min_length=ctx.settings.min_api_password_length,
+        new_secret=new_secret,
     )
 
 
@@ -132,9 +135,11 @@ async def settings(ctx: Ctx) -> Response:
 
 
 async def rotate_secret(ctx: Ctx) -> Response:
-    """``/compte/parametres/secret`` (POST): a new callback signing secret."""
-    await ctx.gateway.rotate_secret(ctx.customer.login)
-    return ctx.redirect("/compte/parametres", ok="settings.rotated")
+    """``/compte/parametres/secret`` (POST): a new callback signing secret, shown on this
+    answer only (the settings page shows its last four characters)."""
+    secret = await ctx.gateway.rotate_secret(ctx.customer.login)
+    ctx.account = await ctx.gateway.store.find_account(ctx.customer.login) or ctx.account
+    return await settings_page(ctx, new_secret=secret)
 
 
 def send_values(ctx: Ctx) -> dict[str, str]:

@@ -299,6 +299,13 @@ PAGES: list[Page] = [
         max_body=UPLOAD_BODY,
         max_files=1,
     ),
-    Page("/groupes/{group_id}", group_page, GET_POST, Access.CUSTOMER, Owns.GROUP),
+    Page(
+        "/groupes/{group_id}",
+        group_page,
+        GET_POST,
+        Access.CUSTOMER,
+        Owns.GROUP,
+        max_fields=MEMBERS + 10,  # a checkbox per member listed, and the form's own fields
+    ),
     Page("/groupes/{group_id}/supprimer", group_delete, ("POST",), Access.CUSTOMER, Owns.GROUP),
 ]

@@ -26,10 +26,9 @@ from passerelle.core.values import Account, RecipientStatus
 LIVE_SECONDS = 600.0  # one stream's life; the browser reconnects
 LIVE_TICK = 1.0
 KEEP_ALIVE_TICKS = 15  # a comment line when nothing was sent for this many ticks
-LIVE_LIMIT = 100
+SESSION_CHECK_TICKS = 5  # the session is read again every 5 s
 RECIPIENTS_LISTED = 10  # per message in the history
 RECIPIENTS_SHOWN = 500  # on a message's page, and per message in the stream
-SLOTS = history.LiveSlots(LIVE_LIMIT)
 
 
 def when(at: float | None) -> str:
@@ -80,7 +79,7 @@ async def message(ctx: Ctx) -> Response:
     msgid = history.parse_msgid(ctx.request.path_params["msgid"])
     found = None
     if msgid is not None:
-        found = await history.find_message(ctx.gateway.store, ctx.customer.id, msgid)
+        found = await ctx.gateway.store.find_message(ctx.customer.id, msgid)
     if found is None:
         raise Refusal(404, "error.404")
     return ctx.render(
@@ -107,8 +106,11 @@ def recipients_data(t: Callable[[str], str], shown: tuple[RecipientStatus, ...])
 
 
 async def stream(ctx: Ctx, account: Account, ids: list[int]) -> AsyncIterator[bytes]:
-    """The live events of `ids` (the account's only), until the stream's time is up."""
+    """The live events of `ids` (the account's only), until the stream's time is up, the
+    process stops, or the session ends (log-out, password change: checked every
+    `SESSION_CHECK_TICKS`)."""
     store = ctx.gateway.store
+    ticks = 0
     tracker = history.LiveTracker(ids, RECIPIENTS_SHOWN)
     deadline = asyncio.get_running_loop().time() + LIVE_SECONDS
     yield b"retry: 3000\n\n"
@@ -131,36 +133,46 @@ async def stream(ctx: Ctx, account: Account, ids: list[int]) -> AsyncIterator[by
             sent, quiet = b": keep-alive\n\n", 0
         if sent:
             yield sent
-        if not ids or asyncio.get_running_loop().time() >= deadline:
+        if not ids or ctx.stopping() or asyncio.get_running_loop().time() >= deadline:
             return  # nothing to watch (a page without messages), or time is up
         await asyncio.sleep(LIVE_TICK)
-        if await ctx.request.is_disconnected():
+        if await ctx.request.is_disconnected() or ctx.stopping():
+            return
+        ticks += 1
+        if ticks % SESSION_CHECK_TICKS == 0 and not await ctx.console.still_open(ctx.session):
             return
 
 
 class LiveResponse(StreamingResponse):
     """A stream that gives its slot back however it ends."""
 
+    def __init__(self, body: AsyncIterator[bytes], slots: history.LiveSlots, key: str) -> None:
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+        self.slots = slots
+        self.key = key
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            SLOTS.give()
+            self.slots.give(self.key)
 
 
 async def live(ctx: Ctx) -> Response:
-    """``/sms/live?ids=...``: the Server-Sent Events of the account's messages."""
+    """``/sms/live?ids=...``: the Server-Sent Events of the account's messages (at most
+    `LIVE_STREAMS` streams per process and `LIVE_PER_ACCOUNT` per account: 503 beyond)."""
     ids = history.parse_ids(ctx.request.query_params.get("ids", ""))
-    if not SLOTS.take():
+    key = ctx.customer.login
+    if not ctx.live.take(key):
         raise Refusal(503, "live.busy")
     try:
-        response = LiveResponse(
-            stream(ctx, ctx.customer, ids),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-        )
+        response = LiveResponse(stream(ctx, ctx.customer, ids), ctx.live, key)
     except BaseException:
-        SLOTS.give()
+        ctx.live.give(key)
         raise
     return ctx.finish(response)
 

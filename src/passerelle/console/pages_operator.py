@@ -7,6 +7,7 @@ are recorded in the ledger with the actor ``operator:<login>``.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 
 from passerelle import exceptions as exc
 from passerelle.console.web import Access, Ctx, Page, Refusal
+from passerelle.core.console import MessageQuery
 from passerelle.core.states import RecipientState
 from passerelle.service import AccountUpdate
 
@@ -22,6 +24,7 @@ SEARCH_CHARS = 100
 MAX_CREDIT = 10_000_000
 REASON_CHARS = 200
 LAST_MESSAGES = 20
+RECIPIENTS_LISTED = 10  # per message on an account's page
 TRAFFIC_MINUTES = 60
 
 ACTIONS: dict[str, AccountUpdate] = {
@@ -67,7 +70,8 @@ def account_path(login: str) -> str:
 
 def page_number(value: str) -> int:
     """A ``page`` parameter (1 when absent or not a small positive number)."""
-    return int(value) if value.isdigit() and 0 < len(value) < 6 and int(value) > 0 else 1
+    small = value.isascii() and value.isdigit() and 0 < len(value) < 6
+    return int(value) if small and int(value) > 0 else 1
 
 
 async def accounts(ctx: Ctx) -> Response:
@@ -130,7 +134,11 @@ async def account(ctx: Ctx) -> Response:
                 raise
             error, status = ctx.t(refusal.key), refusal.status
     try:
-        view = await ctx.gateway.show_account(login, LAST_MESSAGES)
+        view = await ctx.gateway.show_account(login, 0)
+        # the last messages with a few recipients each (a message may have 50 000)
+        last = MessageQuery(limit=LAST_MESSAGES, recipients=RECIPIENTS_LISTED)
+        messages = await ctx.gateway.store.search_messages(view.account.id, last)
+        view = dataclasses.replace(view, messages=messages)
     except exc.AccountNotFound:
         raise Refusal(404, "op.account.missing") from None
     applied = ctx.request.query_params.get("applied", "")

@@ -46,6 +46,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error.405": ("Méthode non autorisée.", "Method not allowed."),
     "error.too_large": ("Envoi trop volumineux.", "Upload too large."),
     "error.bad_form": ("Formulaire illisible.", "Unreadable form."),
+    "error.public_url": (
+        "Cette adresse ne peut pas recevoir de lien par e-mail : l'opérateur doit régler "
+        "PASSERELLE_PUBLIC_URL.",
+        "E-mail links cannot be made for this address: the operator must set "
+        "PASSERELLE_PUBLIC_URL.",
+    ),
     "error.429": (
         "Trop de tentatives : réessayez dans quelques minutes.",
         "Too many attempts: try again in a few minutes.",

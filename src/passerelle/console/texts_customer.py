@@ -48,7 +48,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "faire confiance.",
         "Every callback is signed with this secret: check the signature before trusting it.",
     ),
-    "settings.secret_show": ("Afficher le secret", "Show the secret"),
+    "settings.secret_ends": ("Le secret actuel se termine par", "The current secret ends with"),
+    "settings.secret_once": (
+        "Nouveau secret généré : copiez-le maintenant dans votre récepteur de callbacks, "
+        "il ne sera plus affiché.",
+        "New secret generated: copy it into your callback receiver now, it will not be "
+        "shown again.",
+    ),
     "settings.secret_rotate": ("Générer un nouveau secret", "Generate a new secret"),
     "settings.secret_confirm": (
         "L'ancien secret cessera immédiatement de signer les callbacks. Continuer ?",

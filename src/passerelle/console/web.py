@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import hmac
+import ipaddress
+import logging
 import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,13 +36,16 @@ from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from passerelle.console.i18n import LANGS, translator
+from passerelle.console.i18n import LANGS, TEXTS, translator
 from passerelle.core.console import Role, Session
 from passerelle.core.values import Account
 from passerelle.exceptions import PageRefused
 from passerelle.service import Gateway
 from passerelle.service_console import Console
+from passerelle.service_history import LiveSlots
 from passerelle.settings import Settings
+
+log = logging.getLogger("passerelle.console")
 
 SESSION_COOKIE = "passerelle_session"
 CSRF_COOKIE = "passerelle_csrf"
@@ -95,6 +100,7 @@ class Page:
     owns: Owns | None = None
     max_body: int = FORM_BYTES
     max_files: int = 0
+    max_fields: int = MAX_FIELDS
     name: str = ""
 
 
@@ -117,6 +123,7 @@ class Ctx:
     new_cookies: list[tuple[str, str, int | None]] = field(default_factory=list)
     csrf_anonymous: str = ""
     stopping: Callable[[], bool] = lambda: False  # the process is shutting down
+    live: LiveSlots = field(default_factory=LiveSlots)  # the process's live streams
 
     @property
     def t(self) -> Callable[[str], str]:
@@ -145,6 +152,22 @@ class Ctx:
         """The gateway's public base URL: `public_url`, else the request's own."""
         configured = self.settings.public_url.rstrip("/")
         return configured or str(self.request.base_url).rstrip("/")
+
+    @property
+    def link_base(self) -> str:
+        """The base of the links sent by e-mail (activation, reset): `public_url`; without
+        it, the request's own only when it came to a loopback name (the embedded default
+        on a laptop). A link built from any other Host header could be a forged one that
+        sends someone's reset link to a stranger's server: Refusal 400 then, and a log
+        line saying to set PASSERELLE_PUBLIC_URL."""
+        configured = self.settings.public_url.rstrip("/")
+        if configured:
+            return configured
+        host = self.request.url.hostname or ""
+        if host == "localhost" or _loopback(host):
+            return str(self.request.base_url).rstrip("/")
+        log.warning("e-mail links need PASSERELLE_PUBLIC_URL (a request came for %r)", host)
+        raise Refusal(400, "error.public_url")
 
     @property
     def csrf(self) -> str:
@@ -182,7 +205,7 @@ class Ctx:
             account=self.account,
             is_operator=self.operator,
             path=self.request.url.path,
-            notice=self.request.query_params.get("ok", ""),
+            notice=known_key(self.request.query_params.get("ok", "")),
             **values,
         )
         return self.finish(HTMLResponse(html, status_code=status))
@@ -215,6 +238,19 @@ class Ctx:
         return response
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def known_key(key: str) -> str:
+    """`key` when it is a text of the console, else "" (a ``?ok=`` notice shows only the
+    console's own sentences, never text put in a link by someone else)."""
+    return key if key in TEXTS else ""
+
+
 def secure_headers(response: Response) -> Response:
     """Add the console's security headers to an answer."""
     for name, value in SECURITY_HEADERS.items():
@@ -232,9 +268,11 @@ def new_csrf() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def read_form(request: Request, max_body: int, max_files: int) -> FormData:
+async def read_form(
+    request: Request, max_body: int, max_files: int, max_fields: int = MAX_FIELDS
+) -> FormData:
     """The posted form, its body read up to `max_body` bytes (Refusal 413 beyond) and
-    parsed with at most `MAX_FIELDS` fields and `max_files` files (Refusal 400). A
+    parsed with at most `max_fields` fields and `max_files` files (Refusal 400). A
     multipart body over `THREAD_BYTES` is parsed on a worker thread (2 MB take ~20 ms
     to parse: the event loop does not wait on them)."""
     declared = request.headers.get("content-length")
@@ -250,22 +288,24 @@ async def read_form(request: Request, max_body: int, max_files: int) -> FormData
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/") and len(data) > THREAD_BYTES:
-            return await asyncio.to_thread(_parse_multipart, request.headers, data, max_files)
+            return await asyncio.to_thread(
+                _parse_multipart, request.headers, data, max_files, max_fields
+            )
         return await request.form(
-            max_files=max_files, max_fields=MAX_FIELDS, max_part_size=max_body
+            max_files=max_files, max_fields=max_fields, max_part_size=max_body
         )
     except Exception as error:  # malformed multipart or too many parts: a 400, not a 500
         raise Refusal(400, "error.bad_form") from error
 
 
-def _parse_multipart(headers: Headers, data: bytes, max_files: int) -> FormData:
+def _parse_multipart(headers: Headers, data: bytes, max_files: int, max_fields: int) -> FormData:
     """Parse a multipart body on the calling (worker) thread, in a loop of its own."""
 
     async def stream() -> AsyncGenerator[bytes, None]:
         yield data
 
     parser = MultiPartParser(
-        headers, stream(), max_files=max_files, max_fields=MAX_FIELDS, max_part_size=len(data)
+        headers, stream(), max_files=max_files, max_fields=max_fields, max_part_size=len(data)
     )
     return asyncio.run(parser.parse())
 

@@ -132,7 +132,9 @@ class Imported:
 @dataclass(frozen=True, slots=True)
 class MessageQuery:
     """Filters of the message history: created in [since, until), with a recipient in
-    `state` and/or whose number contains `dest`; newest first, `offset` skipped."""
+    `state` and/or whose number contains `dest`; newest first, `offset` skipped; at most
+    `recipients` recipients given per message (the first by number: a page never loads
+    all 50 000 recipients of a large message)."""
 
     since: float | None = None
     until: float | None = None
@@ -140,6 +142,7 @@ class MessageQuery:
     dest: str | None = None
     limit: int = 50
     offset: int = 0
+    recipients: int = 10
 
 
 @dataclass(frozen=True, slots=True)

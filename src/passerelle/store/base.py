@@ -413,11 +413,17 @@ class ConsoleStore(Protocol):
     async def search_messages(self, account_id: int, query: MessageQuery) -> list[MessageSummary]:
         """The account's messages matching `query`, newest first, with their recipients."""
 
+    async def find_message(
+        self, account_id: int, msgid: int, per_message: int = 500
+    ) -> MessageSummary | None:
+        """The account's message `msgid` with its first `per_message` recipients by
+        number, or None (another account's message is None too)."""
+
     async def states_of(
-        self, account_id: int, msgids: Sequence[int]
+        self, account_id: int, msgids: Sequence[int], per_message: int = 500
     ) -> dict[int, tuple[RecipientStatus, ...]]:
-        """The recipients of each of `msgids` that belongs to the account (others are
-        absent from the answer)."""
+        """The first `per_message` recipients by number of each of `msgids` that belongs
+        to the account (others are absent from the answer)."""
 
     async def find_callback(self, event_id: int) -> CallbackEvent | None:
         """The callback event with this id, or None."""

@@ -51,6 +51,12 @@ def matches(summary: MessageSummary, query: MessageQuery) -> bool:
     return bool(recipients) or (query.state is None and not query.dest)
 
 
+def first_recipients(summary: MessageSummary, count: int) -> MessageSummary:
+    """The message with only its first `count` recipients by number."""
+    ordered = sorted(summary.recipients, key=lambda r: r.dest)[:count]
+    return dataclasses.replace(summary, recipients=tuple(ordered))
+
+
 @dataclass
 class MemoryConsole:
     """Console half of the in-memory store."""
@@ -213,13 +219,26 @@ class MemoryConsole:
     async def search_messages(self, account_id: int, query: MessageQuery) -> list[MessageSummary]:
         found = [s for s in self._summaries(account_id) if matches(s, query)]
         found.sort(key=lambda s: (s.created_at, s.msgid), reverse=True)
-        return found[query.offset : query.offset + query.limit]
+        page = found[query.offset : query.offset + query.limit]
+        return [first_recipients(s, query.recipients) for s in page]
+
+    async def find_message(
+        self, account_id: int, msgid: int, per_message: int = 500
+    ) -> MessageSummary | None:
+        for summary in self._summaries(account_id):
+            if summary.msgid == msgid:
+                return first_recipients(summary, per_message)
+        return None
 
     async def states_of(
-        self, account_id: int, msgids: Sequence[int]
+        self, account_id: int, msgids: Sequence[int], per_message: int = 500
     ) -> dict[int, tuple[RecipientStatus, ...]]:
         wanted = set(msgids)
-        return {s.msgid: s.recipients for s in self._summaries(account_id) if s.msgid in wanted}
+        return {
+            s.msgid: first_recipients(s, per_message).recipients
+            for s in self._summaries(account_id)
+            if s.msgid in wanted
+        }
 
     async def find_callback(self, event_id: int) -> CallbackEvent | None:
         for event in await self.list_callbacks(None, False, 1 << 30):

@@ -19,9 +19,11 @@ from passerelle.store.sqlite_console_reads import (
     traffic_of,
 )
 
+# the first recipients of each message by number (the (msgid, dest) index: no sort)
 _STATUSES = (
-    "SELECT msgid, dest, state, stat, coalesce(final_at, submitted_at) FROM recipients"
-    " WHERE msgid = ANY($1::bigint[]) ORDER BY id"
+    "SELECT w.msgid, r.dest, r.state, r.stat, r.at FROM unnest($1::bigint[]) AS w(msgid)"
+    " CROSS JOIN LATERAL (SELECT dest, state, stat, coalesce(final_at, submitted_at) AS at"
+    " FROM recipients WHERE msgid = w.msgid ORDER BY dest LIMIT $2) r"
 )
 
 
@@ -52,10 +54,10 @@ class PgConsoleReads(PgRole):
         )
         return [_account(tuple(row)) for row in rows]
 
-    async def _statuses(self, msgids: Sequence[int]) -> dict[int, list[RecipientStatus]]:
+    async def _statuses(self, msgids: Sequence[int], per: int) -> dict[int, list[RecipientStatus]]:
         if not msgids:
             return {}
-        return group_statuses(await self._pool.fetch(_STATUSES, list(msgids)))
+        return group_statuses(await self._pool.fetch(_STATUSES, list(msgids), per))
 
     async def search_messages(self, account_id: int, query: MessageQuery) -> list[MessageSummary]:
         filters, args = history_filters(query, "$", 2)
@@ -69,11 +71,23 @@ class PgConsoleReads(PgRole):
             query.limit,
             query.offset,
         )
-        statuses = await self._statuses([int(r[0]) for r in rows])
+        statuses = await self._statuses([int(r[0]) for r in rows], query.recipients)
         return summaries_of(rows, statuses)
 
+    async def find_message(
+        self, account_id: int, msgid: int, per_message: int = 500
+    ) -> MessageSummary | None:
+        rows = await self._pool.fetch(
+            "SELECT msgid, created_at, sender, text, cost FROM messages"
+            " WHERE msgid = $1 AND account_id = $2",
+            msgid,
+            account_id,
+        )
+        found = summaries_of(rows, await self._statuses([msgid], per_message)) if rows else []
+        return found[0] if found else None
+
     async def states_of(
-        self, account_id: int, msgids: Sequence[int]
+        self, account_id: int, msgids: Sequence[int], per_message: int = 500
     ) -> dict[int, tuple[RecipientStatus, ...]]:
         rows = await self._pool.fetch(
             "SELECT msgid FROM messages WHERE account_id = $1 AND msgid = ANY($2::bigint[])"
@@ -82,7 +96,7 @@ class PgConsoleReads(PgRole):
             sorted(set(msgids)),
         )
         owned = [int(r[0]) for r in rows]
-        statuses = await self._statuses(owned)
+        statuses = await self._statuses(owned, per_message)
         return {msgid: tuple(statuses.get(msgid, ())) for msgid in owned}
 
     async def find_callback(self, event_id: int) -> CallbackEvent | None:

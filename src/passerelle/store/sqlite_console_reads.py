@@ -25,10 +25,10 @@ from passerelle.core.values import (
 from passerelle.store.sqlite_accounts import _ACCOUNT_COLUMNS, _account
 
 CHUNK = 500  # msgids in one IN (...) list
-# the recipients of some messages, in the order `message_states` gives them
+# the first recipients of one message by number (the (msgid, dest) index: no sort)
 STATUSES = (
     "SELECT msgid, dest, state, stat, coalesce(final_at, submitted_at) FROM recipients"
-    " WHERE msgid IN ({}) ORDER BY id"
+    " WHERE msgid = ? ORDER BY dest LIMIT ?"
 )
 CALLBACK = (
     "SELECT e.id, a.login, e.msgid, e.dest, e.statut, e.stat, e.state, e.attempts,"
@@ -119,12 +119,11 @@ class ConsoleReads:
         )
         return [_account(tuple(row)) for row in rows.fetchall()]
 
-    def _statuses(self, msgids: Sequence[int]) -> dict[int, list[RecipientStatus]]:
+    def _statuses(self, msgids: Sequence[int], per: int) -> dict[int, list[RecipientStatus]]:
+        read = self._read()
         found: dict[int, list[RecipientStatus]] = {}
-        for start in range(0, len(msgids), CHUNK):
-            part = msgids[start : start + CHUNK]
-            sql = STATUSES.format(", ".join("?" * len(part)))
-            found.update(group_statuses(self._read().execute(sql, part).fetchall()))
+        for msgid in msgids:
+            found.update(group_statuses(read.execute(STATUSES, (msgid, per)).fetchall()))
         return found
 
     async def search_messages(self, account_id: int, query: MessageQuery) -> list[MessageSummary]:
@@ -139,11 +138,26 @@ class ConsoleReads:
             )
             .fetchall()
         )
-        statuses = self._statuses([int(r[0]) for r in rows])
+        statuses = self._statuses([int(r[0]) for r in rows], query.recipients)
         return summaries_of(rows, statuses)
 
+    async def find_message(
+        self, account_id: int, msgid: int, per_message: int = 500
+    ) -> MessageSummary | None:
+        rows = (
+            self._read()
+            .execute(
+                "SELECT msgid, created_at, sender, text, cost FROM messages"
+                " WHERE msgid = ? AND account_id = ?",
+                (msgid, account_id),
+            )
+            .fetchall()
+        )
+        found = summaries_of(rows, self._statuses([msgid], per_message)) if rows else []
+        return found[0] if found else None
+
     async def states_of(
-        self, account_id: int, msgids: Sequence[int]
+        self, account_id: int, msgids: Sequence[int], per_message: int = 500
     ) -> dict[int, tuple[RecipientStatus, ...]]:
         wanted = sorted(set(msgids))
         owned: list[int] = []
@@ -154,7 +168,7 @@ class ConsoleReads:
                 f" AND msgid IN ({', '.join('?' * len(part))})"
             )
             owned += [int(r[0]) for r in self._read().execute(sql, (account_id, *part))]
-        statuses = self._statuses(owned)
+        statuses = self._statuses(owned, per_message)
         return {msgid: tuple(statuses.get(msgid, ())) for msgid in owned}
 
     async def find_callback(self, event_id: int) -> CallbackEvent | None:

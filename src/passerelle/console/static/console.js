@@ -26,3 +26,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// a form posted once: a second click while the first post is on its way does nothing
+// (no second charge or credit from a double click)
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+  if (event.defaultPrevented) return;
+  if (form.dataset.sent === "1") {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sent = "1";
+  window.setTimeout(() => { delete form.dataset.sent; }, 5000);
+});
