@@ -2,8 +2,9 @@
 one-time links, operators, contacts and groups, history filters, traffic counts.
 
 Secrets never travel in these values in clear: a session or link token is held by the
-browser (cookie) or the e-mail; the store keeps its SHA-256 (`token_digest`), so a
-copy of the database opens no session and activates no account.
+browser (cookie) or the e-mail; the console's tables keep its SHA-256 (`token_digest`),
+so a copy of them opens no session. (The e-mail outbox keeps each e-mail's text, links
+included, as it was sent.)
 """
 
 from __future__ import annotations
