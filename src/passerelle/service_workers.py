@@ -122,11 +122,17 @@ class Operations:
         return self._store.list_routes()
 
     def claim_connectors(
-        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+        self,
+        names: Iterable[str],
+        owner: str,
+        lease: float,
+        bound: Mapping[str, bool],
+        use: Mapping[str, tuple[int, int]] | None = None,
     ) -> Awaitable[frozenset[str]]:
-        """Own, or keep owning, each of `names` no other live lease holds; the names
-        `owner` holds (see `Store.claim_connectors`)."""
-        return self._store.claim_connectors(names, owner, lease, bound)
+        """Own, or keep owning, each of `names` no other live lease holds, recording
+        bind state and window use; the names `owner` holds (see
+        `Store.claim_connectors`)."""
+        return self._store.claim_connectors(names, owner, lease, bound, use)
 
     def heartbeat(self, owner: str, lease: float) -> Awaitable[list[str]]:
         """Mark this delivery process alive; the live ones, in id order."""

@@ -11,7 +11,7 @@ import pytest
 from passerelle.console.pages import PAGES
 from passerelle.console.web import Access
 from passerelle.core.message import SendRequest
-from passerelle.core.values import NewAccount
+from passerelle.core.values import Connector, NewAccount
 from passerelle.service import Gateway
 from passerelle.service_console import Console
 from passerelle.store.base import Store
@@ -263,3 +263,15 @@ async def test_pages_render_in_english(operator: ConsoleClient, gateway: Gateway
         assert page.status_code == 200 and "op." not in page.text, path
     traffic = await operator.get("/operateur/trafic")
     assert "Last hour" in traffic.text and "op." not in traffic.text
+
+
+async def test_connectors_page_shows_window_use(operator: ConsoleClient, gateway: Gateway) -> None:
+    """A bound connector shows the window use its owner recorded: "3 / 10"."""
+    await gateway.add_connector(Connector("c1", "smsc.example.net", 2775, "passerelle", "pw"))
+    await gateway.store.claim_connectors(
+        ["c1"], "host:1:ab", 30.0, {"c1": True}, use={"c1": (3, 10)}
+    )
+    shown = await operator.get("/operateur/connecteurs")
+    assert shown.status_code == 200
+    row = shown.text.split('id="connector-c1"')[1].split("</tr>")[0]
+    assert "3 / 10" in row and "host:1:ab" in row

@@ -22,6 +22,24 @@ async def test_one_owner_per_connector(store: Store) -> None:
     }
 
 
+async def test_window_use_is_recorded_with_the_lease(store: Store) -> None:
+    """Each claim records (in use, window) per connector, 0/0 for a name it lacks."""
+    use = {"a": (3, 10)}
+    assert await store.claim_connectors(["a", "b"], "one", 30.0, {"a": True}, use) == {"a", "b"}
+    owners = await store.connector_owners()
+    assert {n: (o.in_use, o.window) for n, o in owners.items()} == {"a": (3, 10), "b": (0, 0)}
+    await store.claim_connectors(["a", "b"], "one", 30.0, {"a": True}, {"a": (0, 10), "b": (1, 5)})
+    owners = await store.connector_owners()
+    assert {n: (o.in_use, o.window) for n, o in owners.items()} == {"a": (0, 10), "b": (1, 5)}
+    await store.claim_connectors(["a"], "two", 30.0, {}, {"a": (9, 9)})  # not the owner
+    await store.claim_connectors(["a", "b"], "one", 30.0, {})
+    owners = await store.connector_owners()
+    assert {n: (o.owner, o.in_use, o.window) for n, o in owners.items()} == {
+        "a": ("one", 0, 0),
+        "b": ("one", 0, 0),
+    }
+
+
 async def test_concurrent_claims_give_one_owner(store: Store) -> None:
     """Ten owners claiming one connector at once: exactly one holds it."""
     held = await asyncio.gather(

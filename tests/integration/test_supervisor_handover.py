@@ -108,3 +108,23 @@ async def test_links_stop_when_their_leases_cannot_be_renewed(
         assert one.links == {}
     finally:
         await one.stop()
+
+
+async def test_the_owner_records_its_links_window_use(
+    rig: tuple[MemoryStore, Simulator],
+) -> None:
+    """Once bound, the owner's next refresh records each link's window and in-flight count."""
+    store, _ = rig
+    s = supervisor(store)
+    try:
+        await s.refresh()
+        await wait_bound(s, {"op1", "op2"})
+        await s.refresh()
+        owners = await store.connector_owners()
+        assert {n: (o.bound, o.in_use, o.window) for n, o in owners.items()} == {
+            "op1": (True, 0, 10),
+            "op2": (True, 0, 10),
+        }
+        assert s.window_use() == {"op1": (0, 10), "op2": (0, 10)}
+    finally:
+        await s.stop()

@@ -2,9 +2,10 @@
 (which process holds it, until when, whether its link is bound), the routing rules,
 and the forms that add, replace and remove them.
 
-Window use (outstanding submits) lives in the delivery process's memory and is
-exported by its metrics (``passerelle_connector_window_in_use`` on ``/metrics``): the
-console, which may run in another process, shows the bind state the store records.
+The bind state and the window use (submits awaiting their response, out of the
+window) come from the store: the delivery process that owns a connector records them
+with its lease at each refresh (every second), so the console shows them whichever
+process serves it.
 """
 
 from __future__ import annotations

@@ -79,12 +79,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # connectors and routes
     "op.connectors.title": ("Connecteurs SMPP et routes", "SMPP connectors and routes"),
     "op.connectors.window_note": (
-        "L'occupation de la fenêtre (soumissions en attente de réponse) est publiée par "
-        "les métriques du processus de livraison (passerelle_connector_window_in_use sur "
-        "/metrics) ; cette page montre l'état de liaison enregistré en base.",
-        "Window use (submits waiting for their answer) is published by the delivery "
-        "process's metrics (passerelle_connector_window_in_use on /metrics); this page "
-        "shows the bind state recorded in the database.",
+        "Liaison et fenêtre (soumissions en attente de réponse / taille) telles que le "
+        "processus propriétaire les a enregistrées à son dernier rafraîchissement (≤ 1 s).",
+        "Bind state and window (submits awaiting their response / size) as the owning "
+        "process recorded them at its last refresh (≤ 1 s old).",
     ),
     "op.connectors.none": ("Aucun connecteur.", "No connector."),
     "op.name": ("Nom", "Name"),
@@ -102,6 +100,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "op.disabled": ("désactivé", "disabled"),
     "op.bind_state": ("Liaison", "Bind"),
     "op.bound": ("lié", "bound"),
+    "op.window_use": ("fenêtre :", "window:"),
     "op.binding": ("non lié", "not bound"),
     "op.unowned": ("aucun processus", "no process"),
     "op.owner": ("processus", "process"),

@@ -324,12 +324,15 @@ class AccountChanges:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorOwner:
-    """Which process binds a connector, until when (database clock), and whether its
-    link is bound."""
+    """Which process binds a connector, until when (database clock), whether its link
+    is bound, and its window use as of the owner's last refresh: submits awaiting their
+    response (`in_use`) out of the link's `window`."""
 
     owner: str
     until: float
     bound: bool
+    in_use: int = 0
+    window: int = 0
 
 
 class MailState(enum.StrEnum):

@@ -14,7 +14,9 @@ supervisor renews its heartbeat (`heartbeat`: the live delivery processes), take
 share of the connectors (`core.ownership.share`: dealt round-robin among the live
 processes), claims that share in the database (`claim_connectors`, a lease of
 `PASSERELLE_CONNECTOR_LEASE_S` on the database's clock, renewed at each refresh) and
-runs links only for those it holds. Another process's connectors count as usable for
+runs links only for those it holds, recording with each claim whether each link is
+bound and its window use (`window_use`: submits awaiting their response, out of its
+window) for the console. Another process's connectors count as usable for
 readiness and routing checks while their owner says they are bound. A process that
 stops gives its connectors back at once; one that dies loses them when its lease ends,
 and the next refresh of another process takes them over. The built-in simulator is a
@@ -105,6 +107,11 @@ class Supervisor:
     def healthy(self, name: str) -> bool:
         link = self._links.get(name)
         return link is not None and link.healthy()
+
+    def window_use(self) -> dict[str, tuple[int, int]]:
+        """Each running link's submits awaiting their response and its window (what
+        `passerelle_connector_window_in_use` publishes), recorded with its lease."""
+        return {n: (link.in_flight, link.connector.window) for n, link in self._links.items()}
 
     def capacity(self) -> int:
         return sum(link.connector.window for link in self._links.values() if link.healthy())
@@ -200,6 +207,7 @@ class Supervisor:
             self.owner,
             self.settings.connector_lease_s,
             {name: link.bound for name, link in self._links.items()},
+            self.window_use(),
         )
         self._held_until = asked_at + self.settings.connector_lease_s
         owned = owned & mine

@@ -259,11 +259,17 @@ class RouteStore(Protocol):
         """Delete a rule; False if there was none."""
 
     async def claim_connectors(
-        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+        self,
+        names: Iterable[str],
+        owner: str,
+        lease: float,
+        bound: Mapping[str, bool],
+        use: Mapping[str, tuple[int, int]] | None = None,
     ) -> frozenset[str]:
         """Own, or keep owning, each of `names` that no other live lease holds, for
-        `lease` seconds on the database's clock, recording whether its link is `bound`;
-        give back those `owner` holds but no longer names. The names `owner` holds."""
+        `lease` seconds on the database's clock, recording whether its link is `bound`
+        and its window `use` (in use, window; 0, 0 for a name it lacks); give back those
+        `owner` holds but no longer names. The names `owner` holds."""
 
     async def heartbeat(self, owner: str, lease: float) -> list[str]:
         """Mark delivery process `owner` alive for `lease` seconds on the database's

@@ -23,7 +23,12 @@ class MemoryOwners:
         return self.now_source()
 
     async def claim_connectors(
-        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+        self,
+        names: Iterable[str],
+        owner: str,
+        lease: float,
+        bound: Mapping[str, bool],
+        use: Mapping[str, tuple[int, int]] | None = None,
     ) -> frozenset[str]:
         now = self.clock()
         wanted = set(names)
@@ -33,7 +38,10 @@ class MemoryOwners:
         for name in wanted:
             held = self.owners.get(name)
             if held is None or held.owner == owner or held.until <= now:
-                self.owners[name] = ConnectorOwner(owner, now + lease, bool(bound.get(name)))
+                in_use, window = (use or {}).get(name, (0, 0))
+                self.owners[name] = ConnectorOwner(
+                    owner, now + lease, bool(bound.get(name)), in_use, window
+                )
         return frozenset(n for n, row in self.owners.items() if row.owner == owner)
 
     async def heartbeat(self, owner: str, lease: float) -> list[str]:

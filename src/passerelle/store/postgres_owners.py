@@ -36,7 +36,12 @@ class PgOwners(PgRole):
     """The owners role of the PostgreSQL store."""
 
     async def claim_connectors(
-        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+        self,
+        names: Iterable[str],
+        owner: str,
+        lease: float,
+        bound: Mapping[str, bool],
+        use: Mapping[str, tuple[int, int]] | None = None,
     ) -> frozenset[str]:
         wanted = sorted(set(names))
         async with self._tx() as conn:
@@ -47,11 +52,14 @@ class PgOwners(PgRole):
                 owner,
                 wanted,
             )
+            uses = [(use or {}).get(name, (0, 0)) for name in wanted]
             await conn.execute(
-                "INSERT INTO connector_owners (name, owner, until, bound)"
-                " SELECT n, $2, $3, b FROM unnest($1::text[], $4::bool[]) AS w(n, b)"
+                'INSERT INTO connector_owners (name, owner, until, bound, in_use, "window")'
+                " SELECT n, $2, $3, b, u, w"
+                " FROM unnest($1::text[], $4::bool[], $6::int[], $7::int[]) AS x(n, b, u, w)"
                 " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
-                " until = excluded.until, bound = excluded.bound"
+                " until = excluded.until, bound = excluded.bound,"
+                ' in_use = excluded.in_use, "window" = excluded."window"'
                 " WHERE connector_owners.owner = excluded.owner"
                 " OR connector_owners.until <= $5",
                 wanted,
@@ -59,6 +67,8 @@ class PgOwners(PgRole):
                 now + lease,
                 [bool(bound.get(name)) for name in wanted],
                 now,
+                [u for u, _ in uses],
+                [w for _, w in uses],
             )
             rows = await conn.fetch("SELECT name FROM connector_owners WHERE owner = $1", owner)
         return frozenset(row[0] for row in rows)
@@ -84,9 +94,10 @@ class PgOwners(PgRole):
 
     async def connector_owners(self) -> dict[str, ConnectorOwner]:
         rows = await self._pool.fetch(
-            f"SELECT name, owner, until, bound FROM connector_owners WHERE until > {DB_NOW}"  # noqa: S608
+            'SELECT name, owner, until, bound, in_use, "window" FROM connector_owners'  # noqa: S608
+            f" WHERE until > {DB_NOW}"
         )
-        return {row[0]: ConnectorOwner(row[1], row[2], row[3]) for row in rows}
+        return {row[0]: ConnectorOwner(row[1], row[2], row[3], row[4], row[5]) for row in rows}
 
 
 async def _one_at_a_time(conn: Conn) -> None:

@@ -219,6 +219,9 @@ connector_owners = Table(
     Column("owner", String(200), nullable=False),
     Column("until", Float, nullable=False),
     Column("bound", Boolean, nullable=False),
+    # window use as of the owner's last refresh: submits awaiting their response, window
+    Column("in_use", Integer, nullable=False, server_default="0"),
+    Column("window", Integer, nullable=False, server_default="0"),
     Index("connector_owners_owner", "owner"),
 )
 

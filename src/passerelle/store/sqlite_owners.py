@@ -7,7 +7,8 @@ transaction and on the database's clock (`DB_NOW`), so the processes of an
 installation agree whatever their own clocks say. A process that stops gives its
 connectors back (`release_connectors`); one that dies loses them when its lease ends.
 The owner also records whether its link is bound, so that the others can tell a
-connector that works elsewhere from one that works nowhere.
+connector that works elsewhere from one that works nowhere, and its window use (submits
+awaiting their response, out of the window) for the console.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ class OwnerOps:
         raise NotImplementedError
 
     async def claim_connectors(
-        self, names: Iterable[str], owner: str, lease: float, bound: Mapping[str, bool]
+        self,
+        names: Iterable[str],
+        owner: str,
+        lease: float,
+        bound: Mapping[str, bool],
+        use: Mapping[str, tuple[int, int]] | None = None,
     ) -> frozenset[str]:
         """Own (or keep owning) each free connector of `names` for `lease` seconds;
         the names this owner holds now. Connectors it held but no longer names are given
@@ -47,13 +53,16 @@ class OwnerOps:
                 (owner, json.dumps(wanted)),
             )
             for name in wanted:
+                in_use, window = (use or {}).get(name, (0, 0))
                 conn.execute(
-                    "INSERT INTO connector_owners (name, owner, until, bound) VALUES (?, ?, ?, ?)"
+                    'INSERT INTO connector_owners (name, owner, until, bound, in_use, "window")'
+                    " VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
-                    " until = excluded.until, bound = excluded.bound"
+                    " until = excluded.until, bound = excluded.bound,"
+                    ' in_use = excluded.in_use, "window" = excluded."window"'
                     " WHERE connector_owners.owner = excluded.owner"
                     " OR connector_owners.until <= ?",
-                    (name, owner, now + lease, bool(bound.get(name)), now),
+                    (name, owner, now + lease, bool(bound.get(name)), in_use, window, now),
                 )
             rows = conn.execute(
                 "SELECT name FROM connector_owners WHERE owner = ?", (owner,)
@@ -95,8 +104,11 @@ class OwnerOps:
         rows = (
             self._read()
             .execute(
-                f"SELECT name, owner, until, bound FROM connector_owners WHERE until > {DB_NOW}"  # noqa: S608
+                'SELECT name, owner, until, bound, in_use, "window" FROM connector_owners'  # noqa: S608
+                f" WHERE until > {DB_NOW}"
             )
             .fetchall()
         )
-        return {row[0]: ConnectorOwner(row[1], row[2], bool(row[3])) for row in rows}
+        return {
+            row[0]: ConnectorOwner(row[1], row[2], bool(row[3]), row[4], row[5]) for row in rows
+        }
