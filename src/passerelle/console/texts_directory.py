@@ -95,8 +95,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The old Excel .xls format is not read: save the file as .xlsx or CSV.",
     ),
     "dir.import.bomb": (
-        "Fichier refusé : une fois décompressé, il dépasse 50 Mio ou 1000 éléments.",
-        "File refused: unpacked, it is over 50 MiB or 1000 entries.",
+        "Fichier refusé : une fois décompressé, il dépasse 8 Mio ou 1000 éléments.",
+        "File refused: unpacked, it is over 8 MiB or 1000 entries.",
     ),
     "dir.import.too_many_lines": (
         "Fichier refusé : la feuille a trop de lignes.",
