@@ -4,8 +4,9 @@ Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStor
 (messages, recipients, submit outcomes, receipts), `CallbackStore`, `RouteStore`
 (connectors, routes, ownership), `LoginStore` (failed-login counters), `RequestStore`
 (request-rate windows), `RetentionStore`, `MailStore` (the e-mail outbox), `ConsoleStore`
-(sign-up, one-time links, sessions, operators, the console's reads) and `DirectoryStore`
-(contacts and groups); `Store` is all of them, `WorkerStore` those the workers use.
+(sign-up, one-time links, sessions, operators, the console's reads), `DirectoryStore`
+(contacts and groups) and `KeyStore` (the JSON API's keys); `Store` is all of them,
+`WorkerStore` those the workers use.
 Backends: `memory.MemoryStore` (the twin for unit tests, one mixin per role) and
 `sqlite.SqliteStore` (one mixin module per role). Each role has its contract suite in
 `tests/integration/test_store_*contract.py`, run on both. This module holds only the
@@ -32,6 +33,7 @@ from passerelle.core.console import (
     Session,
     TrafficRow,
 )
+from passerelle.core.keys import ApiKey, NewApiKey
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestWindow
 from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
@@ -438,6 +440,27 @@ class ConsoleStore(Protocol):
         """Recipients by minute of their message's creation (from `since`) and state."""
 
 
+class KeyStore(Protocol):
+    """API keys of the JSON API: the store keeps their digest (`core.keys.key_digest`),
+    never a key. Scoped by account, except `find_key`, which finds the account."""
+
+    async def create_key(self, key: NewApiKey) -> ApiKey:
+        """Store a key; the stored key."""
+
+    async def list_keys(self, account_id: int) -> list[ApiKey]:
+        """The account's keys, revoked ones included, newest first."""
+
+    async def revoke_key(self, account_id: int, key_id: int, at: float) -> bool:
+        """Revoke the account's key `key_id` at `at`; False when the account has no such
+        key or it is already revoked."""
+
+    async def find_key(self, digest: str) -> tuple[ApiKey, Account] | None:
+        """The key with this digest, if it is not revoked, and its account; else None."""
+
+    async def touch_key(self, key_id: int, at: float) -> None:
+        """Record that the key was used at `at`."""
+
+
 class DirectoryStore(Protocol):
     """An account's contacts and contact groups. Every operation is scoped by the
     account: an id of another account's contact or group is treated as absent."""
@@ -507,6 +530,7 @@ class Store(
     MailStore,
     ConsoleStore,
     DirectoryStore,
+    KeyStore,
     Protocol,
 ):
     """Every role together: what a backend implements. Every write is durable when

@@ -29,6 +29,7 @@ from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_console import MemoryConsole
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
 from passerelle.store.memory_directory import MemoryDirectory
+from passerelle.store.memory_keys import MemoryKeys
 from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.memory_mail import MemoryMail
 from passerelle.store.memory_owners import MemoryOwners
@@ -57,6 +58,7 @@ class MemoryStore(
     MemoryMail,
     MemoryConsole,
     MemoryDirectory,
+    MemoryKeys,
 ):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 

@@ -328,3 +328,18 @@ group_members = Table(
     Column("contact_id", BIG_ID, ForeignKey("contacts.id"), primary_key=True),
     Index("group_members_contact", "contact_id"),
 )
+
+# API keys of the JSON API (store/sqlite_keys.py): the SHA-256 of each key, never the key
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Index("api_keys_account", "account_id", "id"),
+)
