@@ -280,3 +280,22 @@ async def test_concurrent_sign_ups_with_one_email_store_one(store: Store) -> Non
     assert sorted(type(r).__name__ for r in results) == ["Account", "NameTaken"]
     assert len(await store.list_accounts("", 10, 0)) == 1
     assert len(await store.claim_mails(T0, 30.0, 10)) == 1
+
+
+async def test_a_new_password_makes_other_reset_links_useless(store: Store) -> None:
+    """Once a password is set (by a reset or a change), every other reset link of that
+    login still unused stops working; another login's links keep working."""
+    await signed_up(store)
+    await signed_up(store, "bob", "act-2")
+    for digest in ("r-1", "r-2", "r-3"):
+        await store.request_link(link(digest, purpose=LinkPurpose.RESET), mail())
+    await store.request_link(link("b-1", "bob", LinkPurpose.RESET), mail("bob@example.com"))
+    assert await store.reset_console_password("r-1", "h1", T0 + 5) is not None
+    assert await store.reset_console_password("r-2", "h2", T0 + 6) is None
+    await store.request_link(link("r-4", purpose=LinkPurpose.RESET), mail())
+    await store.set_console_password("alice", "h3", T0 + 7, keep=None)
+    assert await store.reset_console_password("r-3", "h4", T0 + 8) is None
+    assert await store.reset_console_password("r-4", "h4", T0 + 8) is None
+    assert await store.reset_console_password("b-1", "hb", T0 + 8) is not None
+    alice = await store.find_account("alice")
+    assert alice is not None and alice.console_password_hash == "h3"

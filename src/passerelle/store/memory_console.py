@@ -153,6 +153,9 @@ class MemoryConsole:
             account, console_password_hash=password_hash, updated_at=now
         )
         await self.end_sessions(Role.CUSTOMER, login, keep)
+        for row in self.links.values():  # every reset link still unused becomes useless
+            if row.link.login == login and row.link.purpose is LinkPurpose.RESET:
+                row.used_at = row.used_at if row.used_at is not None else now
 
     # sessions
 

@@ -59,6 +59,10 @@ _USE = (
     " AND a.login = l.login RETURNING a.id"
 )
 # the sessions of a login in a role, but one (none when $3 is NULL)
+# a new password makes every reset link of the login still unused useless
+_USE_RESETS = (
+    "UPDATE console_links SET used_at = $3 WHERE login = $1 AND purpose = $2 AND used_at IS NULL"
+)
 _END_SESSIONS = (
     "DELETE FROM console_sessions WHERE role = $1 AND login = $2 AND digest IS DISTINCT FROM $3"
 )
@@ -132,6 +136,7 @@ class PgConsole(PgConsoleReads, PgRole):
             assert row is not None
             account = _account(tuple(row))
             await conn.execute(_END_SESSIONS, str(Role.CUSTOMER), account.login, None)
+            await conn.execute(_USE_RESETS, account.login, str(LinkPurpose.RESET), now)
         return account
 
     async def set_console_password(
@@ -148,6 +153,7 @@ class PgConsole(PgConsoleReads, PgRole):
             if found is None:
                 raise AccountNotFound(login)
             await conn.execute(_END_SESSIONS, str(Role.CUSTOMER), login, keep)
+            await conn.execute(_USE_RESETS, login, str(LinkPurpose.RESET), now)
 
     # sessions
 

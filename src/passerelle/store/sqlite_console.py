@@ -83,6 +83,14 @@ def _end_customer_sessions(conn: sqlite3.Connection, login: str, keep: str | Non
     return int(cur.rowcount)
 
 
+def _use_reset_links(conn: sqlite3.Connection, login: str, now: float) -> None:
+    """A new password makes every reset link of `login` still unused useless."""
+    conn.execute(
+        "UPDATE console_links SET used_at = ? WHERE login = ? AND purpose = ? AND used_at IS NULL",
+        (now, login, str(LinkPurpose.RESET)),
+    )
+
+
 class ConsoleOps(ConsoleReads):
     """Console half of the SQLite store."""
 
@@ -158,6 +166,7 @@ class ConsoleOps(ConsoleReads):
                 (password_hash, now, account_id),
             )
             _end_customer_sessions(conn, login, None)
+            _use_reset_links(conn, login, now)
             return login
 
         login: str | None = await self._writer.submit(op)
@@ -174,6 +183,7 @@ class ConsoleOps(ConsoleReads):
             if cur.rowcount != 1:
                 raise AccountNotFound(login)
             _end_customer_sessions(conn, login, keep)
+            _use_reset_links(conn, login, now)
 
         await self._writer.submit(op)
 
