@@ -23,6 +23,7 @@ from passerelle.console.web import Access, Owns, Page
 from passerelle.core.console import NewContact, NewOperator
 from passerelle.core.states import RecipientState
 from passerelle.core.values import NewMessage
+from passerelle.service_keys import Keys
 from passerelle.store.base import Store
 from tests.consolekit import ConsoleClient, console_app
 from tests.support import make_settings
@@ -52,6 +53,7 @@ ATTACK = {
 }
 A_NAME = "Zébulon-Anne"
 A_GROUP = "groupe-anne"
+A_KEY = "clé-anne"
 
 
 def ids(page: Page) -> str:
@@ -61,7 +63,7 @@ def ids(page: Page) -> str:
 @dataclass
 class World:
     """Two customers (A: anne, B: bruno) and an operator, each with a browser, and A's
-    objects: a message, a callback event, a contact, a group."""
+    objects: a message, a callback event, a contact, a group, an API key."""
 
     store: Store
     anne: ConsoleClient
@@ -86,6 +88,7 @@ class World:
             await self.store.states_of(account.id, [int(o["msgid"])]),
             await self.store.find_callback(int(o["event_id"])),
             await self.store.list_contacts(account.id, None, "", 100, 0),
+            await self.store.list_keys(account.id),
         )
 
 
@@ -123,11 +126,14 @@ async def world(console_store: Store) -> AsyncIterator[World]:
     contact_id = await console_store.add_contact(account.id, NewContact(A_NAME, "33677665544"), now)
     group_id = await console_store.create_group(account.id, A_GROUP, now)
     await console_store.set_members(account.id, group_id, [contact_id], True)
+    key = await Keys(gateway).create("anne", A_KEY)
     objects = {
         "msgid": str(msgid),
         "event_id": str(event_id),
         "contact_id": str(contact_id),
         "group_id": str(group_id),
+        "key_id": str(key.stored.id),
+        "key_prefix": key.stored.prefix,
         "login": "anne",
         "lang": "en",
     }
@@ -163,11 +169,13 @@ async def test_another_accounts_object_is_not_found(world: World, page: Page) ->
 
 @pytest.mark.parametrize("page", CUSTOMER_LISTS, ids=ids)
 async def test_customer_pages_show_nothing_of_another_account(world: World, page: Page) -> None:
-    """B's own pages never show A's message, callback, contact or group."""
+    """B's own pages never show A's message, callback, contact, group or API key."""
     answer = await world.bruno.get(world.path(page))
     assert answer.status_code in (200, 303), answer.status_code
     text = answer.text
-    for secret in (world.objects["msgid"], A_NAME, A_GROUP, "33677665544", "33611223344"):
+    o = world.objects
+    shown = (o["msgid"], A_NAME, A_GROUP, A_KEY, o["key_prefix"], "33677665544", "33611223344")
+    for secret in shown:
         assert secret not in text, (page.path, secret)
 
 
@@ -212,7 +220,7 @@ async def test_operators_get_no_customer_page(world: World) -> None:
 def test_owned_pages_name_their_object_in_the_path() -> None:
     """A page that declares an owned object has the parameter its kind uses."""
     names = {Owns.MESSAGE: "msgid", Owns.CONTACT: "contact_id", Owns.GROUP: "group_id",
-             Owns.CALLBACK: "event_id"}  # fmt: skip
+             Owns.CALLBACK: "event_id", Owns.KEY: "key_id"}  # fmt: skip
     for page in OWNED:
         assert page.owns is not None
         assert "{" + names[page.owns] + "}" in page.path, page.path

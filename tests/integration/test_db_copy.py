@@ -6,7 +6,7 @@ a suspended one with a rate limit), connectors and routes, messages whose recipi
 are queued, submitted, delivered, undelivered and failed (refunded), a receipt that
 came before its submit, callback events with attempts, failed-login counters and a
 known address, a connector lease, e-mails, and the console's rows (a one-time link, a
-session, an operator, contacts in a group).
+session, an operator, contacts in a group), and API keys (one used, one revoked).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from passerelle.core.message import SendRequest
 from passerelle.core.states import RecipientState as S
 from passerelle.core.values import CallbackAttempt, CallbackOutcome, CallbackResult, NewMail
 from passerelle.service import Gateway
+from passerelle.service_keys import Keys
 from passerelle.service_workers import Operations
 from passerelle.store import copy, migrate
 from passerelle.store.base import Store
@@ -126,6 +127,11 @@ async def _traffic(path: Path) -> None:
         [mail, *_] = await ops.claim_mails(ops.clock() + 1, 60.0, 1)
         await ops.record_mail_failed(mail, "SMTPConnectError: refused", now + 90.0)
         await _console(store, account.id, now)
+        keys = Keys(gateway)
+        used = await keys.create(login, "déploiement")
+        revoked = await keys.create(login)
+        await keys.revoke(login, revoked.stored.id)
+        await keys.authenticate(used.key)  # its last use
     finally:
         gateway.close()
         await store.close()
@@ -223,7 +229,7 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     copied = ok(
         cli("sqlite:///unused.db", "db", "copy", "--from", f"sqlite:///{source}", "--to", pg)
     )
-    assert "verified: row counts equal in 18 tables; 2 accounts" in copied.stdout
+    assert "verified: row counts equal in 19 tables; 2 accounts" in copied.stdout
     assert "  recipients" in copied.stdout and "copied " in copied.stdout
     assert typed(pg_rows(pg)) == typed(without_leases(original))
     suspended = pg_value(pg, "SELECT suspended FROM accounts WHERE login = 'zoe'")
@@ -234,7 +240,7 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     last = "SELECT pg_sequence_last_value(pg_get_serial_sequence('{}', 'id'))"  # nextval: +1
     assert pg_value(pg, last.format("callback_events")) == given
     sequenced = ("accounts", "ledger", "recipients", "routes", "callback_attempts", "mails")
-    for table in (*sequenced, "operators", "contacts", "contact_groups"):
+    for table in (*sequenced, "operators", "contacts", "contact_groups", "api_keys"):
         assert pg_value(pg, last.format(table)) == max(r[0] for r in original[table]), table
 
     back = tmp_path / "back.db"

@@ -1,13 +1,13 @@
-"""The `passerelle` command: serve, db, account, connector, route, simulator, callbacks
-(README, "Command line"). Each area's commands live in a module of this package; here they are
-attached to `main`, the console-script entry point (`passerelle.cli:main`)."""
+"""The `passerelle` command: serve, db, account, connector, route, simulator, callbacks,
+operator, key (README, "Command line"). Each area's commands live in a module of this package;
+here they are attached to `main`, the console-script entry point (`passerelle.cli:main`)."""
 
 from __future__ import annotations
 
 import click
 
 from passerelle import __version__
-from passerelle.cli import accounts, delivery, maintenance, operators, server, simulation
+from passerelle.cli import accounts, delivery, keys, maintenance, operators, server, simulation
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,3 +27,4 @@ main.add_command(delivery.route)
 main.add_command(simulation.simulator)
 main.add_command(maintenance.callbacks)
 main.add_command(operators.operator)
+main.add_command(keys.key)

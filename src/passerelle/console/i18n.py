@@ -13,6 +13,7 @@ from passerelle.console import (
     texts_auth,
     texts_customer,
     texts_directory,
+    texts_keys,
     texts_operator,
 )
 
@@ -22,6 +23,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     **texts_auth.TEXTS,
     **texts_customer.TEXTS,
     **texts_directory.TEXTS,
+    **texts_keys.TEXTS,
     **texts_operator.TEXTS,
 }
 

@@ -7,6 +7,7 @@ from passerelle.console import (
     pages_auth,
     pages_customer,
     pages_directory,
+    pages_keys,
     pages_links,
     pages_operator,
 )
@@ -16,6 +17,7 @@ PAGES: tuple[Page, ...] = (
     *pages_auth.PAGES,
     *pages_customer.PAGES,
     *pages_directory.PAGES,
+    *pages_keys.PAGES,
     *pages_operator.PAGES,
     *pages_links.PAGES,
 )

@@ -84,6 +84,7 @@ class Owns(enum.Enum):
     CONTACT = "contact"
     GROUP = "group"
     CALLBACK = "callback"
+    KEY = "key"
 
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
