@@ -46,6 +46,7 @@ from passerelle.service_reads import AccountReads
 MAX_PAGE = 100
 MAX_MSGID = 10**18 - 1
 MAX_ID = 2**63 - 1
+PAGE = f"at most this many (1 to {MAX_PAGE})"
 RECIPIENTS_LISTED = 10  # recipients given per message in lists (all up to 500 by msgid)
 RECIPIENTS_SHOWN = 500
 STATIC = resources.files("passerelle.api").joinpath("static")
@@ -120,7 +121,7 @@ async def balance(request: Request, account: Caller) -> Balance:
 async def ledger(
     request: Request,
     account: Caller,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=PAGE)] = 50,
 ) -> Ledger:
     """The newest movements of the account's credits, newest first."""
     entries = await reads_of(request).ledger(account, limit)
@@ -140,9 +141,12 @@ async def messages(
     state: Annotated[StateName | None, Query(description="with a recipient in this state")] = None,
     to: Annotated[
         str | None,
-        Query(pattern=r"^\+?[0-9]{1,20}$", description="with a recipient whose number has this"),
+        Query(
+            pattern=r"^\+?[0-9]{1,20}$",
+            description="with a recipient whose number contains these digits",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=PAGE)] = 50,
     cursor: Annotated[
         str | None, Query(pattern=CURSOR, description="next_cursor of the previous page")
     ] = None,
@@ -182,7 +186,7 @@ async def callbacks(
     request: Request,
     account: Caller,
     failed: Annotated[bool, Query(description="only the events not delivered yet")] = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=PAGE)] = 50,
 ) -> Callbacks:
     """The account's newest callback events, newest first."""
     events = await reads_of(request).callbacks(account, failed, limit)
