@@ -41,6 +41,8 @@
     ├── CallbackError               sending a callback (webhooks/)
     │   ├── Refused                 the URL may not be called (not http(s), private target)
     │   └── ProtocolError           the receiver's answer was not HTTP/1.x, or none came
+    ├── Problem                     a JSON API refusal: status, type slug, detail (answered
+    │                               as a problem document by api/v1_errors.py)
     ├── RequestIncomplete           the client left before its request was received whole
     ├── PageRefused                 a console page answered with an error page (status, text key)
     ├── ConfigError                 settings that cannot be used
@@ -64,7 +66,7 @@ the package and fails on any exception class outside this tree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from passerelle.core.codes import LegacyCode
 
@@ -221,6 +223,29 @@ class ConnectorInUse(AdminError):
 
 class InvalidValue(AdminError):
     """A value given to an operator command is not acceptable."""
+
+
+class Problem(PasserelleError):
+    """A JSON API request refused with an HTTP `status`: `slug` names its problem type
+    (None for ``about:blank``), `code` is the legacy code when there is one; `headers`
+    go with the answer and `extra` are more members of the problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str | None,
+        detail: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.code = code
+        self.headers = headers or {}
+        self.extra = extra or {}
 
 
 class RequestIncomplete(PasserelleError):

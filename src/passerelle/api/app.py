@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from passerelle.api.legacy import LegacyApi, is_legacy_path
 from passerelle.api.metrics import Metrics
@@ -84,6 +84,10 @@ class App:
             Route("/readyz", self.readyz),
             Route("/metrics", self.prometheus),
         ]
+        if self.serves_api:
+            from passerelle.api.v1 import create_v1
+
+            routes.append(Mount("/api/v1", app=create_v1(self.gateway)))
         if self.serves_api and self.settings.console:
             from passerelle.console.app import ConsoleApp
             from passerelle.console.pages import PAGES
