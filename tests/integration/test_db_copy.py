@@ -6,7 +6,8 @@ a suspended one with a rate limit), connectors and routes, messages whose recipi
 are queued, submitted, delivered, undelivered and failed (refunded), a receipt that
 came before its submit, callback events with attempts, failed-login counters and a
 known address, a connector lease, e-mails, and the console's rows (a one-time link, a
-session, an operator, contacts in a group).
+session, an operator, contacts in a group), an API key, and Idempotency-Keys (one
+answered, one pending).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Boolean
 from passerelle import exceptions as exc
 from passerelle.cli import main
 from passerelle.core.console import LinkPurpose, NewContact, NewLink, NewOperator, NewSession, Role
+from passerelle.core.idempotency import request_digest
 from passerelle.core.message import SendRequest
 from passerelle.core.states import RecipientState as S
 from passerelle.core.values import CallbackAttempt, CallbackOutcome, CallbackResult, NewMail
@@ -126,15 +128,31 @@ async def _traffic(path: Path) -> None:
         [mail, *_] = await ops.claim_mails(ops.clock() + 1, 60.0, 1)
         await ops.record_mail_failed(mail, "SMTPConnectError: refused", now + 90.0)
         await _console(store, account.id, now)
+        await _idempotency(store, account.id, now)
     finally:
         gateway.close()
         await store.close()
     conn = sqlite3.connect(path)  # a purge took the newest event: its id is never given again
     with conn:
+        # an API key, written here while the SQLite store lacks the KeyStore role
+        conn.execute(
+            "INSERT INTO api_keys (account_id, name, prefix, digest, created_at)"
+            " VALUES (1, 'deploy', 'psl_abcdefgh', ?, 1.0)",
+            ("d" * 64,),
+        )
         newest = conn.execute("SELECT max(id) FROM callback_events").fetchone()[0]
         conn.execute("DELETE FROM callback_attempts WHERE event_id = ?", (newest,))
         conn.execute("DELETE FROM callback_events WHERE id = ?", (newest,))
     conn.close()
+
+
+async def _idempotency(store: Store, account_id: int, now: float) -> None:
+    """Idempotency-Keys: one answered with a message of the account, one pending."""
+    [summary, *_] = await store.recent_messages(account_id, 1)
+    digest = request_digest(b'{"to": "33612345601"}')
+    await store.reserve_idempotency(account_id, "retry-7", digest, now, 30.0)
+    await store.finish_idempotency(account_id, "retry-7", summary.msgid, None)
+    await store.reserve_idempotency(account_id, "retry-8", digest, now, 30.0)
 
 
 async def _console(store: Store, account_id: int, now: float) -> None:
@@ -223,7 +241,7 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     copied = ok(
         cli("sqlite:///unused.db", "db", "copy", "--from", f"sqlite:///{source}", "--to", pg)
     )
-    assert "verified: row counts equal in 18 tables; 2 accounts" in copied.stdout
+    assert "verified: row counts equal in 20 tables; 2 accounts" in copied.stdout
     assert "  recipients" in copied.stdout and "copied " in copied.stdout
     assert typed(pg_rows(pg)) == typed(without_leases(original))
     suspended = pg_value(pg, "SELECT suspended FROM accounts WHERE login = 'zoe'")

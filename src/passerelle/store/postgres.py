@@ -22,7 +22,8 @@ receipt deadline (`postgres_expiry.py`), callbacks (`postgres_callbacks.py`), ro
 (`postgres_routes.py`), ownership (`postgres_owners.py`), login counters
 (`postgres_logins.py`), request-rate windows (`postgres_requests.py`), retention
 (`postgres_retention.py`), the e-mail outbox (`postgres_mail.py`), the web console
-(`postgres_console.py`), contacts and groups (`postgres_directory.py`).
+(`postgres_console.py`), contacts and groups (`postgres_directory.py`), Idempotency-Keys
+(`postgres_idempotency.py`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from passerelle.store.postgres_console import PgConsole
 from passerelle.store.postgres_delivery import PgDelivery
 from passerelle.store.postgres_directory import PgDirectory
 from passerelle.store.postgres_expiry import PgExpiry
+from passerelle.store.postgres_idempotency import PgIdempotency
 from passerelle.store.postgres_logins import PgLogins
 from passerelle.store.postgres_mail import PgMail
 from passerelle.store.postgres_owners import PgOwners
@@ -81,6 +83,7 @@ class PgStore(
     PgMail,
     PgConsole,
     PgDirectory,
+    PgIdempotency,
 ):
     """The scale-out store: PostgreSQL through asyncpg."""
 

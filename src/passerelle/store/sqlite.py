@@ -9,8 +9,8 @@ back. The other operations are mixins: accounts and ledger (`sqlite_accounts.py`
 connectors and routes (`sqlite_routes.py`), delivery (`sqlite_delivery.py`), callbacks
 (`sqlite_callbacks.py`), retention (`sqlite_retention.py`), failed-login counters
 (`sqlite_logins.py`), connector ownership (`sqlite_owners.py`), the e-mail outbox
-(`sqlite_mail.py`), the web console (`sqlite_console.py`) and contacts and groups
-(`sqlite_directory.py`).
+(`sqlite_mail.py`), the web console (`sqlite_console.py`), contacts and groups
+(`sqlite_directory.py`) and Idempotency-Keys (`sqlite_idempotency.py`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from passerelle.store.sqlite_console import ConsoleOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_directory import DirectoryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
+from passerelle.store.sqlite_idempotency import IdempotencyOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_mail import MailOps
 from passerelle.store.sqlite_owners import OwnerOps
@@ -51,8 +52,8 @@ _MSGID_TRIES = 50
 _DEBIT_SQL = "UPDATE accounts SET credits = credits - ? WHERE id = ? AND credits >= ?"
 _MESSAGE_SQL = (
     "INSERT INTO messages (msgid, account_id, created_at, sender, sender_type,"
-    " text, flash, callback, recipient_count, cost)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " text, flash, callback, recipient_count, cost, idem_key)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RECIPIENT_SQL = (
     "INSERT INTO recipients (msgid, dest, state, attempts, next_attempt_at) VALUES (?, ?, 0, 0, ?)"
@@ -147,6 +148,7 @@ class SqliteStore(
     MailOps,
     ConsoleOps,
     DirectoryOps,
+    IdempotencyOps,
 ):
     """The embedded default store (one file)."""
 
