@@ -43,6 +43,9 @@
     │   └── ProtocolError           the receiver's answer was not HTTP/1.x, or none came
     ├── Problem                     a JSON API refusal: status, type slug, detail (answered
     │                               as a problem document by api/v1_errors.py)
+    ├── IdempotencyError            an Idempotency-Key that cannot be honoured (JSON API)
+    │   ├── IdempotencyMismatch     the key was used for another request (answered 422)
+    │   └── IdempotencyBusy         the key's first request is still being sent (409)
     ├── RequestIncomplete           the client left before its request was received whole
     ├── PageRefused                 a console page answered with an error page (status, text key)
     ├── ConfigError                 settings that cannot be used
@@ -53,7 +56,8 @@ anything else into ``99|Erreur interne`` with a logged reference; the CLI prints
 AdminError's message and exits non-zero: every AdminError's message is a sentence a
 person can act on, never a class name. SMPP and callback errors never reach a front
 door: the link, the dispatcher and the sender turn them into outcomes (a PDU answered
-with its status, a callback attempt recorded and retried).
+with its status, a callback attempt recorded and retried). A refusal remembered under
+an Idempotency-Key is kept as its legacy code alone; `api_error_of` gives it back.
 
 Every class is defined here and nowhere else; the modules that raise them import them
 from here, and the names they were first defined under still work
@@ -248,6 +252,28 @@ class Problem(PasserelleError):
         self.extra = extra or {}
 
 
+class IdempotencyError(PasserelleError):
+    """A request's Idempotency-Key cannot be honoured (`service_idempotency.send_once`);
+    the request had no effect."""
+
+
+class IdempotencyMismatch(IdempotencyError):
+    """The key was already used by the account for a request with another body."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the idempotency key {key!r} was used for another request")
+        self.key = key
+
+
+class IdempotencyBusy(IdempotencyError):
+    """The key's first request is still being sent (another call holds its lease): the
+    client should retry later."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a request with the idempotency key {key!r} is still in progress")
+        self.key = key
+
+
 class RequestIncomplete(PasserelleError):
     """The client went away before its request (body) was received in full: the request
     has no effect (nothing stored, nothing charged) and gets no answer."""
@@ -311,3 +337,17 @@ class Refused(CallbackError):
 
 class ProtocolError(CallbackError):
     """The receiver's answer was not HTTP/1.x, or the connection closed before it."""
+
+
+# the refusals by code number: the direct subclasses of ApiError, those defined above
+_API_ERRORS: dict[str, type[ApiError]] = {cls.code.number: cls for cls in ApiError.__subclasses__()}
+
+
+def api_error_of(code: str) -> ApiError:
+    """The refusal answered with the legacy code number `code` (``"02"``: NoCredit), as
+    an answer remembered under an Idempotency-Key is given back; an unknown code (or 17,
+    whose answer names a parameter the code alone cannot) is a bare ApiError (99)."""
+    cls = _API_ERRORS.get(code)
+    if cls is None or cls is InvalidParameter:
+        return ApiError()
+    return cls()

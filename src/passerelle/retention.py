@@ -2,7 +2,9 @@
 (180 by default, 0 keeps everything) are deleted with their recipients and callback
 events, once they are done (no recipient still queued, no callback still pending); the
 ledger is kept. Their msgids become reusable only then. The same job deletes the console
-sessions and one-time links that have expired.
+sessions and one-time links that have expired, and the JSON API's answered
+Idempotency-Keys older than `IDEMPOTENCY_HORIZON_S` (a client retries a request within
+seconds or minutes; a day later the same key sends again).
 
 `purge` deletes in batches of `BATCH` messages, one transaction each, with a short
 pause between batches so that accepts and receipts are never held up for long.
@@ -28,6 +30,7 @@ PAUSE_S = 0.01  # between two batches
 FIRST_RUN_S = 60.0  # after start
 EVERY_S = 3600.0
 DAY_S = 86400.0
+IDEMPOTENCY_HORIZON_S = DAY_S  # how long an Idempotency-Key's answer is replayed
 
 
 def cutoff_of(now: float, days: int) -> float | None:
@@ -82,9 +85,10 @@ class RetentionJob(Background):
             super().start()
 
     async def run_once(self) -> int:
-        """One purge at the clock's now (and of the expired console sessions and links);
-        how many messages went."""
+        """One purge at the clock's now (and of the expired console sessions and links,
+        and of the Idempotency-Keys past their horizon); how many messages went."""
         await self.service.purge_console(self.clock())
+        await self.service.purge_idempotency(self.clock() - IDEMPOTENCY_HORIZON_S)
         cutoff = cutoff_of(self.clock(), self.days)
         if cutoff is None:
             return 0

@@ -190,9 +190,13 @@ class Gateway:
         limit = settings.max_recipients_post if request.via_post else settings.max_recipients_get
         return validate_send(request, limit)
 
-    async def send(self, account: Account, request: SendRequest) -> int:
+    async def send(
+        self, account: Account, request: SendRequest, idem_key: str | None = None
+    ) -> int:
         """Check, charge and store a message; its msgid. A failed check raises its
         ApiError and NoCredit (02, last) is raised by the store: nothing is stored.
+        `idem_key` (the JSON API's Idempotency-Key, `service_idempotency.send_once`) is
+        stored with the message, in its transaction.
 
         With `request.group` (``groupe``), the numbers of the account's contact group of
         that name are added to `dest` first (then checked and deduplicated as any `dest`);
@@ -219,6 +223,7 @@ class Gateway:
                 callback=outgoing.callback,
                 recipients=outgoing.recipients,
                 cost=outgoing.cost,
+                idem_key=idem_key,
             )
         )
         return msgid

@@ -203,6 +203,10 @@ class Operations:
         """Delete expired console sessions and one-time links; how many."""
         return self._store.purge_console(now)
 
+    def purge_idempotency(self, created_before: float) -> Awaitable[int]:
+        """Delete the answered Idempotency-Keys created before `created_before`; how many."""
+        return self._store.purge_idempotency(created_before)
+
     def purge_before(self, cutoff: float, limit: int) -> Awaitable[int]:
         """Delete up to `limit` finished messages created before `cutoff`; how many."""
         return self._store.purge_before(cutoff, limit)

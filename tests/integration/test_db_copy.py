@@ -6,7 +6,8 @@ a suspended one with a rate limit), connectors and routes, messages whose recipi
 are queued, submitted, delivered, undelivered and failed (refunded), a receipt that
 came before its submit, callback events with attempts, failed-login counters and a
 known address, a connector lease, e-mails, and the console's rows (a one-time link, a
-session, an operator, contacts in a group), and API keys (one used, one revoked).
+session, an operator, contacts in a group), API keys (one used, one revoked), and
+Idempotency-Keys (one answered, one pending).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Boolean
 from passerelle import exceptions as exc
 from passerelle.cli import main
 from passerelle.core.console import LinkPurpose, NewContact, NewLink, NewOperator, NewSession, Role
+from passerelle.core.idempotency import request_digest
 from passerelle.core.message import SendRequest
 from passerelle.core.states import RecipientState as S
 from passerelle.core.values import CallbackAttempt, CallbackOutcome, CallbackResult, NewMail
@@ -132,6 +134,7 @@ async def _traffic(path: Path) -> None:
         revoked = await keys.create(login)
         await keys.revoke(login, revoked.stored.id)
         await keys.authenticate(used.key)  # its last use
+        await _idempotency(store, account.id, now)
     finally:
         gateway.close()
         await store.close()
@@ -141,6 +144,15 @@ async def _traffic(path: Path) -> None:
         conn.execute("DELETE FROM callback_attempts WHERE event_id = ?", (newest,))
         conn.execute("DELETE FROM callback_events WHERE id = ?", (newest,))
     conn.close()
+
+
+async def _idempotency(store: Store, account_id: int, now: float) -> None:
+    """Idempotency-Keys: one answered with a message of the account, one pending."""
+    [summary, *_] = await store.recent_messages(account_id, 1)
+    digest = request_digest(b'{"to": "33612345601"}')
+    await store.reserve_idempotency(account_id, "retry-7", digest, now, 30.0)
+    await store.finish_idempotency(account_id, "retry-7", summary.msgid, None)
+    await store.reserve_idempotency(account_id, "retry-8", digest, now, 30.0)
 
 
 async def _console(store: Store, account_id: int, now: float) -> None:
@@ -229,7 +241,7 @@ def test_sqlite_to_postgresql_and_back_is_exact(tmp_path: Path, new_pg: Callable
     copied = ok(
         cli("sqlite:///unused.db", "db", "copy", "--from", f"sqlite:///{source}", "--to", pg)
     )
-    assert "verified: row counts equal in 19 tables; 2 accounts" in copied.stdout
+    assert "verified: row counts equal in 20 tables; 2 accounts" in copied.stdout
     assert "  recipients" in copied.stdout and "copied " in copied.stdout
     assert typed(pg_rows(pg)) == typed(without_leases(original))
     suspended = pg_value(pg, "SELECT suspended FROM accounts WHERE login = 'zoe'")

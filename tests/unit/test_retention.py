@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from passerelle.core.values import NewAccount, NewMessage
-from passerelle.retention import DAY_S, RetentionJob, cutoff_of
+from passerelle.retention import DAY_S, IDEMPOTENCY_HORIZON_S, RetentionJob, cutoff_of
 from passerelle.service_workers import Operations
 from passerelle.store.memory import MemoryStore
 
@@ -57,3 +57,13 @@ async def test_the_job_runs_after_its_first_delay_and_stops() -> None:
     idle.start()
     assert idle._task is None
     await idle.stop()
+
+
+async def test_run_once_purges_idempotency_keys_past_their_horizon() -> None:
+    """A run deletes the answered Idempotency-Keys created over a day before now only."""
+    store, msgids = await store_with([1])
+    for key, at in (("old", NOW - IDEMPOTENCY_HORIZON_S - 1), ("young", NOW - 60)):
+        await store.reserve_idempotency(1, key, "h", at, 30.0)
+        await store.finish_idempotency(1, key, msgids[0], None)
+    await RetentionJob(Operations(store), days=180, clock=lambda: NOW).run_once()
+    assert sorted(k for _, k in store.idem_rows) == ["young"]

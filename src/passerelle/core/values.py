@@ -89,6 +89,7 @@ class NewMessage:
     callback: bool
     recipients: tuple[str, ...]
     cost: int
+    idem_key: str | None = None  # the JSON API's Idempotency-Key, stored with the message
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ Roles: `StoreLifecycle`, `AccountStore` (accounts, credits, ledger), `OutboxStor
 (connectors, routes, ownership), `LoginStore` (failed-login counters), `RequestStore`
 (request-rate windows), `RetentionStore`, `MailStore` (the e-mail outbox), `ConsoleStore`
 (sign-up, one-time links, sessions, operators, the console's reads), `DirectoryStore`
-(contacts and groups) and `KeyStore` (the JSON API's keys); `Store` is all of them,
+(contacts and groups), `KeyStore` (the JSON API's keys) and `IdempotencyStore` (its
+Idempotency-Keys); `Store` is all of them,
 `WorkerStore` those the workers use.
 Backends: `memory.MemoryStore` (the twin for unit tests, one mixin per role) and
 `sqlite.SqliteStore` (one mixin module per role). Each role has its contract suite in
@@ -33,6 +34,7 @@ from passerelle.core.console import (
     Session,
     TrafficRow,
 )
+from passerelle.core.idempotency import Reservation
 from passerelle.core.keys import ApiKey, NewApiKey
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestWindow
 from passerelle.core.routing import Route
@@ -461,6 +463,39 @@ class KeyStore(Protocol):
         """Record that the key was used at `at`."""
 
 
+class IdempotencyStore(Protocol):
+    """Idempotency-Keys of the JSON API, by account and key (`core.idempotency`): a key
+    is reserved before its request is sent and finished with the first answer, so that a
+    retry, in any process sharing the database, replays that answer instead of sending
+    again. `accept_message` stores the key on the message (`NewMessage.idem_key`), in the
+    message's transaction: a reservation whose owner died after that commit finds it."""
+
+    async def reserve_idempotency(
+        self, account_id: int, key: str, request_hash: str, now: float, lease: float
+    ) -> Reservation:
+        """Atomically: no row → a pending row held until `now + lease`, OWNER. A row with
+        another `request_hash` → MISMATCH. A done row → DONE with its msgid or error code.
+        A pending row whose lease holds → IN_PROGRESS. A pending row whose lease ran out
+        (its owner died?) → if a message of the account carries the key, the row is done
+        with that msgid and the answer RECOVERED (never sent twice); else the lease is
+        taken over until `now + lease`, OWNER."""
+
+    async def finish_idempotency(
+        self, account_id: int, key: str, msgid: int | None, error_code: str | None
+    ) -> None:
+        """The first answer is known: the row is done with `msgid`, or with the legacy
+        code of a refusal."""
+
+    async def release_idempotency(self, account_id: int, key: str) -> None:
+        """Forget a pending key (its send failed in a way not to remember, such as a store
+        failure): the next request with it is sent afresh. Atomically, unless a message
+        of the account carries the key (the failure came after its commit): then the row
+        is done with that msgid, as a reservation would find it. A done row stays."""
+
+    async def purge_idempotency(self, created_before: float) -> int:
+        """Delete the done keys created before `created_before`; how many."""
+
+
 class DirectoryStore(Protocol):
     """An account's contacts and contact groups. Every operation is scoped by the
     account: an id of another account's contact or group is treated as absent."""
@@ -531,6 +566,7 @@ class Store(
     ConsoleStore,
     DirectoryStore,
     KeyStore,
+    IdempotencyStore,
     Protocol,
 ):
     """Every role together: what a backend implements. Every write is durable when
@@ -538,7 +574,14 @@ class Store(
 
 
 class WorkerStore(
-    StoreLifecycle, OutboxStore, CallbackStore, RouteStore, RetentionStore, MailStore, Protocol
+    StoreLifecycle,
+    OutboxStore,
+    CallbackStore,
+    RouteStore,
+    RetentionStore,
+    MailStore,
+    IdempotencyStore,
+    Protocol,
 ):
     """The roles the background workers use (`service_workers.Operations`): no
     accounts, no logins."""

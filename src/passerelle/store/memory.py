@@ -29,6 +29,7 @@ from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_console import MemoryConsole
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
 from passerelle.store.memory_directory import MemoryDirectory
+from passerelle.store.memory_idempotency import MemoryIdempotency
 from passerelle.store.memory_keys import MemoryKeys
 from passerelle.store.memory_logins import MemoryLogins
 from passerelle.store.memory_mail import MemoryMail
@@ -47,6 +48,7 @@ class _Message:
     summary: MessageSummary
     recipient_ids: list[int]
     callback: bool = False
+    idem_key: str | None = None
 
 
 @dataclass
@@ -59,6 +61,7 @@ class MemoryStore(
     MemoryConsole,
     MemoryDirectory,
     MemoryKeys,
+    MemoryIdempotency,
 ):
     """Dicts behind the `Store` protocol; single event loop, no locking needed."""
 
@@ -197,13 +200,21 @@ class MemoryStore(
         summary = MessageSummary(
             msgid, message.created_at, message.sender, message.text, message.cost, ()
         )
-        self.messages[msgid] = _Message(message.account_id, summary, ids, message.callback)
+        self.messages[msgid] = _Message(
+            message.account_id, summary, ids, message.callback, message.idem_key
+        )
         self._ledger(account.id, message.created_at, -message.cost, "debit", "api", "envoi", msgid)
         self.work.notify()
         return msgid
 
     async def wait_for_work(self, seconds: float) -> bool:
         return await self.work.wait(seconds)
+
+    def _message_with_key(self, account_id: int, key: str) -> int | None:
+        for msgid, message in self.messages.items():
+            if message.account_id == account_id and message.idem_key == key:
+                return msgid
+        return None
 
     async def message_states(
         self, account_id: int, msgid: int, dest: str | None = None

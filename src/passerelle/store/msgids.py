@@ -38,7 +38,7 @@ class MsgidSource:
 
 def message_row(m: NewMessage, msgid: int) -> tuple[Any, ...]:
     """The `messages` columns of `m` under `msgid`: msgid, account_id, created_at, sender,
-    sender_type, text, flash, callback, recipient_count, cost."""
+    sender_type, text, flash, callback, recipient_count, cost, idem_key."""
     return (
         msgid,
         m.account_id,
@@ -50,4 +50,5 @@ def message_row(m: NewMessage, msgid: int) -> tuple[Any, ...]:
         m.callback,
         len(m.recipients),
         m.cost,
+        m.idem_key,
     )

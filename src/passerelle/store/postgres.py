@@ -23,7 +23,7 @@ receipt deadline (`postgres_expiry.py`), callbacks (`postgres_callbacks.py`), ro
 (`postgres_logins.py`), request-rate windows (`postgres_requests.py`), retention
 (`postgres_retention.py`), the e-mail outbox (`postgres_mail.py`), the web console
 (`postgres_console.py`), contacts and groups (`postgres_directory.py`), API keys
-(`postgres_keys.py`).
+(`postgres_keys.py`), Idempotency-Keys (`postgres_idempotency.py`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from passerelle.store.postgres_delivery import PgDelivery
 from passerelle.store.postgres_directory import PgDirectory
 from passerelle.store.postgres_expiry import PgExpiry
 from passerelle.store.postgres_keys import PgKeys
+from passerelle.store.postgres_idempotency import PgIdempotency
 from passerelle.store.postgres_logins import PgLogins
 from passerelle.store.postgres_mail import PgMail
 from passerelle.store.postgres_owners import PgOwners
@@ -84,6 +85,7 @@ class PgStore(
     PgConsole,
     PgDirectory,
     PgKeys,
+    PgIdempotency,
 ):
     """The scale-out store: PostgreSQL through asyncpg."""
 

@@ -53,9 +53,9 @@ _DEBIT_MANY = (
 )
 _MESSAGES = (
     "INSERT INTO messages (msgid, account_id, created_at, sender, sender_type, text, flash,"
-    " callback, recipient_count, cost)"
+    " callback, recipient_count, cost, idem_key)"
     " SELECT * FROM unnest($1::bigint[], $2::int[], $3::float8[], $4::text[], $5::int2[],"
-    " $6::text[], $7::bool[], $8::bool[], $9::int[], $10::int[])"
+    " $6::text[], $7::bool[], $8::bool[], $9::int[], $10::int[], $11::text[])"
     " ON CONFLICT (msgid) DO NOTHING RETURNING msgid"
 )
 _RECIPIENTS = (
@@ -243,7 +243,7 @@ async def _insert_messages(conn: Conn, items: list[Accept], draw: Callable[[], i
 
 
 def _message_columns(items: list[Accept]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(10)]
+    columns: list[list[Any]] = [[] for _ in range(11)]
     for item in items:
         for column, value in zip(columns, message_row(item.message, item.msgid), strict=True):
             column.append(value)

@@ -64,7 +64,16 @@ messages = Table(
     Column("callback", Boolean, nullable=False),
     Column("recipient_count", Integer, nullable=False),
     Column("cost", Integer, nullable=False),
+    Column("idem_key", String(255), nullable=True),  # the JSON API's Idempotency-Key
     Index("messages_account_created", "account_id", "created_at"),  # also the purge's
+    # partial: a message sent without a key (the legacy API's) costs no index entry
+    Index(
+        "messages_idem_key",
+        "account_id",
+        "idem_key",
+        sqlite_where=text("idem_key IS NOT NULL"),
+        postgresql_where=text("idem_key IS NOT NULL"),
+    ),
 )
 
 recipients = Table(
@@ -342,4 +351,20 @@ api_keys = Table(
     Column("last_used_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
     Index("api_keys_account", "account_id", "id"),
+)
+
+# Idempotency-Key of the JSON API (store/sqlite_idempotency.py): the request's digest, a
+# lease while the first request is sent (pending), then its answer (done)
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("claimed_until", Float, nullable=True),
+    Column("msgid", BigInteger, nullable=True),
+    Column("error_code", String(2), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("idempotency_keys_created", "created_at"),
 )

@@ -10,7 +10,8 @@ connectors and routes (`sqlite_routes.py`), delivery (`sqlite_delivery.py`), cal
 (`sqlite_callbacks.py`), retention (`sqlite_retention.py`), failed-login counters
 (`sqlite_logins.py`), connector ownership (`sqlite_owners.py`), the e-mail outbox
 (`sqlite_mail.py`), the web console (`sqlite_console.py`), contacts and groups
-(`sqlite_directory.py`) and API keys (`sqlite_keys.py`).
+(`sqlite_directory.py`), API keys (`sqlite_keys.py`) and Idempotency-Keys
+(`sqlite_idempotency.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_directory import DirectoryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
 from passerelle.store.sqlite_keys import KeyOps
+from passerelle.store.sqlite_idempotency import IdempotencyOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_mail import MailOps
 from passerelle.store.sqlite_owners import OwnerOps
@@ -52,8 +54,8 @@ _MSGID_TRIES = 50
 _DEBIT_SQL = "UPDATE accounts SET credits = credits - ? WHERE id = ? AND credits >= ?"
 _MESSAGE_SQL = (
     "INSERT INTO messages (msgid, account_id, created_at, sender, sender_type,"
-    " text, flash, callback, recipient_count, cost)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " text, flash, callback, recipient_count, cost, idem_key)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RECIPIENT_SQL = (
     "INSERT INTO recipients (msgid, dest, state, attempts, next_attempt_at) VALUES (?, ?, 0, 0, ?)"
@@ -149,6 +151,7 @@ class SqliteStore(
     ConsoleOps,
     DirectoryOps,
     KeyOps,
+    IdempotencyOps,
 ):
     """The embedded default store (one file)."""
 

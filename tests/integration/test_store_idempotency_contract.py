@@ -1,0 +1,147 @@
+"""Idempotency-Keys in the store, on every backend: a key is reserved atomically (one
+owner), refused for another request, replayed once done, waited for while its lease
+holds, and after the lease ran out recovered from the message that carries it or taken
+over; released, purged, and scoped by account."""
+
+from __future__ import annotations
+
+import asyncio
+
+from passerelle.core.idempotency import Claim, Reservation
+from passerelle.core.values import NewAccount, NewMessage
+from passerelle.store.base import Store
+
+T0 = 1_000_000.0
+LEASE = 30.0
+H1, H2 = "a" * 64, "b" * 64
+OWNER = Reservation(Claim.OWNER)
+BUSY = Reservation(Claim.IN_PROGRESS)
+MISMATCH = Reservation(Claim.MISMATCH)
+
+
+async def account(store: Store, login: str = "acme") -> int:
+    new = NewAccount(login, f"{login}@x.fr", "h", "s", T0, credits=100)
+    return (await store.create_account(new)).id
+
+
+def message(account_id: int, key: str | None, at: float = T0) -> NewMessage:
+    return NewMessage(account_id, at, "Acme", 5, "t", False, False, ("33612345601",), 1, key)
+
+
+async def test_a_new_key_makes_its_caller_the_owner(store: Store) -> None:
+    """The first reservation of a key is OWNER; another within the lease is IN_PROGRESS."""
+    a = await account(store)
+    assert await store.reserve_idempotency(a, "k1", H1, T0, LEASE) == OWNER
+    assert await store.reserve_idempotency(a, "k1", H1, T0 + 29, LEASE) == BUSY
+
+
+async def test_another_request_under_the_key_is_a_mismatch(store: Store) -> None:
+    """The same key with another request hash is MISMATCH, pending or done."""
+    a = await account(store)
+    await store.reserve_idempotency(a, "k1", H1, T0, LEASE)
+    assert await store.reserve_idempotency(a, "k1", H2, T0 + 1, LEASE) == MISMATCH
+    await store.finish_idempotency(a, "k1", 123456789, None)
+    assert await store.reserve_idempotency(a, "k1", H2, T0 + 100, LEASE) == MISMATCH
+
+
+async def test_a_finished_key_replays_its_msgid_or_its_refusal(store: Store) -> None:
+    """Once finished, a key is DONE with its msgid, or with the refusal's legacy code."""
+    a = await account(store)
+    await store.reserve_idempotency(a, "sent", H1, T0, LEASE)
+    await store.finish_idempotency(a, "sent", 123456789, None)
+    await store.reserve_idempotency(a, "refused", H1, T0, LEASE)
+    await store.finish_idempotency(a, "refused", None, "02")
+    for at in (T0 + 1, T0 + 1000):  # a done key has no lease
+        found = await store.reserve_idempotency(a, "sent", H1, at, LEASE)
+        assert found == Reservation(Claim.DONE, 123456789, None)
+        found = await store.reserve_idempotency(a, "refused", H1, at, LEASE)
+        assert found == Reservation(Claim.DONE, None, "02")
+
+
+async def test_a_lapsed_lease_without_message_is_taken_over(store: Store) -> None:
+    """Lease over and no message carries the key: the next caller owns it, for a new lease."""
+    a = await account(store)
+    await store.accept_message(message(a, "other-key"))  # another key's message does not count
+    await store.accept_message(message(a, None))
+    await store.reserve_idempotency(a, "k1", H1, T0, LEASE)
+    assert await store.reserve_idempotency(a, "k1", H1, T0 + LEASE, LEASE) == OWNER
+    assert await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 29, LEASE) == BUSY
+    assert await store.reserve_idempotency(a, "k1", H1, T0 + 2 * LEASE + 1, LEASE) == OWNER
+
+
+async def test_a_lapsed_lease_with_its_message_is_recovered(store: Store) -> None:
+    """The owner stored the message (with the key) and died before finishing: once the
+    lease ran out, the key is RECOVERED with that msgid, then DONE with it."""
+    a = await account(store)
+    assert await store.reserve_idempotency(a, "k1", H1, T0, LEASE) == OWNER
+    msgid = await store.accept_message(message(a, "k1"))
+    assert await store.reserve_idempotency(a, "k1", H1, T0 + 10, LEASE) == BUSY
+    found = await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 1, LEASE)
+    assert found == Reservation(Claim.RECOVERED, msgid)
+    found = await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 2, LEASE)
+    assert found == Reservation(Claim.DONE, msgid, None)
+    assert await store.ledger_sum(a) == await store.balance(a) == 99
+
+
+async def test_accept_message_keeps_the_key_of_its_account_only(store: Store) -> None:
+    """The key stored with a message is the account's: another account's pending key of
+    the same name is taken over, not recovered from it."""
+    a, b = await account(store), await account(store, "zoe")
+    await store.reserve_idempotency(a, "k1", H1, T0, LEASE)
+    await store.reserve_idempotency(b, "k1", H1, T0, LEASE)
+    msgid = await store.accept_message(message(b, "k1"))
+    assert await store.reserve_idempotency(a, "k1", H1, T0 + 31, LEASE) == OWNER
+    found = await store.reserve_idempotency(b, "k1", H1, T0 + 31, LEASE)
+    assert found == Reservation(Claim.RECOVERED, msgid)
+
+
+async def test_keys_are_scoped_by_account(store: Store) -> None:
+    """Two accounts may use the same key, each for its own request."""
+    a, b = await account(store), await account(store, "zoe")
+    assert await store.reserve_idempotency(a, "k1", H1, T0, LEASE) == OWNER
+    assert await store.reserve_idempotency(b, "k1", H2, T0, LEASE) == OWNER
+    await store.finish_idempotency(a, "k1", 111111111, None)
+    assert await store.reserve_idempotency(b, "k1", H2, T0 + 1, LEASE) == BUSY
+
+
+async def test_release_forgets_a_pending_key_only(store: Store) -> None:
+    """A released pending key is owned afresh by the next caller; a done key stays done;
+    a pending key whose message was stored is finished with it instead."""
+    a = await account(store)
+    await store.reserve_idempotency(a, "k1", H1, T0, LEASE)
+    await store.release_idempotency(a, "k1")
+    assert await store.reserve_idempotency(a, "k1", H2, T0 + 1, LEASE) == OWNER
+    await store.finish_idempotency(a, "k1", 123456789, None)
+    await store.release_idempotency(a, "k1")
+    found = await store.reserve_idempotency(a, "k1", H2, T0 + 2, LEASE)
+    assert found == Reservation(Claim.DONE, 123456789, None)
+    await store.reserve_idempotency(a, "k2", H1, T0, LEASE)
+    msgid = await store.accept_message(message(a, "k2"))
+    await store.release_idempotency(a, "k2")
+    found = await store.reserve_idempotency(a, "k2", H1, T0 + 1, LEASE)
+    assert found == Reservation(Claim.DONE, msgid, None)
+    await store.release_idempotency(a, "never-reserved")  # nothing to do
+
+
+async def test_purge_deletes_done_keys_created_before_the_horizon(store: Store) -> None:
+    """Purge deletes the done keys created before its time, keeps newer and pending ones."""
+    a = await account(store)
+    for key, at in (("old", T0), ("old-pending", T0), ("new", T0 + 100)):
+        await store.reserve_idempotency(a, key, H1, at, LEASE)
+    await store.finish_idempotency(a, "old", 1, None)
+    await store.finish_idempotency(a, "new", 2, None)
+    assert await store.purge_idempotency(T0 + 50) == 1
+    assert await store.purge_idempotency(T0 + 50) == 0
+    assert await store.reserve_idempotency(a, "old", H2, T0 + 200, LEASE) == OWNER
+    assert await store.reserve_idempotency(a, "old-pending", H2, T0 + 1, LEASE) == MISMATCH
+    found = await store.reserve_idempotency(a, "new", H1, T0 + 200, LEASE)
+    assert found == Reservation(Claim.DONE, 2, None)
+
+
+async def test_concurrent_reservations_make_one_owner(store: Store) -> None:
+    """20 reservations of one key at once: exactly one OWNER, the others IN_PROGRESS."""
+    a = await account(store)
+    found = await asyncio.gather(
+        *(store.reserve_idempotency(a, "k1", H1, T0, LEASE) for _ in range(20))
+    )
+    assert sorted(r.claim.value for r in found) == ["in-progress"] * 19 + ["owner"]
