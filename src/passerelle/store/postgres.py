@@ -53,8 +53,8 @@ from passerelle.store.postgres_console import PgConsole
 from passerelle.store.postgres_delivery import PgDelivery
 from passerelle.store.postgres_directory import PgDirectory
 from passerelle.store.postgres_expiry import PgExpiry
-from passerelle.store.postgres_keys import PgKeys
 from passerelle.store.postgres_idempotency import PgIdempotency
+from passerelle.store.postgres_keys import PgKeys
 from passerelle.store.postgres_logins import PgLogins
 from passerelle.store.postgres_mail import PgMail
 from passerelle.store.postgres_owners import PgOwners

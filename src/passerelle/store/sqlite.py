@@ -38,8 +38,8 @@ from passerelle.store.sqlite_console import ConsoleOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_directory import DirectoryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
-from passerelle.store.sqlite_keys import KeyOps
 from passerelle.store.sqlite_idempotency import IdempotencyOps
+from passerelle.store.sqlite_keys import KeyOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_mail import MailOps
 from passerelle.store.sqlite_owners import OwnerOps
