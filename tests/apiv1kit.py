@@ -1,17 +1,20 @@
-"""Helpers of the JSON API tests: the full application on a memory store with two
-accounts, their API keys, messages and a callback event."""
+"""Helpers of the JSON API tests: the full application on a store (memory, or a real
+SQLite file: `seed_sqlite`) with two accounts, their API keys, messages and a callback
+event."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from passerelle.api.app import App
 from passerelle.core.states import RecipientState
 from passerelle.core.values import NewAccount, NewMessage
 from passerelle.service_keys import Keys
+from passerelle.store.base import Store
 from passerelle.store.memory import MemoryStore
 from passerelle.wiring import create_app
-from tests.support import make_settings
+from tests.support import make_settings, sqlite_store
 
 T0 = 1_700_000_000.0
 
@@ -21,7 +24,7 @@ class World:
     """The application, its store, two accounts' keys and alice's msgids (oldest first)."""
 
     app: App
-    store: MemoryStore
+    store: Store
     alice: str
     bob: str
     msgids: list[int]
@@ -29,12 +32,14 @@ class World:
     event_id: int
 
 
-async def seed() -> World:
+async def seed(store: Store | None = None, **settings: object) -> World:
     """Alice: 100 credits, three messages (the second delivered with a callback event);
-    bob: one message. Both have an API key."""
-    store = MemoryStore()
-    await store.open()
-    app = create_app(make_settings(), store)
+    bob: one message. Both have an API key. On `store` (opened; a memory store by
+    default), with these settings."""
+    if store is None:
+        store = MemoryStore()
+        await store.open()
+    app = create_app(make_settings(**settings), store)
     ids = {}
     for login in ("alice", "bob"):
         made = await store.create_account(
@@ -67,3 +72,8 @@ async def seed() -> World:
     await store.release([d.id for d in due.values()])
     [event] = await store.list_callbacks("alice", False, 10)
     return World(app, store, alice, bob, msgids, bob_msgid, event.id)
+
+
+async def seed_sqlite(path: Path, **settings: object) -> World:
+    """`seed` on a migrated SQLite database at `path` (close `world.store` after)."""
+    return await seed(await sqlite_store(path), **settings)

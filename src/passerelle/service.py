@@ -27,12 +27,7 @@ from passerelle.checks import NAME_CHARS, check_callback_url, check_connector, p
 from passerelle.core import numbers
 from passerelle.core.mail import mail_problem
 from passerelle.core.message import Outgoing, SendRequest, validate_send
-from passerelle.core.ratelimit import (
-    AttemptDecision,
-    LoginPolicy,
-    RequestLimiter,
-    request_window,
-)
+from passerelle.core.ratelimit import AttemptDecision, LoginPolicy
 from passerelle.core.routing import Route
 from passerelle.core.states import statut_of_message
 from passerelle.core.values import (
@@ -52,6 +47,7 @@ from passerelle.core.values import (
     Unset,
 )
 from passerelle.logins import LoginLimits
+from passerelle.service_limits import RequestLimits
 from passerelle.settings import Settings
 from passerelle.store.base import Store
 
@@ -108,7 +104,7 @@ class Gateway:
         self._credentials = Credentials(
             store.find_account, settings.auth_cache_ttl_s, settings.account_cache_ttl_s
         )
-        self._requests = RequestLimiter()
+        self.limits = RequestLimits(store, settings, self._clock, monotonic)
         policy = LoginPolicy(
             settings.login_failures_per_login,
             settings.login_failures_per_address,
@@ -145,19 +141,7 @@ class Gateway:
         if refused:
             raise exc.RateLimited()
         account = await self._credentials.account(login, now) if login else None
-        rate = self.settings.account_rate_limit
-        if account is not None and account.rate_limit is not None:
-            rate = account.rate_limit
-        if login and rate > 0:
-            # this process's bucket first (a flood is refused without a database write),
-            # then, for an existing account only (a row per login: unknown logins would
-            # grow the table), the window every process counts in (N processes do not
-            # allow N x rate)
-            if not self._requests.allow(login, rate, now):
-                raise exc.RateLimited()
-            window = request_window(login, rate, self._clock())
-            if account is not None and not await self.store.count_request(window):
-                raise exc.RateLimited()
+        await self.limits.check(login, account, now)
         if not login or not password or not _may_be_login(login):
             raise exc.BadCredentials()  # nothing to verify: no count, no argon2
         if not self._credentials.known(account, login, password, now):

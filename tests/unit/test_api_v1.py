@@ -208,6 +208,7 @@ async def test_unknown_well_shaped_key_is_401(world: World) -> None:
 
 async def test_suspended_account_is_403(client: httpx.AsyncClient, world: World) -> None:
     """A valid key of an account that may not use the API is a 403 problem (code 14)."""
+    assert isinstance(world.store, MemoryStore)
     account = world.store.accounts["alice"]
     world.store.accounts["alice"] = dataclasses.replace(account, suspended=True)
     assert_problem(await client.get("/api/v1/balance"), 403, "14")
@@ -243,7 +244,7 @@ async def test_openapi_declares_bearer_and_problems(client: httpx.AsyncClient) -
         "description": "An API key of the account: `Authorization: Bearer psl_...`",
     }
     operations = [op for path in doc["paths"].values() for op in path.values()]
-    assert len(operations) == 6
+    assert len(operations) == 7
     for op in operations:
         assert op["security"] == [{"apiKey": []}]
         assert set(op["responses"]["401"]["content"]) == {PROBLEM}

@@ -19,7 +19,7 @@ def test_schemathesis_against_openapi() -> None:
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", world.app)
     headers = {"Authorization": f"Bearer {world.alice}"}
     operations = [r for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 6
+    assert len(operations) == 7
     for result in operations:
         operation = result.ok()
 

@@ -5,20 +5,29 @@ A FastAPI application that `api/app.py` mounts at ``/api/v1`` in processes with 
 `service_keys.Keys`); every answer is JSON, every refusal a problem document
 (`api/v1_errors.py`). The OpenAPI document is ``/api/v1/openapi.json`` and its reading
 page ``/api/v1/docs`` is served from the package (no third-party script: a strict CSP).
+The routes' shared parts (the caller's key and request limit, the error answers) are
+in `api/v1_deps.py`; the send, ``POST /api/v1/messages``, in `api/v1_send.py`.
 docs/api-v1.md describes the endpoints.
 """
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from starlette.responses import Response
 
-from passerelle.api import v1_errors
-from passerelle.api.v1_errors import PROBLEM_TYPE, unauthorized
+from passerelle.api import v1_errors, v1_send
+from passerelle.api.v1_deps import (
+    ERRORS,
+    NOT_FOUND,
+    RECIPIENTS_SHOWN,
+    Caller,
+    gateway_of,
+    reads_of,
+)
+from passerelle.api.v1_errors import PROBLEM_TYPE
 from passerelle.api.v1_models import (
     CURSOR,
     TIME,
@@ -29,7 +38,6 @@ from passerelle.api.v1_models import (
     LedgerItem,
     Message,
     MessagePage,
-    Problem,
     Replayed,
     StateName,
     cursor_of,
@@ -38,7 +46,6 @@ from passerelle.api.v1_models import (
 )
 from passerelle.core.console import MessageQuery
 from passerelle.core.states import RecipientState
-from passerelle.core.values import Account
 from passerelle.service import Gateway
 from passerelle.service_keys import Keys
 from passerelle.service_reads import AccountReads
@@ -48,7 +55,6 @@ MAX_MSGID = 10**18 - 1
 MAX_ID = 2**63 - 1
 PAGE = f"at most this many (1 to {MAX_PAGE})"
 RECIPIENTS_LISTED = 10  # recipients given per message in lists (all up to 500 by msgid)
-RECIPIENTS_SHOWN = 500
 STATIC = resources.files("passerelle.api").joinpath("static")
 DOCS_HEADERS = {
     "content-security-policy": (
@@ -60,54 +66,6 @@ DOCS_HEADERS = {
     "referrer-policy": "no-referrer",
 }
 
-
-def _error(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description}
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _error("no API key, or not a valid one (code 01)"),
-    403: _error("the account may not use the API (code 14)"),
-    422: _error("a query or path value that cannot be used"),
-    429: _error("too many requests (code 16): retry after Retry-After seconds"),
-    500: _error("internal error (with a reference to quote)"),
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    404: _error("absent, or not this account's"),
-}
-
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="apiKey",
-    description="An API key of the account: `Authorization: Bearer psl_...`",
-)
-
-
-def gateway_of(request: Request) -> Gateway:
-    """The gateway the application serves."""
-    return cast(Gateway, request.app.state.gateway)
-
-
-def reads_of(request: Request) -> AccountReads:
-    """The account reads of the application's gateway."""
-    return cast(AccountReads, request.app.state.reads)
-
-
-async def caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Account:
-    """The account of the request's API key: 401 without a valid key, 403 when the
-    account may not use the API."""
-    if credentials is None:
-        raise unauthorized("an API key is required: Authorization: Bearer <key>")
-    keys = cast(Keys, request.app.state.keys)
-    _key, account = await keys.authenticate(credentials.credentials)
-    return account
-
-
-Caller = Annotated[Account, Depends(caller)]
 router = APIRouter()
 
 
@@ -252,7 +210,9 @@ def create_v1(gateway: Gateway) -> FastAPI:
     app = V1App(
         title="Passerelle JSON API",
         version="1",
-        description="Balance, ledger, messages and callbacks of an account (docs/api-v1.md).",
+        description=(
+            "Send messages; balance, ledger, messages and callbacks of an account (docs/api-v1.md)."
+        ),
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
@@ -262,5 +222,6 @@ def create_v1(gateway: Gateway) -> FastAPI:
     app.state.keys = Keys(gateway)
     app.state.reads = AccountReads(gateway)
     app.include_router(router)
+    app.include_router(v1_send.router)
     v1_errors.install(app)
     return app

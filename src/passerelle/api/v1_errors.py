@@ -39,6 +39,9 @@ API_ERRORS: dict[type[exc.ApiError], tuple[int, str]] = {
     exc.MsgidInvalid: (404, "not-found"),
 }
 
+# the JSON names of the parameters a legacy code 17 names
+JSON_NAMES = {"groupe": "group", "sendertype": "sender_type", "type": "flash"}
+
 
 def response_of(problem: Problem) -> Response:
     """The problem document as an HTTP answer."""
@@ -85,6 +88,33 @@ def problem_of(error: exc.ApiError) -> Problem:
     return Problem(status, slug, error.code.label, error.code.number, headers)
 
 
+def refusal(error: exc.ApiError) -> Problem:
+    """The problem document of a refused send, with its legacy code: 400 for a failed
+    check (03 to 08, 12, 13, 15, 17), 402 for no credit (02), 403 (14), 429 (16)."""
+    status, slug = API_ERRORS.get(type(error), (400, "send-refused"))
+    if type(error) is exc.ApiError:  # a remembered code we cannot give back
+        status, slug = 500, "internal"
+    detail = error.code.label
+    if isinstance(error, exc.InvalidParameter):
+        detail = f"{detail}: {JSON_NAMES.get(error.name, error.name)}"
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 429 else None
+    return Problem(status, slug, detail, error.code.number, headers)
+
+
+def too_large(limit: int) -> Problem:
+    """413: a request body over `limit` bytes (not read)."""
+    return Problem(413, "too-large", f"the request body is over {limit} bytes")
+
+
+def idempotency(error: exc.IdempotencyError) -> Problem:
+    """422 for a key used with another body, 409 (Retry-After) while its first request
+    is being sent."""
+    if isinstance(error, exc.IdempotencyBusy):
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        return Problem(409, "idempotency-busy", str(error), headers=headers)
+    return Problem(422, "idempotency-mismatch", str(error))
+
+
 def internal(error: BaseException) -> Problem:
     """500 for an unexpected error: logged with a reference the answer gives, no trace."""
     ref = secrets.token_hex(4)
@@ -105,6 +135,11 @@ async def _problem(_request: Request, error: Exception) -> Response:
 async def _api_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, exc.ApiError)
     return response_of(problem_of(error))
+
+
+async def _idempotency(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, exc.IdempotencyError)
+    return response_of(idempotency(error))
 
 
 async def _admin_not_found(_request: Request, error: Exception) -> Response:
@@ -157,6 +192,7 @@ def install(app: FastAPI) -> None:
     """Answer every error of `app` as a problem document."""
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(exc.ApiError, _api_error)
+    app.add_exception_handler(exc.IdempotencyError, _idempotency)
     app.add_exception_handler(exc.NotFound, _admin_not_found)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)

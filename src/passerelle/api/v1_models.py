@@ -115,6 +115,7 @@ class Recipient(BaseModel):
 class Message(BaseModel):
     """A message sent by the account and its recipients."""
 
+    id: str = Field(description="the msgid as text (the legacy API's, for its statut)")
     msgid: int
     created_at: dt.datetime
     sender: str
@@ -126,6 +127,7 @@ class Message(BaseModel):
     @classmethod
     def of(cls, m: MessageSummary) -> Message:
         return cls(
+            id=str(m.msgid),
             msgid=m.msgid,
             created_at=when(m.created_at),
             sender=m.sender,
