@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
-from passerelle.client import NO_RETRY, AsyncClient, Client, ClientBadCredentials
+from passerelle.client import (
+    NO_RETRY,
+    AsyncClient,
+    Client,
+    ClientBadCredentials,
+    ClientUnavailable,
+    RetryPolicy,
+)
 from tests.acceptance.conftest import Server, Servers, run_cli
 
 LOGIN = "Bulk"
@@ -161,3 +170,26 @@ def test_cli_bad_key_exits_1_with_the_refusal(server: Server) -> None:
         cwd=server.folder, expect=1,
     )  # fmt: skip
     assert "401" in done.stderr and "01" in done.stderr
+
+
+def test_no_server_is_client_unavailable_after_bounded_attempts(server: Server) -> None:
+    """A port nobody listens on: ClientUnavailable after the policy's attempts; the CLI
+    exits 3."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    policy = RetryPolicy(attempts=3, base_delay_s=0.05, max_delay_s=0.1, budget_s=5.0)
+    started = time.monotonic()
+    with (
+        Client(f"http://127.0.0.1:{port}", "psl_" + "z" * 43, retry=policy) as api,
+        pytest.raises(ClientUnavailable) as raised,
+    ):
+        api.balance()
+    assert "3 attempt(s)" in str(raised.value) and raised.value.last is None
+    assert time.monotonic() - started < 5.0
+    done = run_cli(
+        server.env,
+        "status", "1", "--url", f"http://127.0.0.1:{port}", "--key", "psl_" + "z" * 43,
+        cwd=server.folder, expect=3,
+    )  # fmt: skip
+    assert "gave up" in done.stderr
