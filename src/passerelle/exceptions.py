@@ -46,6 +46,17 @@
     ├── IdempotencyError            an Idempotency-Key that cannot be honoured (JSON API)
     │   ├── IdempotencyMismatch     the key was used for another request (answered 422)
     │   └── IdempotencyBusy         the key's first request is still being sent (409)
+    ├── ClientError                 the Python client (client/) could not get an answer
+    │   ├── ApiRefused              the JSON API refused: status, code, title, detail
+    │   │   ├── ClientBadRequest    400/422: the request (codes 03-08, 12, 13, 15, 17)
+    │   │   ├── ClientBadCredentials  401: no valid API key (code 01)
+    │   │   ├── ClientNoCredit      402: not enough credits (code 02)
+    │   │   ├── ClientForbidden     403: the account may not use the API (code 14)
+    │   │   ├── ClientNotFound      404: no such message (or another account's)
+    │   │   ├── ClientConflict      409: the Idempotency-Key's request is still in progress
+    │   │   ├── ClientTooLarge      413: the request body is too large
+    │   │   └── ClientRateLimited   429: too many requests (code 16), `retry_after`
+    │   └── ClientUnavailable       no usable answer: network errors, or retries exhausted
     ├── RequestIncomplete           the client left before its request was received whole
     ├── PageRefused                 a console page answered with an error page (status, text key)
     ├── ConfigError                 settings that cannot be used
@@ -58,6 +69,10 @@ person can act on, never a class name. SMPP and callback errors never reach a fr
 door: the link, the dispatcher and the sender turn them into outcomes (a PDU answered
 with its status, a callback attempt recorded and retried). A refusal remembered under
 an Idempotency-Key is kept as its legacy code alone; `api_error_of` gives it back.
+
+The Python client (`passerelle.client`) raises ApiRefused subclasses for the JSON
+API's problem documents (`refusal_class` picks one by status) and ClientUnavailable
+when no attempt got a final answer.
 
 Every class is defined here and nowhere else; the modules that raise them import them
 from here, and the names they were first defined under still work
@@ -272,6 +287,95 @@ class IdempotencyBusy(IdempotencyError):
     def __init__(self, key: str) -> None:
         super().__init__(f"a request with the idempotency key {key!r} is still in progress")
         self.key = key
+
+
+class ClientError(PasserelleError):
+    """A call of the Python client (`passerelle.client`) that did not succeed."""
+
+
+class ApiRefused(ClientError):
+    """The JSON API answered with a problem document: the HTTP `status`, the legacy
+    `code` (``"05"``) when there is one, its `title` and `detail`."""
+
+    def __init__(self, status: int, title: str, detail: str, code: str | None = None) -> None:
+        shown = f"{status} {title}: {detail}" + (f" (code {code})" if code else "")
+        super().__init__(shown)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.code = code
+
+
+class ClientBadRequest(ApiRefused):
+    """400 or 422: the request cannot be sent as it is (codes 03-08, 12, 13, 15, 17, or a
+    reused Idempotency-Key with another body)."""
+
+
+class ClientBadCredentials(ApiRefused):
+    """401: no API key, or not a valid one (code 01)."""
+
+
+class ClientNoCredit(ApiRefused):
+    """402: the account has not enough credits (code 02)."""
+
+
+class ClientForbidden(ApiRefused):
+    """403: the account may not use the API (code 14)."""
+
+
+class ClientNotFound(ApiRefused):
+    """404: no such message, or another account's."""
+
+
+class ClientConflict(ApiRefused):
+    """409: the first request with this Idempotency-Key is still being sent."""
+
+
+class ClientTooLarge(ApiRefused):
+    """413: the request body is larger than the API accepts."""
+
+
+class ClientRateLimited(ApiRefused):
+    """429: too many requests (code 16); `retry_after` is the seconds asked, if given."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status, title, detail, code)
+        self.retry_after = retry_after
+
+
+class ClientUnavailable(ClientError):
+    """No attempt got a final answer: the server could not be reached, or it kept
+    answering 409, 429 or 5xx until the retries ran out. `last` is the last refusal seen
+    (None when the last attempt got no answer at all)."""
+
+    def __init__(self, message: str, last: ApiRefused | None = None) -> None:
+        super().__init__(message)
+        self.last = last
+
+
+_REFUSALS: dict[int, type[ApiRefused]] = {
+    400: ClientBadRequest,
+    401: ClientBadCredentials,
+    402: ClientNoCredit,
+    403: ClientForbidden,
+    404: ClientNotFound,
+    409: ClientConflict,
+    413: ClientTooLarge,
+    422: ClientBadRequest,
+    429: ClientRateLimited,
+}
+
+
+def refusal_class(status: int) -> type[ApiRefused]:
+    """The ApiRefused subclass of an HTTP status (ApiRefused itself for the others)."""
+    return _REFUSALS.get(status, ApiRefused)
 
 
 class RequestIncomplete(PasserelleError):

@@ -43,6 +43,8 @@ RULES = (
     # core is pure: the standard library, phonenumbers, itself and the error tree
     Rule("core", only=("phonenumbers", "passerelle.core", "passerelle.exceptions")),
     Rule("exceptions.py", only=("passerelle.core.codes",)),
+    # the API client runs anywhere: httpx, itself and the error tree, nothing of the server
+    Rule("client", only=("httpx", "passerelle.client", "passerelle.exceptions")),
     # the store serves the service, not the other way round; SMPP is a plain adapter
     Rule("store", forbidden=SERVICE),
     Rule("smpp", forbidden=STORE + SERVICE),
