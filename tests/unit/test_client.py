@@ -125,6 +125,21 @@ def test_retry_after_is_honoured_and_bounded() -> None:
     assert waits == [2.0, 5.0]
 
 
+def test_a_retry_after_that_is_not_a_finite_number_is_ignored() -> None:
+    """``Retry-After: nan`` (or inf) falls back to the backoff instead of breaking the
+    wait and the time budget."""
+    network = Network(
+        problem(429, "16", **{"Retry-After": "nan"}),
+        problem(503, **{"Retry-After": "inf"}),
+        created(),
+    )
+    policy = RetryPolicy(attempts=4, base_delay_s=0.2, max_delay_s=5.0, budget_s=60.0)
+    api, waits = client(network, policy)
+    api.send(["33611111111"], "hello", "Shop")
+    # the backoff's jittered 0.1-0.2 s, then 0.2-0.4 s: not nan, not the 5 s cap of inf
+    assert len(waits) == 2 and 0.1 <= waits[0] <= 0.2 and 0.2 <= waits[1] <= 0.4, waits
+
+
 @pytest.mark.parametrize(
     ("status", "code", "error"),
     [(400, "05", ClientBadRequest), (401, "01", ClientBadCredentials), (402, "02", ClientNoCredit)],

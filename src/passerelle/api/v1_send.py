@@ -140,7 +140,9 @@ async def send(
 async def _body(request: Request, limit: int) -> bytes:
     """The request's body; 413 when it is (or says it is) over `limit` bytes."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
+    if length is not None and not (length.isascii() and length.isdigit()):
+        raise too_large(limit)  # not a length: refused like an oversized body
+    if length is not None and int(length) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0

@@ -35,7 +35,10 @@ MAX_BATCH = 50_000
 def api_options(command: F) -> F:
     """The --url and --key options of the commands that call the API."""
     command = click.option(
-        "--key", envvar=KEY_ENV, required=True, help=f"An API key (or {KEY_ENV})."
+        "--key",
+        envvar=KEY_ENV,
+        required=True,
+        help=f"An API key; prefer {KEY_ENV} (a command line is seen in every process list).",
     )(command)
     return click.option(
         "--url",

@@ -10,6 +10,7 @@ refusal. Retries are bounded in count (`RetryPolicy.attempts`) and in time
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -111,12 +112,14 @@ def new_key() -> str:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """The seconds a Retry-After header asks for (None when absent or not a number)."""
+    """The seconds a Retry-After header asks for (None when absent or not a finite
+    number: ``nan`` or ``inf`` would break the wait and the time budget)."""
     value = response.headers.get("retry-after")
     try:
-        return None if value is None else float(value)
+        seconds = None if value is None else float(value)
     except ValueError:
         return None
+    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 def refusal(response: httpx.Response) -> ApiRefused:
