@@ -23,13 +23,16 @@ from passerelle.core.keys import (
     new_key,
     plausible_key,
 )
+from passerelle.core.ratelimit import LoginPolicy
 from passerelle.core.values import Account
+from passerelle.logins import LoginLimits
 from passerelle.service import Gateway
 
 CACHE_S = 1.0  # a key's account is read again after this long (suspension, revocation)
 TOUCH_S = 60.0  # last-used times are written at most this often per key and process
 MAX_CACHED = 10_000
 MAX_KEYS = 100  # active keys per account
+KEY_LOGIN = "apikey@"  # refused keys are counted as this + the client's address
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,10 @@ class Keys:
         self.gateway = gateway
         self.store = gateway.store
         self._known: dict[str, _Known] = {}
+        s = gateway.settings
+        # refused keys count per client address only: the "login" is the address too
+        policy = LoginPolicy(0, s.login_failures_per_address, s.login_failure_window_s)
+        self._logins = LoginLimits(self.store, policy, gateway.now)
 
     async def create(self, login: str, name: str = "") -> Created:
         """A new key for the account `login`. AccountNotFound, InvalidValue (a name over
@@ -90,10 +97,18 @@ class Keys:
             raise exc.NotFound(f"no active key {key_id} for {login!r}")
         self._known = {d: k for d, k in self._known.items() if k.key.id != key_id}
 
-    async def authenticate(self, bearer: str) -> tuple[ApiKey, Account]:
+    async def authenticate(self, bearer: str, address: str | None = None) -> tuple[ApiKey, Account]:
         """The key and account of a bearer key; BadCredentials for a key that is unknown,
-        revoked or not a key; GatewayDisabled for an account that may not use the API."""
+        revoked or not a key; GatewayDisabled for an account that may not use the API.
+
+        With the client's `address`, refused keys are counted by the failed-login limits
+        of that address (`PASSERELLE_LOGIN_FAILURES_PER_ADDRESS` in its window, shared by
+        every process): beyond them the address gets RateLimited before any read. A key
+        is 256 random bits, so this bounds the load of a scan, not the odds of a guess."""
+        if address is not None and await self._refused(address):
+            raise exc.RateLimited()
         if not plausible_key(bearer):
+            await self._failed(address)
             raise exc.BadCredentials()
         digest = key_digest(bearer)
         now = self.gateway.now()
@@ -102,6 +117,7 @@ class Keys:
             found = await self.store.find_key(digest)
             if found is None:
                 self._known.pop(digest, None)
+                await self._failed(address)
                 raise exc.BadCredentials()
             if len(self._known) >= MAX_CACHED:
                 self._known.clear()
@@ -115,3 +131,16 @@ class Keys:
         if not known.account.usable:
             raise exc.GatewayDisabled()
         return known.key, known.account
+
+    async def _refused(self, address: str) -> bool:
+        login = KEY_LOGIN + address
+        refused = self._logins.refused_now(login, address)
+        return await self._logins.refused(login, address) if refused is None else refused
+
+    async def _failed(self, address: str | None) -> None:
+        """Count a refused key of `address` (RateLimited when that used up the limit)."""
+        if address is None:
+            return
+        login = KEY_LOGIN + address
+        decision = await self._logins.begin(login, address)
+        self._logins.failed(login, address, decision)

@@ -272,3 +272,21 @@ async def test_without_api_role_there_is_no_json_api() -> None:
     app = create_app(make_settings(api=False), store)
     async with asgi_client(app) as c:
         assert (await c.get("/api/v1/openapi.json")).status_code == 404
+
+
+async def test_refused_keys_are_limited_per_address() -> None:
+    """An address that sends more refused keys than the failed-login limit allows gets
+    429 (code 16) before any lookup, even with a valid key; another address does not."""
+    world = await seed(login_failures_per_address=5)
+    transport = httpx.ASGITransport(app=world.app, client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as scan:
+        for n in range(5):
+            wrong = {"Authorization": f"Bearer psl_{n:043d}"}
+            assert_problem(await scan.get("/api/v1/balance", headers=wrong), 401, "01")
+        good = {"Authorization": f"Bearer {world.alice}"}
+        blocked = await scan.get("/api/v1/balance", headers=good)
+        assert_problem(blocked, 429, "16")
+        assert blocked.headers["retry-after"]
+    async with asgi_client(world.app) as other:
+        other.headers["Authorization"] = f"Bearer {world.alice}"
+        assert (await other.get("/api/v1/balance")).status_code == 200

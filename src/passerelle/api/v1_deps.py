@@ -62,7 +62,9 @@ async def caller(
     if credentials is None:
         raise unauthorized("an API key is required: Authorization: Bearer <key>")
     keys = cast(Keys, request.app.state.keys)
-    _key, account = await keys.authenticate(credentials.credentials)
+    client = request.client
+    address = client.host if client else "unknown"
+    _key, account = await keys.authenticate(credentials.credentials, address)
     await gateway_of(request).limits.check(account.login, account)
     return account
 
