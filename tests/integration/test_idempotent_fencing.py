@@ -7,6 +7,7 @@ and a retry replays it."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from passerelle.service import Gateway
 from passerelle.service_idempotency import Outcome, send_once
 from passerelle.store.base import Store
 from passerelle.store.postgres import PgStore
-from tests.support import make_settings
+from tests.support import make_settings, sqlite_store
 
 REQUEST = SendRequest(dest="33612345601", sender="Acme", text="Bonjour")
 UNKNOWN_GROUP = SendRequest(dest="", sender="Acme", text="day 2", group="nope")
@@ -217,3 +218,54 @@ async def test_a_waiting_call_reads_the_row_off_the_writer(
     gateway.close()
     assert outcome == Outcome(msgid=msgid, replayed=True)
     assert reservations == 2
+
+
+async def test_the_unique_index_is_the_last_guard_on_postgresql(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the check before the insert blinded, a second message of one reservation
+    still fails on the unique index: IdempotencyDuplicate with the stored msgid, its
+    transaction rolled back (no second debit)."""
+    from passerelle.store import postgres_idempotency
+
+    store = PgStore(postgres_url)
+    await store.open()
+    try:
+        gateway, clock, account = await setup(store)
+        blind = "SELECT 1 WHERE $1::int IS NULL AND $2::text IS NULL"
+        monkeypatch.setattr(postgres_idempotency, "_STORED", blind)
+        msgid = await store.accept_message(message(account, clock(), "K\x1fg1"))
+        with pytest.raises(exc.IdempotencyDuplicate) as refused:
+            await store.accept_message(message(account, clock(), "K\x1fg1"))
+        gateway.close()
+        assert refused.value.msgid == msgid
+        assert await store.count_messages(account.id) == 1
+        assert await debits(store, account) == [-1]
+    finally:
+        await store.close()
+
+
+async def test_two_sqlite_stores_fence_one_reservation(tmp_path: Path) -> None:
+    """Two stores (writers, as two processes) on one SQLite file, each an owner of the
+    same reservation, accept at once: one message, one debit; the other is
+    IdempotencyDuplicate with its msgid (the check runs under the write lock)."""
+    first = await sqlite_store(tmp_path / "fence.db")
+    second = await sqlite_store(tmp_path / "fence.db")
+    try:
+        gateway, clock, account = await setup(first)
+        found = await first.reserve_idempotency(account.id, "K", HASH, clock(), 30.0)
+        assert found.generation is not None
+        ref = message_ref("K", found.generation)
+        outcomes = await asyncio.gather(
+            *(s.accept_message(message(account, clock(), ref)) for s in (first, second)),
+            return_exceptions=True,
+        )
+        gateway.close()
+        stored = [f for f in outcomes if isinstance(f, int)]
+        refused = [f for f in outcomes if isinstance(f, exc.IdempotencyDuplicate)]
+        assert len(stored) == len(refused) == 1 and refused[0].msgid == stored[0]
+        assert await first.count_messages(account.id) == 1
+        assert await debits(first, account) == [-1]
+    finally:
+        await first.close()
+        await second.close()

@@ -70,6 +70,7 @@ _PURGE = (
     " AND (state = $2 OR (state = $3 AND claimed_until < $1))"
 )
 _LOCK_ACCOUNT = "SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE"
+_STORED = _MESSAGE  # the check before an accept (the unique index guards behind it)
 
 
 class PgIdempotency(PgRole):
@@ -155,7 +156,7 @@ class PgIdempotency(PgRole):
         try:
             async with self._tx() as conn:
                 await conn.execute(_LOCK_ACCOUNT, message.account_id)
-                stored = await conn.fetchval(_MESSAGE, message.account_id, ref)
+                stored = await conn.fetchval(_STORED, message.account_id, ref)
                 if stored is not None:
                     raise IdempotencyDuplicate(int(stored))
                 [outcome] = await accept_run(draw)(conn, [item])

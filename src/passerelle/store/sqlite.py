@@ -28,7 +28,7 @@ from passerelle.core.values import (
     RecipientStatus,
     new_msgid,
 )
-from passerelle.exceptions import IdempotencyDuplicate, NoCredit, StoreError
+from passerelle.exceptions import NoCredit, StoreError
 from passerelle.store.location import prepare_file, tighten
 from passerelle.store.msgids import MsgidSource, message_row
 from passerelle.store.signal import WorkSignal
@@ -38,7 +38,7 @@ from passerelle.store.sqlite_console import ConsoleOps
 from passerelle.store.sqlite_delivery import DeliveryOps
 from passerelle.store.sqlite_directory import DirectoryOps
 from passerelle.store.sqlite_expiry import ExpiryOps
-from passerelle.store.sqlite_idempotency import MESSAGE, IdempotencyOps
+from passerelle.store.sqlite_idempotency import IdempotencyOps
 from passerelle.store.sqlite_keys import KeyOps
 from passerelle.store.sqlite_logins import LoginOps
 from passerelle.store.sqlite_mail import MailOps
@@ -239,32 +239,16 @@ class SqliteStore(
         # the rows are built here, in the event loop's thread; the writer thread only
         # runs the statements (it competes with the event loop for the GIL)
         item = _Accept(m, self._msgids.draw())
-        if m.idem_key is not None:
-            return await self._accept_idem(item, m.idem_key)
 
         def op(conn: sqlite3.Connection) -> int:
             return _accept_one(conn, item)
 
-        msgid: int = await self._writer.submit_batched(_accept_many, item, op)
+        if m.idem_key is not None:  # alone, fenced by its reservation (sqlite_idempotency)
+            msgid = await self._accept_fenced(m.account_id, m.idem_key, op)
+        else:
+            msgid = await self._writer.submit_batched(_accept_many, item, op)
         self._work.notify()
         return msgid
-
-    async def _accept_idem(self, item: _Accept, ref: str) -> int:
-        """Accept a message sent under a reservation, alone in its op of the batch: a
-        message already carrying `ref` (checked under the write lock, so across
-        processes too) makes it IdempotencyDuplicate, with nothing inserted or charged."""
-
-        def op(conn: sqlite3.Connection) -> tuple[bool, int]:
-            stored = conn.execute(MESSAGE, (item.account_id, ref)).fetchone()
-            if stored is not None:
-                return False, int(stored[0])
-            return True, _accept_one(conn, item)
-
-        inserted, msgid = await self._writer.submit(op)
-        if not inserted:
-            raise IdempotencyDuplicate(msgid)
-        self._work.notify()
-        return int(msgid)
 
     async def wait_for_work(self, seconds: float) -> bool:
         return await self._work.wait(seconds)

@@ -2,13 +2,15 @@
 on the group-commit writer's thread, so that a reservation's check and its write are
 one atomic step (the writer is the only one writing the file, its lock file keeps other
 processes out meanwhile). `peek_idempotency` reads on the read connection, off the
-writer, for callers waiting on another's lease. `accept_idem` stores a message sent
-under a reservation: in the writer's transaction, a message already carrying its
-reference makes it a duplicate (nothing inserted or charged)."""
+writer, for callers waiting on another's lease. `_accept_fenced` stores a message sent
+under a reservation, as an operation of its own in the writer's batch: under the write
+lock (so across processes too), a message already carrying its reference makes it
+IdempotencyDuplicate, with nothing inserted or charged; its neighbours are unaffected."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from passerelle.core.idempotency import (
@@ -21,6 +23,7 @@ from passerelle.core.idempotency import (
     message_ref,
     new_generation,
 )
+from passerelle.exceptions import IdempotencyDuplicate
 from passerelle.store.writer import Writer
 
 _FIND = (
@@ -38,7 +41,7 @@ _INSERT = (
     "INSERT INTO idempotency_keys (account_id, key, request_hash, state, claimed_until,"
     " created_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-MESSAGE = (
+_MESSAGE = (
     "SELECT msgid FROM messages WHERE account_id = ? AND idem_key = ?"
     " AND idem_key IS NOT NULL LIMIT 1"
 )
@@ -53,7 +56,7 @@ _PURGE = (
     " AND (state = ? OR (state = ? AND claimed_until < ?))"
 )
 
-__all__ = ["MESSAGE", "IdempotencyOps", "decide"]
+__all__ = ["IdempotencyOps", "decide"]
 
 
 def _settle(
@@ -91,7 +94,7 @@ class IdempotencyOps:
             if answer is not None and answer.claim is not Claim.IN_PROGRESS:
                 return answer
             generation = str(row[5])
-            message = conn.execute(MESSAGE, (account_id, message_ref(key, generation)))
+            message = conn.execute(_MESSAGE, (account_id, message_ref(key, generation)))
             msgid = message.fetchone()
             if msgid is not None:
                 _settle(conn, account_id, key, int(msgid[0]), None, generation)
@@ -103,6 +106,23 @@ class IdempotencyOps:
 
         reservation: Reservation = await self._writer.submit(op)
         return reservation
+
+    async def _accept_fenced(
+        self, account_id: int, ref: str, accept: Callable[[sqlite3.Connection], int]
+    ) -> int:
+        """Run `accept` (the one-message accept) unless a message of the account already
+        carries `ref`: then IdempotencyDuplicate with its msgid."""
+
+        def op(conn: sqlite3.Connection) -> tuple[bool, int]:
+            stored = conn.execute(_MESSAGE, (account_id, ref)).fetchone()
+            if stored is not None:
+                return False, int(stored[0])
+            return True, accept(conn)
+
+        inserted, msgid = await self._writer.submit(op)
+        if not inserted:
+            raise IdempotencyDuplicate(msgid)
+        return int(msgid)
 
     async def peek_idempotency(self, account_id: int, key: str) -> IdemRow | None:
         row = self._read().execute(_PEEK, (account_id, key)).fetchone()
@@ -134,7 +154,7 @@ class IdempotencyOps:
             if generation is not None and row[5] != generation:
                 return
             ref = message_ref(key, str(row[5]))
-            message = conn.execute(MESSAGE, (account_id, ref)).fetchone()
+            message = conn.execute(_MESSAGE, (account_id, ref)).fetchone()
             if message is None:
                 conn.execute(_RELEASE, (account_id, key, PENDING))
             else:
