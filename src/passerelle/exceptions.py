@@ -45,7 +45,8 @@
     │                               as a problem document by api/v1_errors.py)
     ├── IdempotencyError            an Idempotency-Key that cannot be honoured (JSON API)
     │   ├── IdempotencyMismatch     the key was used for another request (answered 422)
-    │   └── IdempotencyBusy         the key's first request is still being sent (409)
+    │   ├── IdempotencyBusy         the key's first request is still being sent (409)
+    │   └── IdempotencyDuplicate    the reservation's message is already stored (its msgid)
     ├── ClientError                 the Python client (client/) could not get an answer
     │   ├── ApiRefused              the JSON API refused: status, code, title, detail
     │   │   ├── ClientBadRequest    400/422: the request (codes 03-08, 12, 13, 15, 17)
@@ -287,6 +288,16 @@ class IdempotencyBusy(IdempotencyError):
     def __init__(self, key: str) -> None:
         super().__init__(f"a request with the idempotency key {key!r} is still in progress")
         self.key = key
+
+
+class IdempotencyDuplicate(IdempotencyError):
+    """The store refused a message whose reservation reference another message of the
+    account already carries (a second owner of one reservation, after a take-over):
+    nothing was stored or charged; `msgid` is the stored message's."""
+
+    def __init__(self, msgid: int) -> None:
+        super().__init__(f"the reservation's message is already stored: msgid {msgid}")
+        self.msgid = msgid
 
 
 class ClientError(PasserelleError):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from passerelle import exceptions as exc
-from passerelle.core.idempotency import Claim, request_digest
+from passerelle.core.idempotency import Claim, message_ref, request_digest
 from passerelle.core.message import SendRequest
 from passerelle.core.values import Account, NewAccount, NewMessage
 from passerelle.service import Gateway
@@ -142,20 +142,18 @@ async def test_a_refusal_is_remembered(store: Store) -> None:
 async def test_a_crash_after_the_commit_is_recovered_without_sending_again(
     store: Store,
 ) -> None:
-    """The owner stored the message with the key and died before recording the answer:
-    once the lease ran out, a retry gets that msgid (RECOVERED), nothing more charged."""
+    """The owner stored the message with its reservation and died before recording the
+    answer: a retry gets that msgid (RECOVERED, lease or not), nothing more charged."""
     clock = Clock(store.clock())
     gateway = await gateway_with(store, clock=clock)
     account = await acme(store)
     found = await store.reserve_idempotency(account.id, "key-1", HASH, clock(), 30.0)
-    assert found.claim is Claim.OWNER
+    assert found.claim is Claim.OWNER and found.generation is not None
     dest = ("33612345601",)
-    sent = NewMessage(account.id, clock(), "Acme", 5, "Bonjour", False, False, dest, 1, "key-1")
+    ref = message_ref("key-1", found.generation)
+    sent = NewMessage(account.id, clock(), "Acme", 5, "Bonjour", False, False, dest, 1, ref)
     msgid = await store.accept_message(sent)  # as the owner's send did, then it died
-    with pytest.raises(exc.IdempotencyBusy):  # the lease holds: the owner may be alive
-        await send_once(gateway, account, REQUEST, "key-1", HASH, wait=0.1)
-    clock.now += 31.0
-    outcome = await send_once(gateway, account, REQUEST, "key-1", HASH)
+    outcome = await send_once(gateway, account, REQUEST, "key-1", HASH, wait=0.1)
     gateway.close()
     assert outcome == Outcome(msgid=msgid, replayed=True)
     await assert_charged_once(store, account)

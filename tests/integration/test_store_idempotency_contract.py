@@ -1,13 +1,15 @@
 """Idempotency-Keys in the store, on every backend: a key is reserved atomically (one
 owner), refused for another request, replayed once done, waited for while its lease
-holds, and after the lease ran out recovered from the message that carries it or taken
-over; released, purged, and scoped by account."""
+holds, recovered from the message that carries its reservation or, once the lease ran
+out, taken over; released, purged, and scoped by account. The message carries the
+reservation (key and generation): a second message of one reservation is refused, and a
+key used again after a purge is a new reservation."""
 
 from __future__ import annotations
 
 import asyncio
 
-from passerelle.core.idempotency import Claim, Reservation
+from passerelle.core.idempotency import Claim, Reservation, message_ref
 from passerelle.core.values import NewAccount, NewMessage
 from passerelle.store.base import Store
 
@@ -69,14 +71,20 @@ async def test_a_lapsed_lease_without_message_is_taken_over(store: Store) -> Non
     assert await store.reserve_idempotency(a, "k1", H1, T0 + 2 * LEASE + 1, LEASE) == OWNER
 
 
-async def test_a_lapsed_lease_with_its_message_is_recovered(store: Store) -> None:
-    """The owner stored the message (with the key) and died before finishing: once the
-    lease ran out, the key is RECOVERED with that msgid, then DONE with it."""
+async def owned(store: Store, a: int, key: str, at: float = T0) -> str:
+    """Reserve `key` as its owner; the reference its message carries."""
+    found = await store.reserve_idempotency(a, key, H1, at, LEASE)
+    assert found == OWNER and found.generation is not None
+    return message_ref(key, found.generation)
+
+
+async def test_a_stored_message_is_recovered(store: Store) -> None:
+    """The owner stored the message (with its reservation) and did not finish: the next
+    reservation is RECOVERED with that msgid (lease or not), then DONE with it."""
     a = await account(store)
-    assert await store.reserve_idempotency(a, "k1", H1, T0, LEASE) == OWNER
-    msgid = await store.accept_message(message(a, "k1"))
-    assert await store.reserve_idempotency(a, "k1", H1, T0 + 10, LEASE) == BUSY
-    found = await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 1, LEASE)
+    ref = await owned(store, a, "k1")
+    msgid = await store.accept_message(message(a, ref))
+    found = await store.reserve_idempotency(a, "k1", H1, T0 + 10, LEASE)
     assert found == Reservation(Claim.RECOVERED, msgid)
     found = await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 2, LEASE)
     assert found == Reservation(Claim.DONE, msgid, None)
@@ -88,8 +96,8 @@ async def test_accept_message_keeps_the_key_of_its_account_only(store: Store) ->
     the same name is taken over, not recovered from it."""
     a, b = await account(store), await account(store, "zoe")
     await store.reserve_idempotency(a, "k1", H1, T0, LEASE)
-    await store.reserve_idempotency(b, "k1", H1, T0, LEASE)
-    msgid = await store.accept_message(message(b, "k1"))
+    ref = await owned(store, b, "k1")
+    msgid = await store.accept_message(message(b, ref))
     assert await store.reserve_idempotency(a, "k1", H1, T0 + 31, LEASE) == OWNER
     found = await store.reserve_idempotency(b, "k1", H1, T0 + 31, LEASE)
     assert found == Reservation(Claim.RECOVERED, msgid)
@@ -115,25 +123,29 @@ async def test_release_forgets_a_pending_key_only(store: Store) -> None:
     await store.release_idempotency(a, "k1")
     found = await store.reserve_idempotency(a, "k1", H2, T0 + 2, LEASE)
     assert found == Reservation(Claim.DONE, 123456789, None)
-    await store.reserve_idempotency(a, "k2", H1, T0, LEASE)
-    msgid = await store.accept_message(message(a, "k2"))
+    msgid = await store.accept_message(message(a, await owned(store, a, "k2")))
     await store.release_idempotency(a, "k2")
     found = await store.reserve_idempotency(a, "k2", H1, T0 + 1, LEASE)
     assert found == Reservation(Claim.DONE, msgid, None)
     await store.release_idempotency(a, "never-reserved")  # nothing to do
 
 
-async def test_purge_deletes_done_keys_created_before_the_horizon(store: Store) -> None:
-    """Purge deletes the done keys created before its time, keeps newer and pending ones."""
+async def test_purge_deletes_done_and_dead_keys_created_before_the_horizon(
+    store: Store,
+) -> None:
+    """Purge deletes the keys created before its time that are done or pending with a
+    lease run out before it (a dead owner); keeps newer ones and live leases."""
     a = await account(store)
-    for key, at in (("old", T0), ("old-pending", T0), ("new", T0 + 100)):
+    for key, at in (("old", T0), ("dead", T0), ("taken-over", T0), ("new", T0 + 100)):
         await store.reserve_idempotency(a, key, H1, at, LEASE)
+    assert await store.reserve_idempotency(a, "taken-over", H1, T0 + 45, LEASE) == OWNER
     await store.finish_idempotency(a, "old", 1, None)
     await store.finish_idempotency(a, "new", 2, None)
-    assert await store.purge_idempotency(T0 + 50) == 1
+    assert await store.purge_idempotency(T0 + 50) == 2
     assert await store.purge_idempotency(T0 + 50) == 0
     assert await store.reserve_idempotency(a, "old", H2, T0 + 200, LEASE) == OWNER
-    assert await store.reserve_idempotency(a, "old-pending", H2, T0 + 1, LEASE) == MISMATCH
+    assert await store.reserve_idempotency(a, "dead", H2, T0 + 200, LEASE) == OWNER
+    assert await store.reserve_idempotency(a, "taken-over", H2, T0 + 46, LEASE) == MISMATCH
     found = await store.reserve_idempotency(a, "new", H1, T0 + 200, LEASE)
     assert found == Reservation(Claim.DONE, 2, None)
 

@@ -34,7 +34,7 @@ from passerelle.core.console import (
     Session,
     TrafficRow,
 )
-from passerelle.core.idempotency import Reservation
+from passerelle.core.idempotency import IdemRow, Reservation
 from passerelle.core.keys import ApiKey, NewApiKey
 from passerelle.core.ratelimit import AttemptDecision, LoginPolicy, RequestWindow
 from passerelle.core.routing import Route
@@ -467,33 +467,52 @@ class IdempotencyStore(Protocol):
     """Idempotency-Keys of the JSON API, by account and key (`core.idempotency`): a key
     is reserved before its request is sent and finished with the first answer, so that a
     retry, in any process sharing the database, replays that answer instead of sending
-    again. `accept_message` stores the key on the message (`NewMessage.idem_key`), in the
-    message's transaction: a reservation whose owner died after that commit finds it."""
+    again. Each row has a `generation` (random at insert, kept by a take-over); the
+    owner's message carries `message_ref(key, generation)` as `NewMessage.idem_key`,
+    stored in the message's transaction: a reservation whose owner died after that commit
+    finds it, and `accept_message` refuses a second message with the same reference
+    (IdempotencyDuplicate with the stored msgid; nothing inserted or charged)."""
 
     async def reserve_idempotency(
         self, account_id: int, key: str, request_hash: str, now: float, lease: float
     ) -> Reservation:
-        """Atomically: no row → a pending row held until `now + lease`, OWNER. A row with
-        another `request_hash` → MISMATCH. A done row → DONE with its msgid or error code.
-        A pending row whose lease holds → IN_PROGRESS. A pending row whose lease ran out
-        (its owner died?) → if a message of the account carries the key, the row is done
-        with that msgid and the answer RECOVERED (never sent twice); else the lease is
-        taken over until `now + lease`, OWNER."""
+        """Atomically: no row → a pending row of a new generation held until
+        `now + lease`, OWNER. A row with another `request_hash` → MISMATCH. A done row →
+        DONE with its msgid or error code. A pending row whose reference a message of the
+        account carries (its owner died, or failed to finish, after the commit) → the row
+        is done with that msgid and the answer RECOVERED (never sent twice). Otherwise a
+        pending row whose lease holds → IN_PROGRESS; one whose lease ran out (its owner
+        died?) is taken over until `now + lease`, OWNER (same generation)."""
+
+    async def peek_idempotency(self, account_id: int, key: str) -> IdemRow | None:
+        """The key's row as `core.idempotency.decide` reads it, or None; read off the
+        writer (SQLite's read connection, PostgreSQL's pool): for callers that wait. A
+        pending row whose message is stored is read with no lease (`claimed_until`
+        None), so that the caller reserves and recovers it."""
 
     async def finish_idempotency(
-        self, account_id: int, key: str, msgid: int | None, error_code: str | None
+        self,
+        account_id: int,
+        key: str,
+        msgid: int | None,
+        error_code: str | None,
+        generation: str | None = None,
     ) -> None:
-        """The first answer is known: the row is done with `msgid`, or with the legacy
-        code of a refusal."""
+        """The first answer is known: a pending row (of `generation`, when given) is done
+        with `msgid`, or with the legacy code of a refusal; any other row is left as is."""
 
-    async def release_idempotency(self, account_id: int, key: str) -> None:
-        """Forget a pending key (its send failed in a way not to remember, such as a store
-        failure): the next request with it is sent afresh. Atomically, unless a message
-        of the account carries the key (the failure came after its commit): then the row
-        is done with that msgid, as a reservation would find it. A done row stays."""
+    async def release_idempotency(
+        self, account_id: int, key: str, generation: str | None = None
+    ) -> None:
+        """Forget a pending key (of `generation`, when given) whose send failed in a way
+        not to remember, such as a store failure: the next request with it is sent
+        afresh. Atomically, unless a message of the account carries the row's reference
+        (the failure came after its commit): then the row is done with that msgid, as a
+        reservation would find it. A done row stays."""
 
     async def purge_idempotency(self, created_before: float) -> int:
-        """Delete the done keys created before `created_before`; how many."""
+        """Delete the keys created before `created_before` that are done, or pending
+        with a lease that ran out before it too (an owner that died); how many."""
 
 
 class DirectoryStore(Protocol):

@@ -24,7 +24,7 @@ from passerelle.core.values import (
     RecipientStatus,
     new_msgid,
 )
-from passerelle.exceptions import AccountExists, AccountNotFound, NoCredit
+from passerelle.exceptions import AccountExists, AccountNotFound, IdempotencyDuplicate, NoCredit
 from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_console import MemoryConsole
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
@@ -169,6 +169,10 @@ class MemoryStore(
 
     async def accept_message(self, message: NewMessage) -> int:
         account = self._by_id(message.account_id)
+        if message.idem_key is not None:
+            stored = self._message_with_key(message.account_id, message.idem_key)
+            if stored is not None:
+                raise IdempotencyDuplicate(stored)
         if account.credits < message.cost:
             raise NoCredit()
         msgid = new_msgid()

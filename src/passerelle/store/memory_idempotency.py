@@ -6,11 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from passerelle.core.idempotency import DONE, PENDING, Claim, Reservation
+from passerelle.core.idempotency import (
+    DONE,
+    PENDING,
+    Claim,
+    IdemRow,
+    Reservation,
+    decide,
+    message_ref,
+    new_generation,
+)
 
 
 @dataclass(slots=True)
-class IdemRow:
+class MemIdemRow:
     """One key's row."""
 
     request_hash: str
@@ -19,13 +28,14 @@ class IdemRow:
     msgid: int | None
     error_code: str | None
     created_at: float
+    generation: str
 
 
 @dataclass
 class MemoryIdempotency:
     """Keys by (account id, key)."""
 
-    idem_rows: dict[tuple[int, str], IdemRow] = field(default_factory=dict)
+    idem_rows: dict[tuple[int, str], MemIdemRow] = field(default_factory=dict)
 
     if TYPE_CHECKING:
 
@@ -36,46 +46,77 @@ class MemoryIdempotency:
     ) -> Reservation:
         row = self.idem_rows.get((account_id, key))
         if row is None:
-            self.idem_rows[account_id, key] = IdemRow(
-                request_hash, PENDING, now + lease, None, None, now
+            generation = new_generation()
+            self.idem_rows[account_id, key] = MemIdemRow(
+                request_hash, PENDING, now + lease, None, None, now, generation
             )
-            return Reservation(Claim.OWNER)
-        if row.request_hash != request_hash:
-            return Reservation(Claim.MISMATCH)
-        if row.state == DONE:
-            return Reservation(Claim.DONE, row.msgid, row.error_code)
-        if row.claimed_until is not None and row.claimed_until > now:
-            return Reservation(Claim.IN_PROGRESS)
-        msgid = self._message_with_key(account_id, key)
+            return Reservation(Claim.OWNER, generation=generation)
+        found = (row.request_hash, row.state, row.claimed_until, row.msgid, row.error_code)
+        answer = decide(found, request_hash, now)
+        if answer is not None and answer.claim is not Claim.IN_PROGRESS:
+            return answer
+        msgid = self._message_with_key(account_id, message_ref(key, row.generation))
         if msgid is not None:
             row.state, row.claimed_until, row.msgid = DONE, None, msgid
             return Reservation(Claim.RECOVERED, msgid)
+        if answer is not None:
+            return answer
         row.claimed_until = now + lease
-        return Reservation(Claim.OWNER)
+        return Reservation(Claim.OWNER, generation=row.generation)
+
+    async def peek_idempotency(self, account_id: int, key: str) -> IdemRow | None:
+        row = self.idem_rows.get((account_id, key))
+        if row is None:
+            return None
+        until = row.claimed_until
+        if row.state == PENDING and self._message_with_key(
+            account_id, message_ref(key, row.generation)
+        ):
+            until = None  # its message is stored: to be recovered now
+        return (row.request_hash, row.state, until, row.msgid, row.error_code)
 
     async def finish_idempotency(
-        self, account_id: int, key: str, msgid: int | None, error_code: str | None
+        self,
+        account_id: int,
+        key: str,
+        msgid: int | None,
+        error_code: str | None,
+        generation: str | None = None,
     ) -> None:
-        row = self.idem_rows.get((account_id, key))
+        row = self._pending(account_id, key, generation)
         if row is not None:
             row.state, row.claimed_until = DONE, None
             row.msgid, row.error_code = msgid, error_code
 
-    async def release_idempotency(self, account_id: int, key: str) -> None:
-        row = self.idem_rows.get((account_id, key))
-        if row is None or row.state != PENDING:
+    async def release_idempotency(
+        self, account_id: int, key: str, generation: str | None = None
+    ) -> None:
+        row = self._pending(account_id, key, generation)
+        if row is None:
             return
-        msgid = self._message_with_key(account_id, key)
+        msgid = self._message_with_key(account_id, message_ref(key, row.generation))
         if msgid is not None:
             row.state, row.claimed_until, row.msgid = DONE, None, msgid
         else:
             del self.idem_rows[account_id, key]
 
+    def _pending(self, account_id: int, key: str, generation: str | None) -> MemIdemRow | None:
+        row = self.idem_rows.get((account_id, key))
+        if row is None or row.state != PENDING:
+            return None
+        if generation is not None and row.generation != generation:
+            return None
+        return row
+
     async def purge_idempotency(self, created_before: float) -> int:
         old = [
             k
             for k, row in self.idem_rows.items()
-            if row.state == DONE and row.created_at < created_before
+            if row.created_at < created_before
+            and (
+                row.state == DONE
+                or (row.claimed_until is not None and row.claimed_until < created_before)
+            )
         ]
         for k in old:
             del self.idem_rows[k]

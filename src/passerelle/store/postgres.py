@@ -238,7 +238,11 @@ class PgStore(
     # --- the message path ----------------------------------------------------------------
 
     async def accept_message(self, message: NewMessage) -> int:
-        msgid: int = await self.batcher.submit(Accept(message, self._msgids.draw()))
+        if message.idem_key is not None:  # a transaction of its own (postgres_idempotency)
+            msgid = await self.accept_idem(message, message.idem_key)
+            self._work.notify()
+            return msgid
+        msgid = await self.batcher.submit(Accept(message, self._msgids.draw()))
         self._work.notify()
         return msgid
 

@@ -64,13 +64,17 @@ messages = Table(
     Column("callback", Boolean, nullable=False),
     Column("recipient_count", Integer, nullable=False),
     Column("cost", Integer, nullable=False),
-    Column("idem_key", String(255), nullable=True),  # the JSON API's Idempotency-Key
+    # the reservation of the JSON API's Idempotency-Key it was sent under: the key and
+    # the row's generation (core.idempotency.message_ref)
+    Column("idem_key", String(272), nullable=True),  # core.idempotency.MAX_REF_LENGTH
     Index("messages_account_created", "account_id", "created_at"),  # also the purge's
-    # partial: a message sent without a key (the legacy API's) costs no index entry
+    # partial: a message sent without a key (the legacy API's) costs no index entry;
+    # unique: a second owner of one reservation cannot store a second message
     Index(
         "messages_idem_key",
         "account_id",
         "idem_key",
+        unique=True,
         sqlite_where=text("idem_key IS NOT NULL"),
         postgresql_where=text("idem_key IS NOT NULL"),
     ),
@@ -366,5 +370,7 @@ idempotency_keys = Table(
     Column("msgid", BigInteger, nullable=True),
     Column("error_code", String(2), nullable=True),
     Column("created_at", Float, nullable=False),
+    # random at insert, kept by a take-over: the reservation the message carries
+    Column("generation", String(16), nullable=False),
     Index("idempotency_keys_created", "created_at"),
 )

@@ -243,7 +243,10 @@ class SqliteStore(
         def op(conn: sqlite3.Connection) -> int:
             return _accept_one(conn, item)
 
-        msgid: int = await self._writer.submit_batched(_accept_many, item, op)
+        if m.idem_key is not None:  # alone, fenced by its reservation (sqlite_idempotency)
+            msgid = await self._accept_fenced(m.account_id, m.idem_key, op)
+        else:
+            msgid = await self._writer.submit_batched(_accept_many, item, op)
         self._work.notify()
         return msgid
 

@@ -1,6 +1,8 @@
 """Idempotency keys of the JSON API: per account and key, the request's digest, a lease
-while the first request is sent, then its answer; and the key on the message it sent,
-so that a retry after a crash between the two finds the message.
+while the first request is sent, then its answer, and the generation of the row; and
+on the message it sent, the key and that generation (unique per account), so that a
+retry after a crash between the two finds the message, and a second owner of the same
+reservation cannot store a second one.
 
 Revision ID: 0015
 Revises: 0014
@@ -29,14 +31,16 @@ def upgrade() -> None:
         sa.Column("msgid", sa.BigInteger, nullable=True),
         sa.Column("error_code", sa.String(2), nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("generation", sa.String(16), nullable=False),
     )
     op.create_index("idempotency_keys_created", "idempotency_keys", ["created_at"])
     with op.batch_alter_table("messages") as batch:
-        batch.add_column(sa.Column("idem_key", sa.String(255), nullable=True))
+        batch.add_column(sa.Column("idem_key", sa.String(272), nullable=True))
     op.create_index(
         "messages_idem_key",
         "messages",
         ["account_id", "idem_key"],
+        unique=True,
         sqlite_where=sa.text("idem_key IS NOT NULL"),
         postgresql_where=sa.text("idem_key IS NOT NULL"),
     )
