@@ -232,11 +232,14 @@ async def test_the_unique_index_is_the_last_guard_on_postgresql(
     await store.open()
     try:
         gateway, clock, account = await setup(store)
+        owner = await store.reserve_idempotency(account.id, "K", "h", clock(), 30.0)
+        assert owner.generation is not None
+        ref = message_ref("K", owner.generation)
         blind = "SELECT 1 WHERE $1::int IS NULL AND $2::text IS NULL"
         monkeypatch.setattr(postgres_idempotency, "_STORED", blind)
-        msgid = await store.accept_message(message(account, clock(), "K\x1fg1"))
+        msgid = await store.accept_message(message(account, clock(), ref))
         with pytest.raises(exc.IdempotencyDuplicate) as refused:
-            await store.accept_message(message(account, clock(), "K\x1fg1"))
+            await store.accept_message(message(account, clock(), ref))
         gateway.close()
         assert refused.value.msgid == msgid
         assert await store.count_messages(account.id) == 1

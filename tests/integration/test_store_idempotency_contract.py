@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from passerelle import exceptions as exc
 from passerelle.core.idempotency import Claim, Reservation, message_ref
 from passerelle.core.values import NewAccount, NewMessage
 from passerelle.store.base import Store
@@ -63,7 +64,8 @@ async def test_a_finished_key_replays_its_msgid_or_its_refusal(store: Store) -> 
 async def test_a_lapsed_lease_without_message_is_taken_over(store: Store) -> None:
     """Lease over and no message carries the key: the next caller owns it, for a new lease."""
     a = await account(store)
-    await store.accept_message(message(a, "other-key"))  # another key's message does not count
+    other = await owned(store, a, "other-key")
+    await store.accept_message(message(a, other))  # another key's message does not count
     await store.accept_message(message(a, None))
     await store.reserve_idempotency(a, "k1", H1, T0, LEASE)
     assert await store.reserve_idempotency(a, "k1", H1, T0 + LEASE, LEASE) == OWNER
@@ -157,3 +159,33 @@ async def test_concurrent_reservations_make_one_owner(store: Store) -> None:
         *(store.reserve_idempotency(a, "k1", H1, T0, LEASE) for _ in range(20))
     )
     assert sorted(r.claim.value for r in found) == ["in-progress"] * 19 + ["owner"]
+
+
+async def test_a_settled_reservation_fences_its_stalled_owner(store: Store) -> None:
+    """An owner stalled past its lease whose reservation another owner settled meanwhile
+    (refused and remembered, or released) stores nothing when it finally accepts:
+    IdempotencyBusy, no message, no debit (its answer is then the settled one)."""
+    a = await account(store)
+    stalled = await owned(store, a, "k1")
+    taken = await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 1, LEASE)
+    assert taken == OWNER
+    await store.finish_idempotency(a, "k1", None, "02", taken.generation)  # refused: no credit
+    before = await store.balance(a)
+    try:
+        await store.accept_message(message(a, stalled))
+    except exc.IdempotencyBusy:
+        pass
+    else:
+        raise AssertionError("the stalled owner stored a message")
+    assert await store.count_messages(a) == 0 and await store.balance(a) == before
+    again = await store.reserve_idempotency(a, "k1", H1, T0 + LEASE + 2, LEASE)
+    assert again == Reservation(Claim.DONE, None, "02")
+    released = await owned(store, a, "k2")
+    await store.release_idempotency(a, "k2")
+    try:
+        await store.accept_message(message(a, released))
+    except exc.IdempotencyBusy:
+        pass
+    else:
+        raise AssertionError("a released reservation stored a message")
+    assert await store.count_messages(a) == 0

@@ -71,6 +71,12 @@ def message_ref(key: str, generation: str) -> str:
     return f"{key}{SEPARATOR}{generation}"
 
 
+def ref_parts(ref: str) -> tuple[str, str]:
+    """The (key, generation) of a message's reference."""
+    key, _, generation = ref.rpartition(SEPARATOR)
+    return key, generation
+
+
 def decide(row: IdemRow, request_hash: str, now: float) -> Reservation | None:
     """The answer a found row gives by itself; None when its lease ran out (the caller
     then looks for the reservation's message: RECOVERED, or the lease is taken over)."""

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from passerelle.core.idempotency import PENDING, ref_parts
 from passerelle.core.states import RecipientState
 from passerelle.core.transitions import CallbackRow, LedgerRow
 from passerelle.core.values import (
@@ -24,7 +25,13 @@ from passerelle.core.values import (
     RecipientStatus,
     new_msgid,
 )
-from passerelle.exceptions import AccountExists, AccountNotFound, IdempotencyDuplicate, NoCredit
+from passerelle.exceptions import (
+    AccountExists,
+    AccountNotFound,
+    IdempotencyBusy,
+    IdempotencyDuplicate,
+    NoCredit,
+)
 from passerelle.store.memory_callbacks import MemoryCallbacks
 from passerelle.store.memory_console import MemoryConsole
 from passerelle.store.memory_delivery import MemoryDelivery, OutboxRow
@@ -173,6 +180,10 @@ class MemoryStore(
             stored = self._message_with_key(message.account_id, message.idem_key)
             if stored is not None:
                 raise IdempotencyDuplicate(stored)
+            key, generation = ref_parts(message.idem_key)
+            row = self.idem_rows.get((message.account_id, key))
+            if row is None or row.state != PENDING or row.generation != generation:
+                raise IdempotencyBusy(key)  # settled meanwhile by another owner
         if account.credits < message.cost:
             raise NoCredit()
         msgid = new_msgid()

@@ -29,9 +29,10 @@ from passerelle.core.idempotency import (
     decide,
     message_ref,
     new_generation,
+    ref_parts,
 )
 from passerelle.core.values import NewMessage
-from passerelle.exceptions import IdempotencyDuplicate, StoreError
+from passerelle.exceptions import IdempotencyBusy, IdempotencyDuplicate, StoreError
 from passerelle.store.msgids import MsgidSource
 from passerelle.store.postgres_base import PgRole
 from passerelle.store.postgres_batch import Accept, accept_run
@@ -68,6 +69,12 @@ _RELEASE = "DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND 
 _PURGE = (
     "DELETE FROM idempotency_keys WHERE created_at < $1"
     " AND (state = $2 OR (state = $3 AND claimed_until < $1))"
+)
+# the reservation is still pending under this generation; locked until the accept
+# commits, so that no finish or release of another owner can settle it meanwhile
+_HELD = (
+    "SELECT 1 FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND state = $3"
+    " AND generation = $4 FOR UPDATE"
 )
 _LOCK_ACCOUNT = "SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE"
 _STORED = _MESSAGE  # the check before an accept (the unique index guards behind it)
@@ -159,6 +166,10 @@ class PgIdempotency(PgRole):
                 stored = await conn.fetchval(_STORED, message.account_id, ref)
                 if stored is not None:
                     raise IdempotencyDuplicate(int(stored))
+                key, generation = ref_parts(ref)
+                held = await conn.fetchval(_HELD, message.account_id, key, PENDING, generation)
+                if held is None:  # settled meanwhile by another owner: store nothing
+                    raise IdempotencyBusy(key)
                 [outcome] = await accept_run(draw)(conn, [item])
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name != "messages_idem_key":

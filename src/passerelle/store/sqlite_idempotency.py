@@ -22,8 +22,9 @@ from passerelle.core.idempotency import (
     decide,
     message_ref,
     new_generation,
+    ref_parts,
 )
-from passerelle.exceptions import IdempotencyDuplicate
+from passerelle.exceptions import IdempotencyBusy, IdempotencyDuplicate
 from passerelle.store.writer import Writer
 
 _FIND = (
@@ -40,6 +41,12 @@ _PEEK = (
 _INSERT = (
     "INSERT INTO idempotency_keys (account_id, key, request_hash, state, claimed_until,"
     " created_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# the reservation a fenced accept was made under is still pending (not settled by
+# another owner that took it over: refused, released or answered meanwhile)
+_HELD = (
+    "SELECT 1 FROM idempotency_keys WHERE account_id = ? AND key = ? AND state = ?"
+    " AND generation = ?"
 )
 _MESSAGE = (
     "SELECT msgid FROM messages WHERE account_id = ? AND idem_key = ?"
@@ -113,15 +120,22 @@ class IdempotencyOps:
         """Run `accept` (the one-message accept) unless a message of the account already
         carries `ref`: then IdempotencyDuplicate with its msgid."""
 
-        def op(conn: sqlite3.Connection) -> tuple[bool, int]:
+        key, generation = ref_parts(ref)
+
+        def op(conn: sqlite3.Connection) -> tuple[bool, int | None]:
             stored = conn.execute(_MESSAGE, (account_id, ref)).fetchone()
             if stored is not None:
                 return False, int(stored[0])
+            if conn.execute(_HELD, (account_id, key, PENDING, generation)).fetchone() is None:
+                return False, None  # the reservation was settled meanwhile: store nothing
             return True, accept(conn)
 
         inserted, msgid = await self._writer.submit(op)
         if not inserted:
+            if msgid is None:
+                raise IdempotencyBusy(key)
             raise IdempotencyDuplicate(msgid)
+        assert msgid is not None
         return int(msgid)
 
     async def peek_idempotency(self, account_id: int, key: str) -> IdemRow | None:
