@@ -46,6 +46,7 @@ from passerelle.settings import Settings
 from passerelle.store.base import Store, open_store, writer_counters
 from passerelle.store.location import database_file, is_postgres, prepare_file
 from passerelle.store.location import safe_url as safe_url  # for the CLI
+from passerelle.store.version import up_to_date
 from passerelle.webhooks.metrics import CallbackMetrics
 from passerelle.webhooks.sender import CallbackSender
 
@@ -201,6 +202,8 @@ def prepare_database(settings: Settings, migrate: bool | None = None) -> None:
     elif not is_postgres(settings.database_url):
         return  # the memory twin: nothing to prepare
     if settings.migrate_on_start if migrate is None else migrate:
+        if up_to_date(settings.database_url):
+            return  # nothing to apply: Alembic (~30 MiB for the process's life) not loaded
         from passerelle.store import migrate as migrations  # Alembic is heavy: only here
 
         migrations.upgrade(settings.database_url)
