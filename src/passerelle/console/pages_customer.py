@@ -22,6 +22,7 @@ from passerelle.core.message import DEFAULT_SENDER_TYPE, SendRequest
 from passerelle.core.values import CALLBACK_METHODS, UNSET, CallbackState
 from passerelle.service import AccountUpdate
 from passerelle.service_console import NO_PASSWORD
+from passerelle.service_reads import AccountReads
 
 GET_POST = ("GET", "POST")
 PLACEHOLDER = "VOTRE_MOT_DE_PASSE_API"
@@ -232,13 +233,8 @@ async def callbacks(ctx: Ctx) -> Response:
 
 async def replay(ctx: Ctx) -> Response:
     """``/callbacks/{event_id}/replay`` (POST): send one of the account's events again."""
-    raw = ctx.request.path_params["event_id"]
-    event_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
-    found = None if event_id is None else await ctx.gateway.store.find_callback(event_id)
-    if found is None or event_id is None or found.login != ctx.customer.login:
-        raise Refusal(404, "error.404")
-    try:
-        await ctx.gateway.replay_callback(event_id)
+    try:  # the JSON API's replay: another account's event is NotFound
+        await AccountReads(ctx.gateway).replay(ctx.customer, ctx.path_id("event_id"))
     except exc.NotFound:
         raise Refusal(404, "error.404") from None
     return ctx.redirect("/callbacks", ok="callback.replayed")

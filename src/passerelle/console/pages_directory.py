@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from passerelle import exceptions as exc
 from passerelle.console.imports import MAX_UPLOAD, read_upload
-from passerelle.console.web import FORM_BYTES, Access, Ctx, Owns, Page, Refusal
+from passerelle.console.web import FORM_BYTES, MAX_ID_DIGITS, Access, Ctx, Owns, Page, Refusal
 from passerelle.core import contacts
 from passerelle.core.console import Contact, Group
 from passerelle.service_directory import Directory, checked_group
@@ -21,7 +21,6 @@ PER_PAGE = 50
 MEMBERS = 1000  # members listed on a group's page
 PICK = 200  # contacts offered to add to a group on its page
 SHOWN_ERRORS = 500  # refused lines listed after an import
-MAX_ID_DIGITS = 18
 GET_POST = ("GET", "POST")
 
 
@@ -30,19 +29,9 @@ def directory(ctx: Ctx) -> Directory:
     return Directory(ctx.gateway)
 
 
-def path_id(ctx: Ctx, name: str) -> int:
-    """The id in the path, or Refusal 404 when it is not one."""
-    raw = ctx.request.path_params.get(name, "")
-    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
-        raise Refusal(404, "error.404")
-    if len(raw) > MAX_ID_DIGITS:
-        raise Refusal(404, "error.404")
-    return int(raw)
-
-
 async def own_contact(ctx: Ctx) -> Contact:
     """The visitor's contact named by the path, else Refusal 404."""
-    found = await directory(ctx).find_contact(ctx.customer, path_id(ctx, "contact_id"))
+    found = await directory(ctx).find_contact(ctx.customer, ctx.path_id("contact_id"))
     if found is None:
         raise Refusal(404, "error.404")
     return found
@@ -50,7 +39,7 @@ async def own_contact(ctx: Ctx) -> Contact:
 
 async def own_group(ctx: Ctx) -> Group:
     """The visitor's group named by the path, else Refusal 404."""
-    found = await directory(ctx).find_group(ctx.customer, path_id(ctx, "group_id"))
+    found = await directory(ctx).find_group(ctx.customer, ctx.path_id("group_id"))
     if found is None:
         raise Refusal(404, "error.404")
     return found

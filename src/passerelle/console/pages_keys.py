@@ -18,7 +18,6 @@ from passerelle.core.keys import MAX_KEY_NAME
 from passerelle.service_keys import Keys
 
 PATH = "/compte/cles"
-MAX_ID_DIGITS = 18
 
 
 async def keys_page(ctx: Ctx, status: int = 200, error: str = "", new_key: str = "") -> Response:
@@ -46,18 +45,10 @@ async def keys(ctx: Ctx) -> Response:
     return await keys_page(ctx, new_key=created.key)
 
 
-def key_id_of(ctx: Ctx) -> int:
-    """The ``{key_id}`` of the path (Refusal 404 when it is not an id)."""
-    raw = ctx.request.path_params["key_id"]
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS):
-        raise Refusal(404, "error.404")
-    return int(raw)
-
-
 async def revoke(ctx: Ctx) -> Response:
     """``/compte/cles/{key_id}/revoquer`` (POST): revoke one of the account's active keys;
     another account's key, or an unknown or revoked one, is answered 404."""
-    key_id = key_id_of(ctx)
+    key_id = ctx.path_id("key_id")
     try:
         await Keys(ctx.gateway).revoke(ctx.customer.login, key_id)
     except exc.NotFound:

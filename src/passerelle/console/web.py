@@ -51,6 +51,7 @@ SESSION_COOKIE = "passerelle_session"
 CSRF_COOKIE = "passerelle_csrf"
 LANG_COOKIE = "passerelle_lang"
 MAX_FIELDS = 100
+MAX_ID_DIGITS = 18  # an id in a path (a 64-bit integer has at most 19 digits)
 FORM_BYTES = 64 * 1024
 THREAD_BYTES = 64 * 1024  # larger multipart bodies are parsed on a worker thread
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -185,6 +186,16 @@ class Ctx:
             value = self.request.query_params.get(name)
         return value.strip() if isinstance(value, str) else default
 
+    def path_id(self, name: str) -> int:
+        """The id `name` of the path (ASCII digits, at most `MAX_ID_DIGITS`), else
+        Refusal 404: a malformed id is answered like one that does not exist."""
+        raw = self.request.path_params.get(name, "")
+        if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
+            raise Refusal(404, "error.404")
+        if len(raw) > MAX_ID_DIGITS:
+            raise Refusal(404, "error.404")
+        return int(raw)
+
     def secret(self, name: str) -> str:
         """A posted password field as typed (not stripped); "" when absent."""
         value = None if self.form is None else self.form.get(name)
@@ -277,7 +288,9 @@ async def read_form(
     multipart body over `THREAD_BYTES` is parsed on a worker thread (a 2 MB upload takes
     about 3 ms of CPU, bench/console_uploads.py: the event loop does not wait on it)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise Refusal(413, "error.too_large")  # not a length: refused like a large body
+    if declared is not None and int(declared) > max_body:
         raise Refusal(413, "error.too_large")
     body = bytearray()
     async for chunk in request.stream():
