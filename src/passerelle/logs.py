@@ -258,6 +258,7 @@ def setup_logging(level: str = "info", fmt: str = "json") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("uvicorn.error").filters[:] = [_not_uvicorn_startup_failed]
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its info lines are noise to us
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: scrapes, callbacks
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

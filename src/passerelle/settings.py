@@ -61,6 +61,8 @@ class Settings(BaseSettings):
 
     api: bool = True  # answer the legacy API in `serve` (health and metrics always)
     delivery: bool = True  # run the dispatcher and SMPP links in `serve`
+    delivery_process: bool = True  # beside the API: delivery in a child process (sidecar.py)
+    delivery_peer: str = ""  # set by `serve`: the socket of that child (not for users)
     builtin_simulator: bool = True  # with no connector configured, deliver to it
     simulator_delay_s: float = Field(default=0.2, ge=0)
     simulator_deliver_ratio: float = Field(default=1.0, ge=0, le=1)

@@ -15,7 +15,9 @@ connectors it owns (exactly one process binds each connector, whatever runs wher
 runs the dispatcher and the receipt deadline; `callbacks` sends delivery-receipt callbacks
 and the e-mails of the outbox (`mail/`); `retention` purges old messages. `serve --role`
 chooses them; `--workers N` gives delivery and retention to the first worker and
-callbacks to the second.
+callbacks to the second. A process given both `api` and `delivery` runs the delivery
+in a child process (`sidecar.py`); it then holds a `Peer` to ask that child for its
+readiness and its delivery metrics.
 
 The command line goes through here too, never to the store itself: `prepare_database`
 (file checks and migrations), `probe_database` (the store opens and takes writes),
@@ -31,10 +33,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prometheus_client import CollectorRegistry
+
 from passerelle.api.metrics import Metrics
 from passerelle.delivery.deadline import DeadlineJob
 from passerelle.delivery.dispatcher import Dispatcher
-from passerelle.delivery.metrics import DeliveryMetrics
+from passerelle.delivery.metrics import DeliveryMetrics, Relayed
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.mail.sender import MailSender
@@ -43,6 +47,7 @@ from passerelle.roles import Role, roles_of
 from passerelle.service import Gateway
 from passerelle.service_workers import Operations
 from passerelle.settings import Settings
+from passerelle.sidecar import Peer
 from passerelle.store.base import Store, open_store, writer_counters
 from passerelle.store.location import database_file, is_postgres, prepare_file
 from passerelle.store.location import safe_url as safe_url  # for the CLI
@@ -76,6 +81,8 @@ class Parts:
     callbacks: CallbackSender
     mails: MailSender
     retention: RetentionJob
+    peer: Peer | None = None  # the delivery process of this one (`sidecar.py`)
+    relayed: Relayed | None = None  # its delivery metrics, shown by this one
 
     async def start(self) -> None:
         """Open the store, then start the roles of this process."""
@@ -110,6 +117,8 @@ class Parts:
             await self.receipts.drain()
         self.gateway.close()
         await self.store.close()
+        if self.peer is not None:
+            await self.peer.close()
 
     async def close_store(self) -> None:
         """Close the store after a failed start."""
@@ -119,9 +128,18 @@ class Parts:
         """True when the database answers."""
         return await self.store.ping()
 
-    def not_ready(self) -> list[str]:
-        """Why this process is not ready, one line each (empty when it is)."""
-        return self.supervisor.not_ready() if Role.DELIVERY in self.roles else []
+    async def not_ready(self) -> list[str]:
+        """Why this process (and its delivery process) is not ready, one line each (empty
+        when it is)."""
+        reasons = self.supervisor.not_ready() if Role.DELIVERY in self.roles else []
+        if self.peer is not None:
+            reasons += await self.peer.not_ready()
+        return reasons
+
+    async def refresh_metrics(self) -> None:
+        """Before a scrape: read the delivery process's figures (when there is one)."""
+        if self.peer is not None and self.relayed is not None:
+            self.relayed.update(await self.peer.metrics())
 
 
 IDLE_POLL_NOTIFIED_S = 1.0
@@ -149,7 +167,13 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
         lambda: gateway.verifications,
     )
     operations = Operations(store)
-    delivery_metrics = DeliveryMetrics(metrics.registry)
+    peer = relayed = None
+    delivery_registry = metrics.registry
+    if settings.delivery_peer:  # delivery runs in a child: show its figures, not ours
+        peer, relayed = Peer(settings.delivery_peer), Relayed()
+        metrics.registry.register(relayed)
+        delivery_registry = CollectorRegistry()
+    delivery_metrics = DeliveryMetrics(delivery_registry)
     receipts = ReceiptHandler(operations, delivery_metrics)
     supervisor = Supervisor(operations, settings, delivery_metrics, receipts)
     # PostgreSQL wakes idle workers by NOTIFY, whichever process queued the work: they
@@ -180,6 +204,8 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
         ),
         mails=MailSender(operations, settings),
         retention=RetentionJob(operations, settings.retention_days),
+        peer=peer,
+        relayed=relayed,
     )
 
 

@@ -6,7 +6,8 @@ connections over N processes sharing the socket; each has its own group-commit w
 on the same SQLite file (SQLite serialises the commits, and the credit check lives in
 the charging UPDATE, so a balance can never be overdrawn whichever process charges it).
 
-Worker 0 also runs the dispatcher and the SMPP links, worker 1 the callback sender
+Worker 0 also runs the dispatcher and the SMPP links (in a child process of its own,
+`sidecar.py`, unless PASSERELLE_DELIVERY_PROCESS=false), worker 1 the callback sender
 (`roles`); the others serve the API only. An operator's bind count and the delivery
 order are those of a single process, and callbacks do not compete with delivery for
 one event loop. A worker that dies is started again (with its role), unless its start
@@ -46,7 +47,7 @@ STARTUP_FAILURE = 3  # a worker's exit code when its start failed: it is not sta
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGTERM this worker if the supervisor dies (even by SIGKILL)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -85,16 +86,15 @@ def _worker(
     index: int, count: int, sock: socket.socket, overrides: dict[str, Any], parent: int
 ) -> None:
     """Entry point of one worker process (spawned)."""
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent:  # the supervisor died before prctl took effect
         return
-    from passerelle.cli.server import run_server
+    from passerelle.cli.server import run_roles
     from passerelle.logs import setup_logging
-    from passerelle.wiring import create_app
 
     settings = worker_settings(overrides, index, count)
     setup_logging(settings.log_level, settings.log_format)
-    run_server(create_app(settings), sock, settings)
+    raise SystemExit(run_roles(sock, overrides, settings))
 
 
 class WorkerPool:

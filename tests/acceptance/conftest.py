@@ -233,6 +233,7 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                start_new_session=True,  # its own group: kill9 takes its children too
             )
         finally:
             log.close()
@@ -274,9 +275,18 @@ class Server:
                 self.process.wait(STOP_TIMEOUT_S)
         return self.process.returncode
 
+    def pids(self) -> set[int]:
+        """The server's pid and its children's (its delivery process, by default)."""
+        found = {self.pid}
+        for task in Path(f"/proc/{self.pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found.update(map(int, task.read_text().split()))
+        return found
+
     def kill9(self) -> None:
-        """SIGKILL by pid and reap the process."""
-        os.kill(self.pid, signal.SIGKILL)
+        """SIGKILL the server and the processes it started (its delivery process: a crash
+        of the whole gateway, as a power cut would be), by their process group; reap it."""
+        os.killpg(self.pid, signal.SIGKILL)
         assert self.process is not None
         self.process.wait(STOP_TIMEOUT_S)
 

@@ -45,8 +45,11 @@ class Process(Protocol):
     async def ping(self) -> bool:
         """True when the database answers."""
 
-    def not_ready(self) -> list[str]:
+    async def not_ready(self) -> list[str]:
         """Why the process is not ready, one line each (empty when it is)."""
+
+    async def refresh_metrics(self) -> None:
+        """Gather figures kept elsewhere (the delivery process's) before a scrape."""
 
 
 NOT_HERE = b"404 this process does not serve the API (serve --role without api)\n"
@@ -158,11 +161,12 @@ class App:
         queued recipient has a usable route (503 with one reason per line otherwise)."""
         if not await self.process.ping():
             return PlainTextResponse("database unreachable", status_code=503)
-        reasons = self.process.not_ready()
+        reasons = await self.process.not_ready()
         if reasons:
             return PlainTextResponse("\n".join(reasons), status_code=503)
         return PlainTextResponse("ready")
 
     async def prometheus(self, _request: Request) -> Response:
-        """Prometheus exposition of this process's metrics."""
+        """Prometheus exposition of this process's metrics (and its delivery process's)."""
+        await self.process.refresh_metrics()
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -69,7 +69,6 @@ def serve(
 ) -> None:
     """Run the gateway: legacy API, delivery, callbacks, health and metrics."""
     from passerelle.roles import Role, role_settings
-    from passerelle.wiring import create_app
 
     overrides: dict[str, object] = {
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
@@ -86,7 +85,6 @@ def serve(
     try:
         _prepare(settings)
         _probe(settings)  # "listening" below means the store opens and takes writes
-        app = create_app(settings) if settings.workers == 1 else None
     except (ConfigError, StoreError) as error:
         _fail(error)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
@@ -106,16 +104,46 @@ def serve(
             "workers": settings.workers,
         },
     )
-    if app is None:
+    if settings.workers > 1:
         from passerelle.workers import WorkerPool
 
         supervisor = WorkerPool(sock, settings.workers, {**overrides, "migrate_on_start": False})
         if port_file is not None:
             port_file.write_text(str(bound))
         sys.exit(supervisor.run(settings.shutdown_grace_s))
-    if port_file is not None:
-        port_file.write_text(str(bound))
-    run_server(app, sock, settings)  # a lifespan that cannot start exits 3 (one line)
+    sys.exit(run_roles(sock, overrides, settings, port_file))
+
+
+def run_roles(
+    sock: socket.socket,
+    overrides: dict[str, object],
+    settings: Settings,
+    port_file: Path | None = None,
+) -> int:
+    """Serve `settings`' roles on `sock` until SIGTERM/SIGINT, the delivery in a child
+    process when the API runs here too (`sidecar.py`); the exit status (0: clean stop).
+    Writes the bound port into `port_file` once the application is built."""
+    from passerelle import sidecar as sidecars
+    from passerelle.wiring import create_app
+
+    child = sidecars.Sidecar(overrides) if sidecars.wanted(settings) else None
+    if child is not None:
+        settings = settings.model_copy(update=child.api_overrides())
+    status = 0
+    try:
+        try:
+            app = create_app(settings)
+        except (ConfigError, StoreError) as error:
+            _fail(error)
+        if child is not None:
+            child.start()
+        if port_file is not None:
+            port_file.write_text(str(sock.getsockname()[1]))
+        run_server(app, sock, settings)  # a lifespan that cannot start exits 3 (one line)
+    finally:
+        if child is not None:
+            status = child.stop(settings.shutdown_grace_s)
+    return status
 
 
 def run_server(app: Any, sock: socket.socket, settings: Settings) -> None:

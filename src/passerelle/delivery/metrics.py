@@ -1,4 +1,8 @@
-"""Delivery metrics (README): submits, latency, receipts, queue depth, window use."""
+"""Delivery metrics (README): submits, latency, receipts, queue depth, window use.
+
+When the delivery runs in a child process (`sidecar.py`), the API process shows the
+child's figures for these families (`Relayed`), read from its /metrics at each scrape.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,27 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+
+FAMILIES = frozenset(
+    {
+        "passerelle_connector_window_in_use",
+        "passerelle_connector_bound",
+        "passerelle_submits",
+        "passerelle_submit_seconds",
+        "passerelle_receipts",
+        "passerelle_incoming_other",
+        "passerelle_possible_duplicates",
+        "passerelle_receipt_deadline_expired",
+        "passerelle_config_refreshes",
+        "passerelle_routes",
+        "passerelle_queue_depth",
+        "passerelle_unroutable_recipients",
+    }
+)
+"""The metric families of the delivery (`DeliveryMetrics` and the links' gauges)."""
 
 
 class _LinksCollector(Collector):
@@ -93,3 +117,25 @@ class DeliveryMetrics:
     def watch_links(self, read: Callable[[], list[tuple[str, int, bool]]]) -> None:
         """Export (name, in_flight, bound) of every link."""
         self.registry.register(_LinksCollector(read))
+
+
+class Relayed(Collector):
+    """The delivery families as the delivery process last exported them (none until
+    `update` is given its /metrics text, and none again when it did not answer)."""
+
+    def __init__(self) -> None:
+        self._families: list[Metric] = []
+
+    def update(self, exposition: str | None) -> None:
+        """Keep the `FAMILIES` of a Prometheus text exposition (None: keep nothing)."""
+        if exposition is None:
+            self._families = []
+            return
+        try:
+            parsed = list(text_string_to_metric_families(exposition))
+        except ValueError:  # a truncated answer: no figures rather than wrong ones
+            parsed = []
+        self._families = [family for family in parsed if family.name in FAMILIES]
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families)

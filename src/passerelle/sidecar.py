@@ -1,0 +1,194 @@
+"""Delivery in a process of its own, beside the API: the child `serve` starts by default.
+
+One Python process has one interpreter lock: when it both accepts requests and delivers
+them (claims, SMPP PDUs, submit results, receipts, the built-in simulator), each
+accepted request waits behind the delivery work, and a 2-core machine keeps one core
+idle (docs/performance.md measured accepts while delivering at about half the rate of
+accepts alone). So a process that has both the `api` and the `delivery` roles
+(`serve` on its defaults, or worker 0 of `--workers N`) keeps the API, the callback
+sender and the retention purge, and runs the delivery in a child process: the
+dispatcher, the SMPP links it owns, the receipt deadline and the built-in simulator.
+`PASSERELLE_DELIVERY_PROCESS=false` keeps everything in one process.
+
+Both processes open the same database (SQLite serialises their commits; PostgreSQL
+serves both), as `--workers` and `--role` processes already do. The child answers
+/readyz and /metrics on a Unix socket in a private folder (0700); the API process asks
+it when it answers its own: `/readyz` adds the child's reasons ("delivery process not
+answering" when it does not), `/metrics` shows the child's delivery families
+(`delivery.metrics.FAMILIES`) in place of its own, which are zero. So the
+one URL an operator watches keeps showing everything.
+
+The child is started again (after `RESTART_PAUSE_S`) when it dies; it asks Linux to
+stop it when its parent dies, even by SIGKILL. At a graceful stop the API stops first
+(every accepted message committed), then the child (submits in flight answered, links
+unbound, the built-in simulator's pending receipts saved).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from passerelle.settings import Settings
+
+log = logging.getLogger("passerelle.sidecar")
+
+RESTART_PAUSE_S = 1.0
+ASK_TIMEOUT_S = 2.0  # a /readyz or /metrics question to the child
+CHILD_ROLES = {"api": False, "callbacks": False, "retention": False, "delivery": True}
+
+
+def wanted(settings: Settings) -> bool:
+    """True when `settings` give one process both the API and the delivery, and ask for
+    the delivery in a child process."""
+    return settings.api and settings.delivery and settings.delivery_process
+
+
+def _child(sock: socket.socket, overrides: dict[str, Any], parent: int) -> None:
+    """Entry point of the delivery process (spawned)."""
+    from passerelle.workers import die_with_parent
+
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        return
+    from passerelle.cli.server import run_server
+    from passerelle.logs import setup_logging
+    from passerelle.settings import Settings
+    from passerelle.wiring import create_app
+
+    settings = Settings.load(**overrides)
+    setup_logging(settings.log_level, settings.log_format)
+    run_server(create_app(settings), sock, settings)
+
+
+class Sidecar:
+    """Starts, watches and stops the delivery process of one API process."""
+
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="passerelle-"))  # 0700
+        self.path = str(self.folder / "delivery.sock")
+        self.overrides = {
+            **overrides,
+            **CHILD_ROLES,
+            "fixed_roles": True,
+            "migrate_on_start": False,
+            "delivery_peer": "",
+        }
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(64)
+        self.context = multiprocessing.get_context("spawn")
+        self.process: BaseProcess | None = None
+        self.stopping = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def api_overrides(self) -> dict[str, Any]:
+        """What the API process's settings change: no delivery here, the child's socket."""
+        return {"delivery": False, "delivery_peer": self.path}
+
+    def start(self) -> None:
+        """Start the child and a thread that starts it again when it dies."""
+        self._spawn()
+        self._watch = threading.Thread(target=self._watching, name="sidecar", daemon=True)
+        self._watch.start()
+
+    def _spawn(self) -> None:
+        process = self.context.Process(
+            target=_child, args=(self.sock, self.overrides, os.getpid()), name="delivery"
+        )
+        process.start()
+        self.process = process
+        log.info("delivery process started", extra={"pid": process.pid})
+
+    def _watching(self) -> None:
+        while not self.stopping.is_set():
+            process = self.process
+            if process is None:
+                return
+            process.join(0.5)
+            if process.is_alive() or self.stopping.is_set():
+                continue
+            log.error(
+                "delivery process died; starting it again", extra={"exitcode": process.exitcode}
+            )
+            if self.stopping.wait(RESTART_PAUSE_S):
+                return
+            self._spawn()
+
+    def stop(self, grace: float) -> int:
+        """SIGTERM the child and wait for its graceful stop (bounded); 0 when it was clean."""
+        self.stopping.set()
+        if self._watch is not None:
+            self._watch.join(5.0)
+        status = 0
+        process = self.process
+        if process is not None and process.pid is not None:
+            if process.is_alive():
+                process.terminate()
+            process.join(grace + 5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+                status = 1
+            elif process.exitcode not in (0, -signal.SIGTERM):
+                # -SIGTERM: stopped while importing, before its handlers (and any work)
+                status = 1
+        self.sock.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return status
+
+
+class Peer:
+    """The API process's questions to its delivery process, over the Unix socket."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=self.path),
+                base_url="http://delivery",
+                timeout=ASK_TIMEOUT_S,
+            )
+        return self._client
+
+    async def not_ready(self) -> list[str]:
+        """The child's reasons for not being ready (one, when it does not answer)."""
+        try:
+            answer = await self._http().get("/readyz")
+        except (httpx.HTTPError, OSError):  # refused, timed out, cut: "not answering"
+            return ["delivery process not answering"]
+        if answer.status_code == 200:
+            return []
+        return [line for line in answer.text.splitlines() if line] or [
+            f"delivery process answered {answer.status_code}"
+        ]
+
+    async def metrics(self) -> str | None:
+        """The child's Prometheus exposition (None when it does not answer)."""
+        try:
+            answer = await self._http().get("/metrics")
+        except (httpx.HTTPError, OSError):  # no figures rather than a failed scrape
+            return None
+        return answer.text if answer.status_code == 200 else None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+            self._client = None
