@@ -9,9 +9,15 @@ Starts, each in a temporary folder and each stopped by pid at the end:
   credits) and one connector `sim` to the simulator (`--window W`);
 * `passerelle serve --port 0 --port-file F` with delivery on (dispatcher + link).
 
+`--database-url postgresql://...` puts the gateway on that (empty) PostgreSQL database
+instead of the SQLite file; the harness then reads it with asyncpg and counts the CPU of
+the PostgreSQL processes serving it (sampled) as its own, not as foreign load.
+`--builtin-simulator` starts no simulator and adds no connector: `serve` delivers to
+its in-process simulator (on its defaults), whose CPU is then part of the gateway's.
+
 Then, per run: wrk (1 thread, C connections, `sendsms.lua`) sends exactly N
-single-recipient `envoi` GETs, each to another number; the harness polls the SQLite
-file (read-only connection) until every recipient accepted in the run is delivered
+single-recipient `envoi` GETs, each to another number; the harness polls the database
+(read-only) until every recipient accepted in the run is delivered
 (`recipients.state = 2`), bounded by --drain-bound seconds, and reports:
 
 * accepted req/s and p50/p99 HTTP latency (wrk);
@@ -31,6 +37,8 @@ Usage: bench/e2e.sh N C [options], or `e2e_bench.py --help`.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -43,10 +51,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cluster_bench import CpuSampler
 from legacy_bench import (
     GET_PATH,
     HOST,
@@ -170,12 +182,25 @@ def tree(pid: int) -> list[int]:
     return out
 
 
+def reaped_cpu_s(pid: int) -> float:
+    """CPU seconds of the children `pid` has waited for (cutime + cstime), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def tree_cpu(pid: int) -> tuple[float, float]:
-    """(main threads, other threads) CPU seconds summed over the process tree."""
+    """(main threads, other threads) CPU seconds summed over the process tree. A child
+    that ended and was waited for is in its parent's cutime/cstime, counted with the
+    parent's other threads: a delta over a run then keeps the CPU of a child that ends
+    (or is started again) during the run."""
     main = other = 0.0
     for p in tree(pid):
         m, o = thread_cpu_s(p)
-        main, other = main + m, other + o
+        main, other = main + m, other + o + reaped_cpu_s(p)
     return main, other
 
 
@@ -225,22 +250,103 @@ def code_version() -> str:
     return head + ("+dirty-src" if dirty else "")
 
 
-# --- one run ---------------------------------------------------------------------------
+# --- the gateway's database, read by the harness ----------------------------------------
 
 
 def ro(db: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
 
 
-def counts_since(db: Path, id0: int) -> dict[int, int]:
-    conn = ro(db)
+class Db:
+    """Read-only queries of the harness (``?`` placeholders) on the gateway's database:
+    the SQLite file (a read-only connection per query, which never blocks the writer)
+    or PostgreSQL (one asyncpg connection on a private event loop, behind a lock, so
+    the harness's threads can share it)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_pg = url.startswith(("postgresql:", "postgres:"))
+        self.lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.conn: asyncpg.Connection | None = None
+        if self.is_pg:
+            self.loop = asyncio.new_event_loop()
+            self.conn = self.loop.run_until_complete(asyncpg.connect(url, timeout=10))
+
+    @staticmethod
+    def _dollars(sql: str) -> str:
+        parts = sql.split("?")
+        return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+    def rows(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        if self.conn is None:
+            conn = ro(Path(self.url.removeprefix("sqlite:///")))
+            try:
+                return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+            finally:
+                conn.close()
+        assert self.loop is not None
+        with self.lock:
+            found = self.loop.run_until_complete(
+                self.conn.fetch(self._dollars(sql), *args, timeout=30)
+            )
+        return [tuple(r) for r in found]
+
+    def value(self, sql: str, args: tuple[object, ...] = ()) -> int:
+        return int(str(self.rows(sql, args)[0][0]))
+
+    def server_pids(self) -> list[int]:
+        """PostgreSQL: the postmaster, the backends of this database and the server's
+        own processes (WAL writer, checkpointer, ...); not other databases' backends."""
+        if self.conn is None:
+            return []
+        found = self.rows(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL"
+        )
+        pids = [int(r[0]) for r in found if r[0] is not None]  # type: ignore[call-overload]
+        try:
+            with open(f"/proc/{pids[0]}/stat") as f:
+                pids.append(int(f.read().rsplit(")", 1)[1].split()[1]))  # the postmaster
+        except (OSError, IndexError, ValueError):
+            pass
+        return pids
+
+    def close(self) -> None:
+        if self.conn is not None and self.loop is not None:
+            with self.lock:
+                self.loop.run_until_complete(self.conn.close())
+            self.loop.close()
+            self.conn = None
+
+
+class ServerCpu(CpuSampler):
+    """CPU of the PostgreSQL processes serving `db` (`Db.server_pids`), sampled every
+    0.2 s since backends come and go (cluster_bench's sampler, other pids)."""
+
+    def __init__(self, db: Db) -> None:
+        super().__init__(0)
+        self.db = db
+
+    def sample(self) -> None:
+        for p in self.db.server_pids():
+            self.last[p] = max(self.last.get(p, 0.0), cpu_s(p))
+
+
+@contextlib.contextmanager
+def opened(url: str) -> Iterator[Db]:
+    db = Db(url)
     try:
-        rows = conn.execute(
-            "SELECT state, count(*) FROM recipients WHERE id > ? GROUP BY state", (id0,)
-        ).fetchall()
+        yield db
     finally:
-        conn.close()
-    return {int(s): int(c) for s, c in rows}
+        db.close()
+
+
+# --- one run ---------------------------------------------------------------------------
+
+
+def counts_since(db: Db, id0: int) -> dict[int, int]:
+    rows = db.rows("SELECT state, count(*) FROM recipients WHERE id > ? GROUP BY state", (id0,))
+    return {int(s): int(c) for s, c in rows}  # type: ignore[call-overload]
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -250,15 +356,11 @@ def pct(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def check_statut(server: Server, db: Path, id0: int, sample: int) -> dict[str, object]:
-    conn = ro(db)
-    try:
-        rows = conn.execute(
-            "SELECT msgid, dest FROM recipients WHERE id > ? ORDER BY random() LIMIT ?",
-            (id0, sample),
-        ).fetchall()
-    finally:
-        conn.close()
+def check_statut(server: Server, db: Db, id0: int, sample: int) -> dict[str, object]:
+    rows = db.rows(
+        "SELECT msgid, dest FROM recipients WHERE id > ? ORDER BY random() LIMIT ?",
+        (id0, sample),
+    )
     answers: dict[str, int] = {}
     http_conn = http.client.HTTPConnection(HOST, server.port, timeout=10)
     try:
@@ -281,7 +383,7 @@ def check_statut(server: Server, db: Path, id0: int, sample: int) -> dict[str, o
 
 def run_once(
     server: Server,
-    sim: Simulator,
+    sim: Simulator | None,
     n: int,
     conc: int,
     first_msisdn: int,
@@ -289,17 +391,26 @@ def run_once(
     quiet_wait_s: float,
     label: str,
     timeline: bool,
+    db: Db | None = None,
 ) -> dict[str, object]:
+    """One run; `sim` None: the gateway's built-in simulator; `db` None: the SQLite file."""
+    if db is None:
+        with opened(server.env["PASSERELLE_DATABASE_URL"]) as own:
+            return run_once(
+                server, sim, n, conc, first_msisdn, drain_bound_s, quiet_wait_s, label,
+                timeline, own,
+            )  # fmt: skip
     quiet = wait_quiet(quiet_wait_s) if quiet_wait_s > 0 else None
-    conn = ro(server.db)
-    try:
-        id0 = int(conn.execute("SELECT coalesce(max(id), 0) FROM recipients").fetchone()[0])
-    finally:
-        conn.close()
-    s0 = sim.stats()
+    id0 = db.value("SELECT coalesce(max(id), 0) FROM recipients")
+    s0 = sim.stats() if sim else {}
     commits0, ops0 = writer_counters(server)
     main0, other0 = tree_cpu(server.pid)
-    sim_cpu0 = cpu_s(sim.pid)
+    sim_cpu0 = cpu_s(sim.pid) if sim else 0.0
+    pg_cpu = ServerCpu(db)
+    pg_cpu.sample()
+    pg_cpu0 = sum(pg_cpu.last.values())
+    if db.is_pg:
+        pg_cpu.start()
     busy0, _ = machine_busy()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     self0 = time.process_time()
@@ -329,7 +440,7 @@ def run_once(
     def sample_timeline() -> None:  # bounded by the drain bound
         end = time.monotonic() + WRK_BOUND_S + drain_bound_s
         while not stop_tl.is_set() and time.monotonic() < end:
-            points.append((time.time(), counts_since(server.db, id0)))
+            points.append((time.time(), counts_since(db, id0)))
             stop_tl.wait(1.0)
 
     tl = threading.Thread(target=sample_timeline, daemon=True)
@@ -348,7 +459,7 @@ def run_once(
     deadline = time.monotonic() + drain_bound_s
     polls = 0
     while True:
-        c = counts_since(server.db, id0)
+        c = counts_since(db, id0)
         polls += 1
         final = sum(v for k, v in c.items() if k >= DELIVERED)
         if final >= accepted or time.monotonic() >= deadline:
@@ -361,22 +472,19 @@ def run_once(
         tl.join(5)
     rss_peak = sampler.stop()
     main1, other1 = tree_cpu(server.pid)
-    sim_cpu = cpu_s(sim.pid) - sim_cpu0
+    sim_cpu = cpu_s(sim.pid) - sim_cpu0 if sim else 0.0
+    pg_cpu1 = pg_cpu.total() if db.is_pg else pg_cpu0
     busy1, _ = machine_busy()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     driver_cpu = time.process_time() - self0
     commits1, ops1 = writer_counters(server)
-    s1 = sim.stats()
-    conn = ro(server.db)
-    try:
-        rows = conn.execute(
-            "SELECT r.state, m.created_at, r.submitted_at, r.final_at, r.reclaims"
-            " FROM recipients r JOIN messages m ON m.msgid = r.msgid WHERE r.id > ?",
-            (id0,),
-        ).fetchall()
-    finally:
-        conn.close()
+    s1 = sim.stats() if sim else {}
+    rows: list[tuple[int, float, float | None, float, int]] = db.rows(  # type: ignore[assignment]
+        "SELECT r.state, m.created_at, r.submitted_at, r.final_at, r.reclaims"
+        " FROM recipients r JOIN messages m ON m.msgid = r.msgid WHERE r.id > ?",
+        (id0,),
+    )
     delivered = [r for r in rows if r[0] == DELIVERED]
     last_final = max((r[3] for r in delivered), default=None)
     last_submit = max((r[2] for r in rows if r[2] is not None), default=None)
@@ -386,7 +494,7 @@ def run_once(
     ncpu = os.cpu_count() or 1
     window = t_polled - t0
     machine_cpu = (busy1 - busy0) / TICK
-    foreign = machine_cpu - gw_cpu - sim_cpu - wrk_cpu - driver_cpu
+    foreign = machine_cpu - gw_cpu - sim_cpu - wrk_cpu - driver_cpu - (pg_cpu1 - pg_cpu0)
     send_s = (w["send_window_us"] if w["send_window_us"] > 0 else w["wrk_duration_us"]) / 1e6
     e2e_s = (last_final - t0) if last_final else None
     res: dict[str, object] = {
@@ -434,7 +542,13 @@ def run_once(
         "gateway_cpu_us_per_msg": round(1e6 * gw_cpu / accepted, 1) if accepted else None,
         "gateway_main_thread_cpu_s": round(main1 - main0, 2),
         "gateway_other_threads_cpu_s": round(other1 - other0, 2),
-        "simulator_cpu_s": round(sim_cpu, 2),
+        "simulator_cpu_s": round(sim_cpu, 2) if sim else None,
+        "database": "postgresql" if db.is_pg else "sqlite",
+        "postgres_cpu_s": round(pg_cpu1 - pg_cpu0, 2) if db.is_pg else None,
+        "postgres_cpu_us_per_msg": round(1e6 * (pg_cpu1 - pg_cpu0) / accepted, 1)
+        if db.is_pg and accepted
+        else None,
+        "wrk_cpu_us_per_msg": round(1e6 * wrk_cpu / accepted, 1) if accepted else None,
         "wrk_cpu_s": round(wrk_cpu, 2),
         "driver_cpu_s": round(driver_cpu, 2),
         "commits": commits1 - commits0,
@@ -485,7 +599,9 @@ def print_run(r: dict[str, object]) -> None:
         f"      gateway: peak RSS {r['gateway_rss_peak_mib']} MiB, CPU {r['gateway_cpu_s']} s"
         f" = {r['gateway_cpu_us_per_msg']} us/msg (event loop {r['gateway_main_thread_cpu_s']} s,"
         f" other threads {r['gateway_other_threads_cpu_s']} s);  simulator CPU"
-        f" {r['simulator_cpu_s']} s;  wrk CPU {r['wrk_cpu_s']} s;  group commit"
+        f" {r['simulator_cpu_s']} s;"
+        + (f"  PostgreSQL CPU {r['postgres_cpu_s']} s;" if r.get("postgres_cpu_s") else "")
+        + f"  wrk CPU {r['wrk_cpu_s']} s;  group commit"
         f" {r['commits']:.0f} commits, mean batch {r['mean_batch']}"
     )
     print(
@@ -533,6 +649,16 @@ def main() -> int:
         default=1,
         help="PASSERELLE_WORKERS for the gateway (RSS and CPU summed over its processes)",
     )
+    ap.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the gateway's database (an empty postgresql://... one); default a fresh SQLite file",
+    )
+    ap.add_argument(
+        "--builtin-simulator",
+        action="store_true",
+        help="no standalone simulator and no connector: serve delivers to its built-in one",
+    )
     ap.add_argument("--no-timeline", action="store_true", help="no per-second state counts")
     ap.add_argument("--profile", metavar="FILE", help="py-spy raw profile of the measured runs")
     ap.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/bench-tools/bin/py-spy")
@@ -566,52 +692,46 @@ def main() -> int:
         args.keep,
         {
             "PASSERELLE_DELIVERY": "true",
-            "PASSERELLE_BUILTIN_SIMULATOR": "false",
+            "PASSERELLE_BUILTIN_SIMULATOR": "true" if args.builtin_simulator else "false",
             "PASSERELLE_WORKERS": str(args.workers),
         },
     )
-    sim = Simulator(args.passerelle, server.dir, args.receipt_window, [])
+    if args.database_url:
+        server.env["PASSERELLE_DATABASE_URL"] = args.database_url
+    sim = None if args.builtin_simulator else Simulator(
+        args.passerelle, server.dir, args.receipt_window, []
+    )  # fmt: skip
+    db: Db | None = None
     version = code_version()
     profiler: Profiler | None = None
     results: list[dict[str, object]] = []
     hwm = 0
     try:
-        sim.start()
         server.create_account()
-        subprocess.run(
-            [
-                args.passerelle,
-                "connector",
-                "add",
-                "sim",
-                "--host",
-                HOST,
-                "--port",
-                str(sim.port),
-                "--system-id",
-                "x",
-                "--password",
-                "y",
-                "--window",
-                str(args.window),
-            ],
-            env=server.env,
-            check=True,
-            timeout=60,
-            stdout=subprocess.DEVNULL,
-        )
+        if sim is not None:
+            sim.start()
+            subprocess.run(
+                [args.passerelle, "connector", "add", "sim", "--host", HOST,
+                 "--port", str(sim.port), "--system-id", "x", "--password", "y",
+                 "--window", str(args.window)],
+                env=server.env, check=True, timeout=60, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
         server.start()
+        db = Db(server.env["PASSERELLE_DATABASE_URL"])
         print(
             f"passerelle e2e bench: N={n} C={conc} window={args.window}"
             f" receipt-window={args.receipt_window} runs={args.runs} workers={args.workers}"
-            f" code {version}"
+            f" code {version} database {'postgresql' if db.is_pg else 'sqlite'}"
             f" access_log={args.access_log or 'default'}  gateway pid {server.pid}"
-            f" {server.base}  simulator pid {sim.pid} port {sim.port}",
+            f" {server.base}  "
+            + (f"simulator pid {sim.pid} port {sim.port}" if sim else "built-in simulator"),
             flush=True,
         )
         msisdn = 33600000000
         if warmup:
-            r = run_once(server, sim, warmup, conc, msisdn, args.drain_bound, 0, "warmup", False)
+            r = run_once(
+                server, sim, warmup, conc, msisdn, args.drain_bound, 0, "warmup", False, db
+            )
             msisdn += 1_000_000
             print_run(r)
         if args.profile:
@@ -625,7 +745,7 @@ def main() -> int:
             )
         done, extra = 0, args.retry_contaminated
         while done < args.runs:
-            id0 = server.query("SELECT coalesce(max(id), 0) FROM recipients")
+            id0 = db.value("SELECT coalesce(max(id), 0) FROM recipients")
             r = run_once(
                 server,
                 sim,
@@ -636,11 +756,13 @@ def main() -> int:
                 args.quiet_wait,
                 "profiled" if profiler else "measured",
                 not args.no_timeline,
+                db,
             )
             msisdn += 1_000_000
             if args.statut_sample:
-                r.update(check_statut(server, server.db, id0, args.statut_sample))
-            r["window"] = args.window
+                r.update(check_statut(server, db, id0, args.statut_sample))
+            r["window"] = args.window if sim else None
+            r["simulator"] = "standalone" if sim else "built-in"
             r["workers"] = args.workers
             r["code"] = version
             r["tag"] = args.label
@@ -658,7 +780,9 @@ def main() -> int:
             profiler.stop()
         hwm = sum(status_kib(p, "VmHWM") for p in tree(server.pid)) if server.proc else 0
         rc = server.stop()
-        sim_rc = sim.stop()
+        sim_rc = sim.stop() if sim else None
+        if db is not None:
+            db.close()
         server.cleanup()
 
     clean = [r for r in results if not r["contaminated"]] or results
@@ -666,7 +790,8 @@ def main() -> int:
     if clean:
 
         def med(key: str) -> float:
-            return round(statistics.median(float(r[key]) for r in clean if r[key] is not None), 1)  # type: ignore[arg-type]
+            vals = [float(r[key]) for r in clean if r.get(key) is not None]  # type: ignore[arg-type]
+            return round(statistics.median(vals), 1) if vals else float("nan")
 
         print(
             f"summary (median of {len(clean)} {'clean ' if clean is not results else ''}runs,"
