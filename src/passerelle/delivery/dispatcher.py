@@ -146,6 +146,8 @@ class Dispatcher:
             return False
         now = self.clock()
         due = await self.service.claim_recipients(now, self.lease, min(room, self.batch))
+        self.metrics.claims.inc()
+        self.metrics.claimed.inc(len(due))
         if not due:
             return True
         routes = self.links.routes()

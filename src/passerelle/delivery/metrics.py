@@ -40,6 +40,16 @@ class DeliveryMetrics:
             ["result"],
             registry=registry,
         )
+        self.claims = Counter(
+            "passerelle_dispatch_claims",
+            "Claims of due recipients made by the dispatcher (one store transaction each)",
+            registry=registry,
+        )
+        self.claimed = Counter(
+            "passerelle_dispatch_claimed",
+            "Recipients taken by the dispatcher's claims",
+            registry=registry,
+        )
         self.submit_latency = Histogram(
             "passerelle_submit_seconds",
             "submit_sm to submit_sm_resp",
