@@ -21,12 +21,13 @@ slot or its answer) and, behind them, the claimed recipients not yet handed to a
 (`_ready`, oldest due first). It claims again only once half of the look-ahead (or a
 whole `batch`) is free, so a small window (Kannel's 10) still claims in runs of 32 or
 more instead of one or two per freed slot, while about a window's worth of submits is
-still held when the claim starts. Claimed recipients are routed when claimed (those
-that must wait or can never be routed are settled at once, so they are not held from
-other processes) and again when handed to a link. Those still waiting are given back
-(`release`, only while their claim holds them) when no link of this process is up, when
-half of their lease has passed, and when the dispatcher stops; a claim lost to a crash
-ends with its lease.
+still held when the claim starts; after a claim that found fewer than it asked for,
+the next waits for `poll`, a `notify` or the look-ahead to empty. Claimed recipients
+are routed when claimed (those that must wait or can never be routed are settled at
+once, so they are not held from other processes) and again when handed to a link.
+Those still waiting are given back (`release`, only while their claim holds them) when
+no link of this process is up, when half of their lease has passed, and when the
+dispatcher stops; a claim lost to a crash ends with its lease.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ class Dispatcher:
         self.wakeup.set()
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming; let submits in flight finish (bounded by `grace`)."""
+        """Stop claiming, release the claimed recipients not handed to a link, and let
+        the submits started finish (bounded by `grace`)."""
         self._stop.set()
         self.wakeup.set()
         if self._task is not None:
