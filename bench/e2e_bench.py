@@ -51,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -381,6 +382,25 @@ def check_statut(server: Server, db: Db, id0: int, sample: int) -> dict[str, obj
     }
 
 
+def claim_counters(server: Server) -> tuple[float, float]:
+    """(claims, recipients claimed) of the dispatcher, from /metrics (0, 0 if absent)."""
+    try:
+        with urllib.request.urlopen(server.base + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0, 0.0
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(
+            ("passerelle_dispatch_claims_total", "passerelle_dispatch_claimed_total")
+        ):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values.get("passerelle_dispatch_claims_total", 0.0), values.get(
+        "passerelle_dispatch_claimed_total", 0.0
+    )
+
+
 def run_once(
     server: Server,
     sim: Simulator | None,
@@ -404,6 +424,7 @@ def run_once(
     id0 = db.value("SELECT coalesce(max(id), 0) FROM recipients")
     s0 = sim.stats() if sim else {}
     commits0, ops0 = writer_counters(server)
+    claims0, claimed0 = claim_counters(server)
     main0, other0 = tree_cpu(server.pid)
     sim_cpu0 = cpu_s(sim.pid) if sim else 0.0
     pg_cpu = ServerCpu(db)
@@ -479,6 +500,7 @@ def run_once(
     wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     driver_cpu = time.process_time() - self0
     commits1, ops1 = writer_counters(server)
+    claims1, claimed1 = claim_counters(server)
     s1 = sim.stats() if sim else {}
     rows: list[tuple[int, float, float | None, float, int]] = db.rows(  # type: ignore[assignment]
         "SELECT r.state, m.created_at, r.submitted_at, r.final_at, r.reclaims"
@@ -555,6 +577,10 @@ def run_once(
         "mean_batch": round((ops1 - ops0) / (commits1 - commits0), 1)
         if commits1 > commits0
         else None,
+        "claims": claims1 - claims0,
+        "mean_claim": round((claimed1 - claimed0) / (claims1 - claims0), 1)
+        if claims1 > claims0
+        else None,
         "window_s": round(window, 2),
         "machine_cpu_util_pct": round(100 * machine_cpu / (window * ncpu), 1),
         "foreign_cpu_s": round(foreign, 2),
@@ -602,7 +628,8 @@ def print_run(r: dict[str, object]) -> None:
         f" {r['simulator_cpu_s']} s;"
         + (f"  PostgreSQL CPU {r['postgres_cpu_s']} s;" if r.get("postgres_cpu_s") else "")
         + f"  wrk CPU {r['wrk_cpu_s']} s;  group commit"
-        f" {r['commits']:.0f} commits, mean batch {r['mean_batch']}"
+        f" {r['commits']:.0f} commits, mean batch {r['mean_batch']};  dispatcher"
+        f" {r['claims']:.0f} claims, mean {r['mean_claim']} recipients"
     )
     print(
         f"      machine {r['machine_cpu_util_pct']} % busy over {r['window_s']} s, foreign"

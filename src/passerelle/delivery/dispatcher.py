@@ -13,6 +13,21 @@ Decisions are made by pure policies (`core.routing.choose`, `core.retry.RetryPol
   up → the claim is released and the message waits: it is not due again for
   `wait_hold` seconds, so recipients stuck behind a dead route never starve the others
   (claims take the longest-due first).
+
+Claims are batched apart from the windows. The dispatcher keeps a look-ahead of
+claimed recipients, `max(AHEAD * capacity, min(CLAIM_FLOOR, batch))`: the submits
+awaiting their answer (at most `AHEAD` per window slot, each a task waiting for its
+slot or its answer) and, behind them, the claimed recipients not yet handed to a link
+(`_ready`, oldest due first). It claims again only once half of the look-ahead (or a
+whole `batch`) is free, so a small window (Kannel's 10) still claims in runs of 32 or
+more instead of one or two per freed slot, while about a window's worth of submits is
+still held when the claim starts; after a claim that found fewer than it asked for,
+the next waits for `poll`, a `notify` or the look-ahead to empty. Claimed recipients
+are routed when claimed (those that must wait or can never be routed are settled at
+once, so they are not held from other processes) and again when handed to a link.
+Those still waiting are given back (`release`, only while their claim holds them) when
+no link of this process is up, when half of their lease has passed, and when the
+dispatcher stops; a claim lost to a crash ends with its lease.
 """
 
 from __future__ import annotations
@@ -22,7 +37,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from passerelle.core.receipts import normalise_id
@@ -38,7 +54,8 @@ from passerelle.tasks import Tracked
 
 log = logging.getLogger("passerelle.dispatcher")
 
-AHEAD = 2  # recipients claimed per window slot: one in flight, one ready
+AHEAD = 2  # submits started per window slot: one in flight, one waiting for the slot
+CLAIM_FLOOR = 64  # the look-ahead of claimed recipients holds at least this many
 RECORDING_AHEAD = 8  # answered submits whose outcome awaits its commit, per window slot
 
 
@@ -88,6 +105,8 @@ class Dispatcher:
         self._stop = asyncio.Event()
         self._tasks = Tracked(log, "submit task")
         self._recording = 0  # submits answered, their outcome not yet committed
+        self._ready: deque[DueRecipient] = deque()  # claimed, not yet handed to a link
+        self._quiet_until = 0.0  # the last claim found the queue empty: not before then
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -99,13 +118,19 @@ class Dispatcher:
         self.wakeup.set()
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming; let submits in flight finish (bounded by `grace`)."""
+        """Stop claiming, release the claimed recipients not handed to a link, and let
+        the submits started finish (bounded by `grace`)."""
         self._stop.set()
         self.wakeup.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        try:
+            await self._give_back(list(self._ready))
+        except Exception:
+            log.exception("cannot release the claimed recipients; their lease will end")
+        self._ready.clear()
         await self._tasks.drain(grace)
 
     async def _run(self) -> None:
@@ -131,40 +156,93 @@ class Dispatcher:
             for waiting in waits:
                 waiting.cancel()
 
+    @property
+    def ready(self) -> int:
+        """Claimed recipients not yet handed to a link."""
+        return len(self._ready)
+
     async def step(self) -> bool:
-        """Claim and dispatch one batch; True when there was nothing to do."""
-        # Submits awaiting their answer count against the windows (claiming up to twice
-        # the windows keeps the next submits ready when slots free); answered ones whose
-        # outcome is being committed do not, up to RECORDING_AHEAD per slot (a slow
-        # database then holds the claims back).
+        """Claim when half of the look-ahead is free, hand the claimed recipients to the
+        links as window slots free; True when there was nothing to do."""
+        # Submits awaiting their answer count against the windows (up to AHEAD per slot
+        # keeps the next submits ready when slots free); answered ones whose outcome is
+        # being committed do not, up to RECORDING_AHEAD per slot (a slow database then
+        # holds the claims and the submits back).
         capacity = self.links.capacity()
-        room = AHEAD * capacity - (len(self._tasks) - self._recording)
-        if self._recording >= RECORDING_AHEAD * capacity:
-            room = 0
-        if room <= 0:
+        if capacity == 0 or self._recording >= RECORDING_AHEAD * capacity:
+            if capacity == 0 and self._ready:
+                # nothing is up here: another process may have a link for them
+                await self._give_back(list(self._ready))
+                self._ready.clear()
             await self._tasks.wait_freed(self.poll)
             return False
         now = self.clock()
-        due = await self.service.claim_recipients(now, self.lease, min(room, self.batch))
-        if not due:
-            return True
+        started = len(self._tasks) - self._recording
+        ahead = max(AHEAD * capacity, min(CLAIM_FLOOR, self.batch))
+        free = ahead - started - len(self._ready)
+        # after a claim that found fewer than it asked for, the next waits for `poll`,
+        # `notify` or the claimed recipients all handed over (as an idle step would)
+        if (2 * free >= ahead or free >= self.batch) and (
+            not self._ready or now >= self._quiet_until or self.wakeup.is_set()
+        ):
+            limit = min(free, self.batch)
+            self.wakeup.clear()  # this claim answers the `notify`
+            due = await self.service.claim_recipients(now, self.lease, limit)
+            self.metrics.claims.inc()
+            self.metrics.claimed.inc(len(due))
+            self._quiet_until = now + self.poll if len(due) < limit else 0.0
+            await self._route(due, now, submit=False)
+            if not self._ready:
+                return True  # nothing due, or nothing up for it: back off
+        room = AHEAD * capacity - started
+        if room <= 0 or not self._ready:
+            await self._tasks.wait_freed(self.poll)
+            return False
+        batch: list[DueRecipient] = []
+        stale: list[DueRecipient] = []
+        while self._ready and len(batch) < room:
+            recipient = self._ready.popleft()
+            # half of its lease has passed (links slower than the look-ahead): give it
+            # back rather than submit it close to the end of its claim
+            (stale if recipient.claim - now < self.lease / 2 else batch).append(recipient)
+        await self._route(batch, now, submit=True)
+        await self._give_back(stale)
+        return False
+
+    async def _route(self, due: Sequence[DueRecipient], now: float, submit: bool) -> None:
+        """Route `due`: when `submit`, start the submits; otherwise keep the routable
+        ones in `_ready`. No rule matches: failed; no connector up: released until
+        `now + wait_hold`."""
         routes = self.links.routes()
-        waiting: list[int] = []
-        for recipient in due:
+        unroutable: list[DueRecipient] = []
+        waiting: list[DueRecipient] = []
+        for recipient in due:  # no await in this loop: `stop` finds each one somewhere
             decision = choose(routes, recipient.dest, self.links.healthy)
             link = self.links.get(decision.connector or "")
             if decision.outcome is RouteOutcome.SUBMIT and link is not None:
-                self._tasks.spawn(self._submit(link, recipient))
+                if submit:
+                    self._tasks.spawn(self._submit(link, recipient))
+                else:
+                    self._ready.append(recipient)
             elif decision.outcome is RouteOutcome.NO_ROUTE:
-                self.metrics.submits.labels("no_route").inc()
-                await self.service.record_failed(recipient.id, "no route", now, recipient.claim)
+                unroutable.append(recipient)
             else:
-                waiting.append(recipient.id)
-        if waiting:
-            # one claim for the whole batch: its lease end identifies it
-            await self.service.release(waiting, now + self.wait_hold, due[0].claim)
-            return True  # nothing is up for them: back off before claiming again
-        return False
+                waiting.append(recipient)
+        for recipient in unroutable:
+            self.metrics.submits.labels("no_route").inc()
+            await self.service.record_failed(recipient.id, "no route", now, recipient.claim)
+        await self._give_back(waiting, now + self.wait_hold)
+
+    async def _give_back(
+        self, recipients: Iterable[DueRecipient], not_before: float | None = None
+    ) -> None:
+        """Release the claims on `recipients` (each only while its claim holds it), not
+        due again before `not_before`: one statement per claim."""
+        by_claim: dict[float, list[int]] = {}
+        for recipient in recipients:
+            by_claim.setdefault(recipient.claim, []).append(recipient.id)
+        for claim, ids in by_claim.items():
+            await self.service.release(ids, not_before, claim)
 
     async def _submit(self, link: Link, recipient: DueRecipient) -> None:
         if recipient.reclaimed:

@@ -19,6 +19,8 @@ FAMILIES = frozenset(
         "passerelle_connector_window_in_use",
         "passerelle_connector_bound",
         "passerelle_submits",
+        "passerelle_dispatch_claims",
+        "passerelle_dispatch_claimed",
         "passerelle_submit_seconds",
         "passerelle_receipts",
         "passerelle_incoming_other",
@@ -62,6 +64,16 @@ class DeliveryMetrics:
             "passerelle_submits",
             "submit_sm by result (ok, temporary, permanent, timeout, lost, no_route, gave_up)",
             ["result"],
+            registry=registry,
+        )
+        self.claims = Counter(
+            "passerelle_dispatch_claims",
+            "Claims of due recipients made by the dispatcher (one store transaction each)",
+            registry=registry,
+        )
+        self.claimed = Counter(
+            "passerelle_dispatch_claimed",
+            "Recipients taken by the dispatcher's claims",
             registry=registry,
         )
         self.submit_latency = Histogram(
