@@ -768,7 +768,7 @@ def main() -> int:
                 Path(args.profile),
                 args.profile_rate,
                 (["--idle"] if args.profile_idle else [])
-                + (["--subprocesses"] if args.workers > 1 else []),
+                + ["--subprocesses"],  # worker processes, the delivery process
             )
         done, extra = 0, args.retry_contaminated
         while done < args.runs:

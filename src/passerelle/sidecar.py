@@ -27,15 +27,16 @@ unbound, the built-in simulator's pending receipts saved).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,20 +58,24 @@ def wanted(settings: Settings) -> bool:
     return settings.api and settings.delivery and settings.delivery_process
 
 
-def _child(sock: socket.socket, overrides: dict[str, Any], parent: int) -> None:
-    """Entry point of the delivery process (spawned)."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the delivery process: `python -m passerelle.sidecar FD PARENT
+    OVERRIDES` (the listening Unix socket's descriptor, the parent's pid, the settings
+    overrides as JSON)."""
     from passerelle.workers import die_with_parent
 
+    fd, parent, overrides = argv or sys.argv[1:]
     die_with_parent()
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if os.getppid() != int(parent):  # the parent died before prctl took effect
         return
     from passerelle.cli.server import run_server
     from passerelle.logs import setup_logging
     from passerelle.settings import Settings
     from passerelle.wiring import create_app
 
-    settings = Settings.load(**overrides)
+    settings = Settings.load(**json.loads(overrides))
     setup_logging(settings.log_level, settings.log_format)
+    sock = socket.socket(fileno=int(fd))
     run_server(create_app(settings), sock, settings)
 
 
@@ -90,8 +95,7 @@ class Sidecar:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(64)
-        self.context = multiprocessing.get_context("spawn")
-        self.process: BaseProcess | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self._watch: threading.Thread | None = None
 
@@ -106,10 +110,12 @@ class Sidecar:
         self._watch.start()
 
     def _spawn(self) -> None:
-        process = self.context.Process(
-            target=_child, args=(self.sock, self.overrides, os.getpid()), name="delivery"
-        )
-        process.start()
+        # a plain subprocess (not multiprocessing's, which starts a resource tracker
+        # process of its own): the socket is handed down by its descriptor
+        fd = self.sock.fileno()
+        command = [sys.executable, "-m", "passerelle.sidecar", str(fd), str(os.getpid())]
+        # our own interpreter and module; the arguments are ours (no user input)
+        process = subprocess.Popen([*command, json.dumps(self.overrides)], pass_fds=(fd,))  # noqa: S603
         self.process = process
         log.info("delivery process started", extra={"pid": process.pid})
 
@@ -118,11 +124,13 @@ class Sidecar:
             process = self.process
             if process is None:
                 return
-            process.join(0.5)
-            if process.is_alive() or self.stopping.is_set():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(0.5)
+            if process.returncode is None or self.stopping.is_set():
                 continue
             log.error(
-                "delivery process died; starting it again", extra={"exitcode": process.exitcode}
+                "delivery process died; starting it again",
+                extra={"exitcode": process.returncode},
             )
             if self.stopping.wait(RESTART_PAUSE_S):
                 return
@@ -135,15 +143,16 @@ class Sidecar:
             self._watch.join(5.0)
         status = 0
         process = self.process
-        if process is not None and process.pid is not None:
-            if process.is_alive():
+        if process is not None:
+            if process.poll() is None:
                 process.terminate()
-            process.join(grace + 5)
-            if process.is_alive():
+            try:
+                process.wait(grace + 5)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                process.join()
+                process.wait()
                 status = 1
-            elif process.exitcode not in (0, -signal.SIGTERM):
+            if status == 0 and process.returncode not in (0, -signal.SIGTERM):
                 # -SIGTERM: stopped while importing, before its handlers (and any work)
                 status = 1
         self.sock.close()
@@ -192,3 +201,7 @@ class Peer:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
             self._client = None
+
+
+if __name__ == "__main__":
+    main()
