@@ -65,14 +65,16 @@ class Wire(asyncio.Protocol):
         self.session = session
         self.role = role
         self.transport: asyncio.Transport | None = None
-        self.closed = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self.closed = self._loop.create_future()
+        self._flush_due = False  # a `flush_soon` is scheduled
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         events = self.session.receive(data, self.link.clock())
-        self.flush()
+        self.flush_soon()
         if events:
             self.link.handle(self, events)
 
@@ -87,11 +89,23 @@ class Wire(asyncio.Protocol):
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
+    def flush_soon(self) -> None:
+        """Write what the session has to send at the end of this turn of the event loop:
+        the PDUs of one turn (the submits of the slots an answer freed, the answers to a
+        run of receipts) leave in one write, not one system call each."""
+        if not self._flush_due:
+            self._flush_due = True
+            self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_due = False
+        self.flush()
+
     def respond(self, pdu: DeliverSmResp | DataSmResp) -> None:
         """Answer an incoming PDU on this connection (if it is still open)."""
         if self.session.state is not State.CLOSED:
             self.session.respond(pdu)
-            self.flush()
+            self.flush_soon()
 
     def close(self) -> None:
         """Close the TCP connection."""
@@ -310,7 +324,7 @@ class Link:
                 return SubmitResult(None, error="not bound")
         future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
         wire.session.submit(pdu, future, self.clock())
-        wire.flush()
+        wire.flush_soon()
         return await future
 
 
