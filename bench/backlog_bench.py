@@ -6,10 +6,11 @@ account `bench`, a connector `sim` to a standalone simulator with normal receipt
 inserts B messages with one queued recipient each directly with sqlite3
 `executemany` (state 0, next_attempt_at = now; the account is not debited: this
 is about the outbox, not the ledger), then starts `passerelle serve` on that file
-and, for --seconds (default 60), samples the gateway's VmRSS (`serve` and its delivery process, summed) every 0.25 s while
-the dispatcher drains the outbox. Reports the time to /readyz, RSS at ready, peak
-and at the end, the recipients delivered in the window (drain rate), and the
-simulator's counters. Target: < 150 MiB with 1 000 000 queued.
+and, for --seconds (default 60), samples the gateway's VmRSS (`serve` and its
+delivery process, summed) every 0.25 s while the dispatcher drains the outbox.
+Reports the time to /readyz, RSS at ready, peak and at the end, the recipients
+delivered in the window (drain rate), and the simulator's counters. Target: < 150 MiB
+with 1 000 000 queued.
 
 Stops the gateway and the simulator it started (SIGTERM by pid) and removes the
 folder. 127.0.0.1 only; every loop is bounded in count and time.

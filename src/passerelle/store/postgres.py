@@ -67,6 +67,10 @@ from passerelle.store.signal import WorkSignal
 log = logging.getLogger("passerelle.store")
 
 CLOCK_EVERY_S = 60.0
+# asyncpg prepares every statement; after five runs PostgreSQL may keep a generic plan,
+# made when the tables were small (a new database: sequential scans), for the
+# connection's whole life. Planned at each run, a statement follows the tables' growth.
+SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 RELISTEN_S = 5.0
 _CLOCK_SQL = "SELECT extract(epoch FROM clock_timestamp())::float8"
 
@@ -108,7 +112,11 @@ class PgStore(
         """Connect the pool and the listener, measure the clock, start the batcher."""
         try:
             self._pool_ = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self._pool_size, command_timeout=60
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=60,
+                server_settings=SERVER_SETTINGS,
             )
             await self._listen()
             await self._measure_clock()
