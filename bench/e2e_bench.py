@@ -298,11 +298,13 @@ class Db:
 
     def server_pids(self) -> list[int]:
         """PostgreSQL: the postmaster, the backends of this database and the server's
-        own processes (WAL writer, checkpointer, ...); not other databases' backends."""
+        own processes (WAL writer, checkpointer, ...); not other databases' backends,
+        nor the backend of this harness's own connection (its progress queries)."""
         if self.conn is None:
             return []
         found = self.rows(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL"
+            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database()"
+            " OR datname IS NULL) AND pid <> pg_backend_pid()"
         )
         pids = [int(r[0]) for r in found if r[0] is not None]  # type: ignore[call-overload]
         try:
