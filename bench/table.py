@@ -431,8 +431,11 @@ def write_docs(lines: list[str], started: str, ended: str, code: str, argv: str)
         "",
         *lines,
     ]
-    with open(docs, "a") as f:
-        f.write("\n".join(section) + "\n")
+    # newest first: after the file's introduction, before its first section
+    text = docs.read_text()
+    at = text.find("\n## ")
+    at = len(text) if at < 0 else at
+    docs.write_text(text[:at] + "\n".join(section) + "\n" + text[at:])
     return docs
 
 
@@ -444,7 +447,9 @@ def main() -> int:
     ap.add_argument("--only", metavar="ROWS", help="a subset, e.g. 1,3,5 (6 = 6a and 6b)")
     ap.add_argument("--out", metavar="DIR", help="folder for the JSON lines, logs and table")
     ap.add_argument(
-        "--write-docs", action="store_true", help="append the table to docs/performance.md"
+        "--write-docs",
+        action="store_true",
+        help="add the table to docs/performance.md, above the earlier sittings",
     )
     ap.add_argument("--retry-contaminated", type=int, default=2, help="extra runs per row")
     ap.add_argument("--quiet-wait", type=float, default=30.0, help="s to wait for a quiet box")
@@ -505,7 +510,7 @@ def main() -> int:
     (out / "summary.json").write_text(json.dumps({"code": code, "rows": summary}, indent=1))
     print(header + "\n\n" + "\n".join(lines), flush=True)
     if args.write_docs:
-        log(f"appended to {write_docs(lines, started, ended, code, argv)}")
+        log(f"written into {write_docs(lines, started, ended, code, argv)}")
     log(f"table, JSON lines and logs in {out}")
     return 0 if all(f.runs for f in fig.values()) else 1
 
