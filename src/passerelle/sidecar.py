@@ -18,8 +18,10 @@ answering" when it does not), `/metrics` shows the child's delivery families
 (`delivery.metrics.FAMILIES`) in place of its own, which are zero. So the
 one URL an operator watches keeps showing everything.
 
-The child is started again (after `RESTART_PAUSE_S`) when it dies; it asks Linux to
-stop it when its parent dies, even by SIGKILL. At a graceful stop the API stops first
+The child is started again when it dies (after `RESTART_PAUSE_S`, doubled up to
+`RESTART_PAUSE_MAX_S` while it keeps dying soon after its start), not when it was
+stopped on purpose (SIGTERM, SIGINT: Ctrl-C in a terminal reaches both processes); it
+asks Linux to stop it when its parent dies, even by SIGKILL. At a graceful stop the API stops first
 (every accepted message committed), then the child (submits in flight answered, links
 unbound, the built-in simulator's pending receipts saved).
 """
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("passerelle.sidecar")
 
-RESTART_PAUSE_S = 1.0
+RESTART_PAUSE_S = 1.0  # then doubled while it keeps dying within STEADY_S of its start
+RESTART_PAUSE_MAX_S = 30.0
+STEADY_S = 10.0
+STOPPED_ON_PURPOSE = (0, -signal.SIGTERM, -signal.SIGINT)  # exit codes of a stop asked for
 ASK_TIMEOUT_S = 2.0  # a /readyz or /metrics question to the child
 CHILD_ROLES = {"api": False, "callbacks": False, "retention": False, "delivery": True}
 
@@ -120,19 +126,28 @@ class Sidecar:
         log.info("delivery process started", extra={"pid": process.pid})
 
     def _watching(self) -> None:
+        quick_deaths = 0  # in a row, each within STEADY_S of its start
         while not self.stopping.is_set():
-            process = self.process
+            process, started = self.process, time.monotonic()
             if process is None:
                 return
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(0.5)
-            if process.returncode is None or self.stopping.is_set():
-                continue
+            while process.returncode is None and not self.stopping.is_set():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(0.5)
+            if self.stopping.is_set():
+                return
+            if process.returncode in STOPPED_ON_PURPOSE:
+                # a signal of its own (Ctrl-C reaches the whole process group, an
+                # operator's kill): not started again; /readyz says it is missing
+                log.warning("delivery process stopped", extra={"exitcode": process.returncode})
+                return
+            quick_deaths = quick_deaths + 1 if time.monotonic() - started < STEADY_S else 1
+            pause = min(RESTART_PAUSE_S * 2 ** (quick_deaths - 1), RESTART_PAUSE_MAX_S)
             log.error(
                 "delivery process died; starting it again",
-                extra={"exitcode": process.returncode},
+                extra={"exitcode": process.returncode, "in_s": pause},
             )
-            if self.stopping.wait(RESTART_PAUSE_S):
+            if self.stopping.wait(pause):
                 return
             self._spawn()
 

@@ -112,3 +112,16 @@ def test_one_process_when_asked(servers: Any, delivery: Any) -> None:
     wait_for(lambda: bound_line(server).endswith(" 1.0"))
     assert children(server.pid) == []
     assert binder_after_one_delivery(server, delivery) == server.pid
+
+
+def test_a_delivery_process_stopped_on_purpose_stays_stopped(servers: Any) -> None:
+    """SIGTERM to the child alone (as Ctrl-C to the group): not restarted, /readyz says so."""
+    server = servers.new("sidecar-sigterm", log_level="info")
+    server.start()
+    (child,) = wait_for(lambda: children(server.pid))
+    os.kill(child, signal.SIGTERM)
+    wait_for(lambda: "delivery process stopped" in server.log_text())
+    assert not_ready(server) == "delivery process not answering"
+    time.sleep(1.5)  # past the restart pause: still no child
+    assert children(server.pid) == []
+    assert "starting it again" not in server.log_text()
