@@ -2,32 +2,38 @@
 
 One Python process has one interpreter lock: when it both accepts requests and delivers
 them (claims, SMPP PDUs, submit results, receipts, the built-in simulator), each
-accepted request waits behind the delivery work, and a 2-core machine keeps one core
-idle (docs/performance.md measured accepts while delivering at about half the rate of
-accepts alone). So a process that has both the `api` and the `delivery` roles
+accepted request waits behind the delivery work while a second core idles
+(docs/performance.md). So a process that has both the `api` and the `delivery` roles
 (`serve` on its defaults, or worker 0 of `--workers N`) keeps the API, the callback
 sender and the retention purge, and runs the delivery in a child process: the
 dispatcher, the SMPP links it owns, the receipt deadline and the built-in simulator.
-`PASSERELLE_DELIVERY_PROCESS=false` keeps everything in one process.
+`PASSERELLE_DELIVERY_PROCESS=false` keeps everything in one process, as does the
+in-memory twin (`memory://`: a child would have a store of its own).
 
 Both processes open the same database (SQLite serialises their commits; PostgreSQL
 serves both), as `--workers` and `--role` processes already do. The child answers
-/readyz and /metrics on a Unix socket in a private folder (0700); the API process asks
-it when it answers its own: `/readyz` adds the child's reasons ("delivery process not
-answering" when it does not), `/metrics` shows the child's delivery families
-(`delivery.metrics.FAMILIES`) in place of its own, which are zero. So the
-one URL an operator watches keeps showing everything.
+/readyz and /metrics on a Unix socket in a private folder (0700), made for each child
+and kept by no one else (while no child runs, a question is refused at once); the API
+process asks it when it answers its own, each question bounded by `ASK_TIMEOUT_S`:
+`/readyz` adds the child's reasons ("delivery process not answering" when it does
+not), `/metrics` shows the child's delivery families (`delivery.metrics.FAMILIES`) in
+place of its own, which are zero. So the one URL an operator watches shows everything.
 
 The child is started again when it dies (after `RESTART_PAUSE_S`, doubled up to
-`RESTART_PAUSE_MAX_S` while it keeps dying soon after its start), not when it was
-stopped on purpose (SIGTERM, SIGINT: Ctrl-C in a terminal reaches both processes); it
-asks Linux to stop it when its parent dies, even by SIGKILL. At a graceful stop the API stops first
-(every accepted message committed), then the child (submits in flight answered, links
-unbound, the built-in simulator's pending receipts saved).
+`RESTART_PAUSE_MAX_S` while it keeps dying soon after its start), not when a signal
+stopped it (SIGTERM, SIGINT: Ctrl-C in a terminal reaches both processes; /readyz then
+says it is missing); it asks Linux to stop it when its parent dies, even by SIGKILL,
+and then removes the socket's folder. At a graceful stop of the parent alone the API
+stops first (every accepted message committed), then the child (submits in flight
+answered, links unbound, the built-in simulator's pending receipts saved); a signal to
+the whole group (Ctrl-C, systemd's default `KillMode=control-group`) stops both at once,
+which loses nothing either: each stop is graceful and every accepted message is
+already committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -60,14 +66,17 @@ CHILD_ROLES = {"api": False, "callbacks": False, "retention": False, "delivery":
 
 def wanted(settings: Settings) -> bool:
     """True when `settings` give one process both the API and the delivery, and ask for
-    the delivery in a child process."""
-    return settings.api and settings.delivery and settings.delivery_process
+    the delivery in a child process (never on the in-memory twin: a child would have
+    a store of its own, and deliver nothing the API accepted)."""
+    shared = not settings.database_url.startswith("memory:")
+    return settings.api and settings.delivery and settings.delivery_process and shared
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the delivery process: `python -m passerelle.sidecar FD PARENT
     OVERRIDES` (the listening Unix socket's descriptor, the parent's pid, the settings
-    overrides as JSON)."""
+    overrides as JSON). When the parent died first (it was killed), the child removes
+    the socket's folder on its way out."""
     from passerelle.workers import die_with_parent
 
     fd, parent, overrides = argv or sys.argv[1:]
@@ -82,7 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.load(**json.loads(overrides))
     setup_logging(settings.log_level, settings.log_format)
     sock = socket.socket(fileno=int(fd))
-    run_server(create_app(settings), sock, settings)
+    folder = Path(sock.getsockname()).parent
+    try:
+        run_server(create_app(settings), sock, settings)
+    finally:
+        if os.getppid() != int(parent):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class Sidecar:
@@ -98,9 +112,6 @@ class Sidecar:
             "migrate_on_start": False,
             "delivery_peer": "",
         }
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(self.path)
-        self.sock.listen(64)
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self._watch: threading.Thread | None = None
@@ -116,12 +127,18 @@ class Sidecar:
         self._watch.start()
 
     def _spawn(self) -> None:
-        # a plain subprocess (not multiprocessing's, which starts a resource tracker
-        # process of its own): the socket is handed down by its descriptor
-        fd = self.sock.fileno()
-        command = [sys.executable, "-m", "passerelle.sidecar", str(fd), str(os.getpid())]
-        # our own interpreter and module; the arguments are ours (no user input)
-        process = subprocess.Popen([*command, json.dumps(self.overrides)], pass_fds=(fd,))  # noqa: S603
+        # A plain subprocess (not multiprocessing's, which starts a resource tracker
+        # process of its own), handed a listening socket made for it: the parent keeps
+        # no copy, so while no child runs a question is refused at once, not queued.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.bind(self.path)
+            sock.listen(64)
+            fd = sock.fileno()
+            command = [sys.executable, "-m", "passerelle.sidecar", str(fd), str(os.getpid())]
+            # our own interpreter and module; the arguments are ours (no user input)
+            process = subprocess.Popen([*command, json.dumps(self.overrides)], pass_fds=(fd,))  # noqa: S603
         self.process = process
         log.info("delivery process started", extra={"pid": process.pid})
 
@@ -167,10 +184,10 @@ class Sidecar:
                 process.kill()
                 process.wait()
                 status = 1
-            if status == 0 and process.returncode not in (0, -signal.SIGTERM):
-                # -SIGTERM: stopped while importing, before its handlers (and any work)
+            if status == 0 and process.returncode not in STOPPED_ON_PURPOSE:
+                # a signal's exit code: stopped while importing, before its handlers
+                # (and any work); Ctrl-C reaches it as SIGINT
                 status = 1
-        self.sock.close()
         shutil.rmtree(self.folder, ignore_errors=True)
         return status
 
@@ -194,8 +211,9 @@ class Peer:
     async def not_ready(self) -> list[str]:
         """The child's reasons for not being ready (one, when it does not answer)."""
         try:
-            answer = await self._http().get("/readyz")
-        except (httpx.HTTPError, OSError):  # refused, timed out, cut: "not answering"
+            async with asyncio.timeout(ASK_TIMEOUT_S):
+                answer = await self._http().get("/readyz")
+        except (httpx.HTTPError, OSError, TimeoutError):  # refused, timed out, cut: "not answering"
             return ["delivery process not answering"]
         if answer.status_code == 200:
             return []
@@ -206,8 +224,9 @@ class Peer:
     async def metrics(self) -> str | None:
         """The child's Prometheus exposition (None when it does not answer)."""
         try:
-            answer = await self._http().get("/metrics")
-        except (httpx.HTTPError, OSError):  # no figures rather than a failed scrape
+            async with asyncio.timeout(ASK_TIMEOUT_S):
+                answer = await self._http().get("/metrics")
+        except (httpx.HTTPError, OSError, TimeoutError):  # no figures rather than a failed scrape
             return None
         return answer.text if answer.status_code == 200 else None
 

@@ -148,7 +148,8 @@ class WorkerPool:
         for process in self.processes.values():
             if process.is_alive() and process.pid is not None:
                 process.terminate()  # SIGTERM: each worker shuts down gracefully
-        deadline = time.monotonic() + grace + 5
+        # a worker's API stops within grace, then its delivery process (worker 0's) too
+        deadline = time.monotonic() + 2 * (grace + 5)
         status = 0
         for process in self.processes.values():
             process.join(max(0.1, deadline - time.monotonic()))

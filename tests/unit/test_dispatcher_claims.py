@@ -18,7 +18,7 @@ from passerelle.core.routing import Route
 from passerelle.core.states import RecipientState
 from passerelle.core.values import Connector, DueRecipient, NewAccount, NewMessage
 from passerelle.delivery.dispatcher import AHEAD, CLAIM_FLOOR, RECORDING_AHEAD, Dispatcher
-from passerelle.delivery.link import SubmitResult
+from passerelle.delivery.link import CLAIM_ENDING, SubmitResult
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.service_workers import Operations
 from passerelle.smpp.pdu import SubmitSm
@@ -55,8 +55,9 @@ class CountingStore(MemoryStore):
 class FakeLink:
     """A link whose submits take a window slot and wait for `answer`."""
 
-    def __init__(self, name: str, window: int) -> None:
+    def __init__(self, name: str, window: int, clock: list[float] | None = None) -> None:
         self.name = name
+        self.now = clock or [0.0]  # the link's clock (the test's)
         self.connector = Connector(name, "127.0.0.1", 1, "x", "y", window=window)
         self.up = True
         self.started = 0  # submits waiting for their slot or their answer
@@ -65,11 +66,16 @@ class FakeLink:
         self._slots = asyncio.Semaphore(window)
         self._answers: list[asyncio.Future[SubmitResult]] = []
 
-    async def submit(self, pdu: SubmitSm) -> SubmitResult:
+    def clock(self) -> float:
+        return self.now[0]
+
+    async def submit(self, pdu: SubmitSm, not_after: float | None = None) -> SubmitResult:
         self.started += 1
         self.most = max(self.most, self.started)
         try:
             async with self._slots:
+                if not_after is not None and self.now[0] > not_after:
+                    return SubmitResult(None, error=CLAIM_ENDING)  # as Link.submit
                 self.dests.append(pdu.destination_addr)
                 answer: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
                 self._answers.append(answer)
@@ -158,9 +164,9 @@ def numbers(count: int, prefix: str = "3361") -> list[str]:
 async def rig() -> AsyncIterator[Rig]:
     store = CountingStore()
     await store.open()
-    link = FakeLink("a", window=10)
-    links = FakeLinks({"a": link})
     now = [10.0]
+    link = FakeLink("a", window=10, clock=now)
+    links = FakeLinks({"a": link})
     dispatcher = Dispatcher(
         Operations(store),
         links,  # type: ignore[arg-type]  # FakeLink stands for Link
@@ -307,3 +313,47 @@ async def test_a_batch_smaller_than_the_floor_bounds_the_look_ahead(rig: Rig) ->
     assert rig.store.limits[0] == 20
     assert all(limit >= 10 for limit in rig.store.limits)
     assert len(rig.store.limits) <= 4
+
+
+def recipient_of(rig: Rig, dest: str) -> int:
+    """The id of the recipient with number `dest`."""
+    return next(rid for rid, row in rig.store.outbox.items() if row.dest == dest)
+
+
+async def test_a_submit_whose_claim_is_ending_is_given_back_unsent(rig: Rig) -> None:
+    """A recipient that gets its window slot with under a quarter of its lease left is
+    not written (another process may claim it again and send it) but released, due
+    again, with no attempt counted."""
+    rig.link = rig.links.links["a"] = FakeLink("a", window=1, clock=rig.now)
+    first, second, _ = numbers(3)
+    await queue(rig.store, numbers(3))
+    await step(rig)  # one claim until 70: the first in flight, the second waits its slot
+    assert rig.link.dests == [first]
+    rig.now[0] = 10.0 + 0.75 * LEASE + 1  # the second's claim has < 1/4 of its lease left
+    await rig.link.answer(1)  # the slot is free: too late for the second
+    assert rig.link.dests == [first]
+    waiting = rig.store.outbox[recipient_of(rig, second)]
+    assert (waiting.claimed_until, waiting.state, waiting.attempts) == (None, QUEUED, 0)
+
+
+async def test_stop_during_a_claim_gives_back_what_it_claimed(rig: Rig) -> None:
+    """`stop` while a claim is being committed: the claim completes, its recipients not
+    handed to the link are released; only the started submits (AHEAD per slot) hold theirs."""
+    await queue(rig.store, numbers(100))
+    committed, gate = asyncio.Event(), asyncio.Event()
+    claim = rig.store.claim_due
+
+    async def slow_claim(now: float, lease: float, limit: int) -> list[DueRecipient]:
+        due = await claim(now, lease, limit)
+        committed.set()  # the claim is in the database, its answer not yet back
+        await gate.wait()
+        return due
+
+    rig.store.claim_due = slow_claim  # type: ignore[method-assign]
+    rig.dispatcher.start()
+    await asyncio.wait_for(committed.wait(), 2)
+    stopping = asyncio.create_task(rig.dispatcher.stop(0.5))
+    await settle()
+    gate.set()
+    await stopping
+    assert len(rig.claimed()) == rig.link.started == AHEAD * 10  # of the 64 claimed

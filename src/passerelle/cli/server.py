@@ -126,17 +126,20 @@ def run_roles(
     from passerelle import sidecar as sidecars
     from passerelle.wiring import create_app
 
-    child = sidecars.Sidecar(overrides) if sidecars.wanted(settings) else None
-    if child is not None:
-        settings = settings.model_copy(update=child.api_overrides())
+    child = None
     status = 0
     try:
         try:
+            if sidecars.wanted(settings):
+                child = sidecars.Sidecar(overrides)
+                settings = settings.model_copy(update=child.api_overrides())
             app = create_app(settings)
+            if child is not None:
+                child.start()
+        except OSError as error:  # its socket's folder or the socket itself
+            _fail(ConfigError(f"cannot start the delivery process: {error}"))
         except (ConfigError, StoreError) as error:
             _fail(error)
-        if child is not None:
-            child.start()
         if port_file is not None:
             port_file.write_text(str(sock.getsockname()[1]))
         run_server(app, sock, settings)  # a lifespan that cannot start exits 3 (one line)

@@ -45,7 +45,7 @@ from passerelle.core.receipts import normalise_id
 from passerelle.core.retry import RetryPolicy
 from passerelle.core.routing import Route, RouteOutcome, choose
 from passerelle.core.values import DueRecipient
-from passerelle.delivery.link import Link, SubmitResult, describe
+from passerelle.delivery.link import CLAIM_ENDING, Link, SubmitResult, describe
 from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.outbound import submit_sm
 from passerelle.service_workers import Operations
@@ -57,6 +57,8 @@ log = logging.getLogger("passerelle.dispatcher")
 AHEAD = 2  # submits started per window slot: one in flight, one waiting for the slot
 CLAIM_FLOOR = 64  # the look-ahead of claimed recipients holds at least this many
 RECORDING_AHEAD = 8  # answered submits whose outcome awaits its commit, per window slot
+STOP_STEP_S = 1.0  # at least this long for the current step to finish at `stop`
+CLAIM_MARGIN = 0.25  # of the lease: a submit not written with this much of it left waits
 
 
 class Links(Protocol):
@@ -123,9 +125,10 @@ class Dispatcher:
         self._stop.set()
         self.wakeup.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # not cancelled at once: a claim in flight is committed whatever we do, so
+            # its step finishes and files what it claimed (then given back below)
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, max(grace, STOP_STEP_S))
         try:
             await self._give_back(list(self._ready))
         except Exception:
@@ -248,11 +251,17 @@ class Dispatcher:
         if recipient.reclaimed:
             self.metrics.resends.inc()
         started = time.perf_counter()
-        result = await link.submit(submit_sm(recipient, link.connector))
+        # written only while the claim still has a margin (the time to answer and record
+        # it): past that, another process may claim it again and send it too
+        left = recipient.claim - self.clock() - CLAIM_MARGIN * self.lease
+        result = await link.submit(submit_sm(recipient, link.connector), link.clock() + left)
         # answered: its window slot is free while its outcome is being committed
         self._recording += 1
         self._tasks.notify_freed()
         try:
+            if result.error == CLAIM_ENDING:
+                await self._give_back([recipient])  # not sent: due again, no attempt counted
+                return
             now = self.clock()
             if result.status == 0:
                 self.metrics.submit_latency.observe(time.perf_counter() - started)

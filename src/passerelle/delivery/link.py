@@ -44,6 +44,7 @@ log = logging.getLogger("passerelle.smpp")
 # waits between connection attempts: 0.25-0.5 s after the first failure, doubling, up
 # to 15-30 s (core.retry's equal jitter); reset once a bind succeeds
 RECONNECT = RetryPolicy(base=0.5, factor=2.0, max_delay=30.0)
+CLAIM_ENDING = "claim ending"  # a submit not sent: its recipient's claim was about to end
 THROTTLE_MIN = 0.2
 THROTTLE_MAX = 10.0
 
@@ -74,7 +75,10 @@ class Wire(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         events = self.session.receive(data, self.link.clock())
-        self.flush_soon()
+        if self.session.state is State.CLOSED:
+            self.flush()  # an unbind_resp (or a generic_nack) before `handle` closes
+        else:
+            self.flush_soon()
         if events:
             self.link.handle(self, events)
 
@@ -303,8 +307,10 @@ class Link:
 
     # --- submitting -----------------------------------------------------------------
 
-    async def submit(self, pdu: SubmitSm) -> SubmitResult:
-        """Send one submit_sm and wait for its outcome."""
+    async def submit(self, pdu: SubmitSm, not_after: float | None = None) -> SubmitResult:
+        """Send one submit_sm and wait for its outcome; not sent (`CLAIM_ENDING`) when its
+        window slot (and the throughput cap) let it go only after `not_after` (this
+        link's clock)."""
         if not self.bound:
             return SubmitResult(None, error="not bound")
         await self._slots.acquire()
@@ -322,6 +328,9 @@ class Link:
             if wire.session.state is not State.BOUND:
                 self._slots.release()
                 return SubmitResult(None, error="not bound")
+        if not_after is not None and self.clock() > not_after:
+            self._slots.release()
+            return SubmitResult(None, error=CLAIM_ENDING)
         future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
         wire.session.submit(pdu, future, self.clock())
         wire.flush_soon()
