@@ -166,7 +166,11 @@ class Sidecar:
             )
             if self.stopping.wait(pause):
                 return
-            self._spawn()
+            try:
+                self._spawn()
+            except OSError:  # no socket, no process: /readyz says the delivery is missing
+                log.exception("cannot start the delivery process again")
+                return
 
     def stop(self, grace: float) -> int:
         """SIGTERM the child and wait for its graceful stop (bounded); 0 when it was clean."""
