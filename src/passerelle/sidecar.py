@@ -12,8 +12,10 @@ in-memory twin (`memory://`: a child would have a store of its own).
 
 Both processes open the same database (SQLite serialises their commits; PostgreSQL
 serves both), as `--workers` and `--role` processes already do. The child answers
-/readyz and /metrics on a Unix socket in a private folder (0700), made for each child
-and kept by no one else (while no child runs, a question is refused at once); the API
+/readyz and /metrics on an abstract Unix socket (Linux: a name, no file, so nothing is
+left behind by a crash; it tells no more than those two pages of the HTTP port already
+tell whoever reaches it), made for each child and kept by no one else (while no child
+runs, a question is refused at once); the API
 process asks it when it answers its own, each question bounded by `ASK_TIMEOUT_S`:
 `/readyz` adds the child's reasons ("delivery process not answering" when it does
 not), `/metrics` shows the child's delivery families (`delivery.metrics.FAMILIES`) in
@@ -22,8 +24,8 @@ place of its own, which are zero. So the one URL an operator watches shows every
 The child is started again when it dies (after `RESTART_PAUSE_S`, doubled up to
 `RESTART_PAUSE_MAX_S` while it keeps dying soon after its start), not when a signal
 stopped it (SIGTERM, SIGINT: Ctrl-C in a terminal reaches both processes; /readyz then
-says it is missing); it asks Linux to stop it when its parent dies, even by SIGKILL,
-and then removes the socket's folder. At a graceful stop of the parent alone the API
+says it is missing); it asks Linux to stop it when its parent dies, even by SIGKILL.
+At a graceful stop of the parent alone the API
 stops first (every accepted message committed), then the child (submits in flight
 answered, links unbound, the built-in simulator's pending receipts saved); a signal to
 the whole group (Ctrl-C, systemd's default `KillMode=control-group`) stops both at once,
@@ -38,15 +40,13 @@ import contextlib
 import json
 import logging
 import os
-import shutil
+import secrets
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -75,8 +75,7 @@ def wanted(settings: Settings) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the delivery process: `python -m passerelle.sidecar FD PARENT
     OVERRIDES` (the listening Unix socket's descriptor, the parent's pid, the settings
-    overrides as JSON). When the parent died first (it was killed), the child removes
-    the socket's folder on its way out."""
+    overrides as JSON)."""
     from passerelle.workers import die_with_parent
 
     fd, parent, overrides = argv or sys.argv[1:]
@@ -90,21 +89,14 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = Settings.load(**json.loads(overrides))
     setup_logging(settings.log_level, settings.log_format)
-    sock = socket.socket(fileno=int(fd))
-    folder = Path(sock.getsockname()).parent
-    try:
-        run_server(create_app(settings), sock, settings)
-    finally:
-        if os.getppid() != int(parent):
-            shutil.rmtree(folder, ignore_errors=True)
+    run_server(create_app(settings), socket.socket(fileno=int(fd)), settings)
 
 
 class Sidecar:
     """Starts, watches and stops the delivery process of one API process."""
 
     def __init__(self, overrides: dict[str, Any]) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="passerelle-"))  # 0700
-        self.path = str(self.folder / "delivery.sock")
+        self.path = f"\0passerelle-{os.getpid()}-{secrets.token_hex(8)}"  # abstract
         self.overrides = {
             **overrides,
             **CHILD_ROLES,
@@ -130,8 +122,6 @@ class Sidecar:
         # A plain subprocess (not multiprocessing's, which starts a resource tracker
         # process of its own), handed a listening socket made for it: the parent keeps
         # no copy, so while no child runs a question is refused at once, not queued.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.bind(self.path)
             sock.listen(64)
@@ -192,7 +182,6 @@ class Sidecar:
                 # a signal's exit code: stopped while importing, before its handlers
                 # (and any work); Ctrl-C reaches it as SIGINT
                 status = 1
-        shutil.rmtree(self.folder, ignore_errors=True)
         return status
 
 

@@ -66,6 +66,8 @@ def test_default_serve_delivers_from_a_child_process(servers: Any, delivery: Any
     (child,) = wait_for(lambda: children(server.pid))
     wait_for(lambda: bound_line(server).endswith(" 1.0"))  # the child bound its link
     assert httpx.get(f"{server.base_url}/readyz", timeout=10.0).text == "ready"
+    # it answers the parent on an abstract Unix socket: a name, no file to leave behind
+    assert f"@passerelle-{server.pid}-" in Path("/proc/net/unix").read_text()
     assert binder_after_one_delivery(server, delivery) == child
 
 
