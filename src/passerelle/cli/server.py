@@ -136,7 +136,7 @@ def run_roles(
             app = create_app(settings)
             if child is not None:
                 child.start()
-        except OSError as error:  # its socket's folder or the socket itself
+        except OSError as error:  # its socket (bind) or its process (spawn)
             _fail(ConfigError(f"cannot start the delivery process: {error}"))
         except (ConfigError, StoreError) as error:
             _fail(error)
