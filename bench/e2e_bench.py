@@ -51,7 +51,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +70,7 @@ from legacy_bench import (
     cpu_s,
     log,
     machine_busy,
+    metric_values,
     status_kib,
     thread_cpu_s,
     wait_quiet,
@@ -386,21 +386,10 @@ def check_statut(server: Server, db: Db, id0: int, sample: int) -> dict[str, obj
 
 def claim_counters(server: Server) -> tuple[float, float]:
     """(claims, recipients claimed) of the dispatcher, from /metrics (0, 0 if absent)."""
-    try:
-        with urllib.request.urlopen(server.base + "/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return 0.0, 0.0
-    values = {}
-    for line in text.splitlines():
-        if line.startswith(
-            ("passerelle_dispatch_claims_total", "passerelle_dispatch_claimed_total")
-        ):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    return values.get("passerelle_dispatch_claims_total", 0.0), values.get(
-        "passerelle_dispatch_claimed_total", 0.0
+    claims, claimed = metric_values(
+        server, "passerelle_dispatch_claims", "passerelle_dispatch_claimed"
     )
+    return claims, claimed
 
 
 def run_once(

@@ -282,21 +282,28 @@ class Server:
         return self.query("SELECT count(*) FROM messages")
 
 
-def writer_counters(server: Server) -> tuple[float, float]:
-    """(commits, operations) of the group-commit writer, from /metrics (0, 0 if absent)."""
+def metric_values(server: Server, *families: str) -> tuple[float, ...]:
+    """The values of unlabelled (or last-labelled) samples of `families` in /metrics,
+    names without their `_total`, one per family (0 when absent or unreachable)."""
     try:
         with urllib.request.urlopen(server.base + "/metrics", timeout=5) as r:
             text = r.read().decode()
     except OSError:
-        return 0.0, 0.0
+        return tuple(0.0 for _ in families)
     values = {}
     for line in text.splitlines():
-        if line.startswith(("passerelle_store_commits", "passerelle_store_operations")):
+        if line.startswith(families):
             name, _, value = line.rpartition(" ")
             values[name.split("{")[0].removesuffix("_total")] = float(value)
-    return values.get("passerelle_store_commits", 0.0), values.get(
-        "passerelle_store_operations", 0.0
+    return tuple(values.get(family, 0.0) for family in families)
+
+
+def writer_counters(server: Server) -> tuple[float, float]:
+    """(commits, operations) of the group-commit writer, from /metrics (0, 0 if absent)."""
+    commits, operations = metric_values(
+        server, "passerelle_store_commits", "passerelle_store_operations"
     )
+    return commits, operations
 
 
 # --- GET bench (wrk) ---------------------------------------------------------------

@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from passerelle.delivery.metrics import Relayed
+
 if TYPE_CHECKING:
     from passerelle.settings import Settings
 
@@ -190,6 +192,7 @@ class Peer:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.relayed = Relayed()  # its delivery metrics, to register in this process's
         self._client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
@@ -214,14 +217,15 @@ class Peer:
             f"delivery process answered {answer.status_code}"
         ]
 
-    async def metrics(self) -> str | None:
-        """The child's Prometheus exposition (None when it does not answer)."""
+    async def refresh_metrics(self) -> None:
+        """Read the child's /metrics into `relayed` (none when it does not answer)."""
         try:
             async with asyncio.timeout(ASK_TIMEOUT_S):
                 answer = await self._http().get("/metrics")
         except (httpx.HTTPError, OSError, TimeoutError):  # no figures rather than a failed scrape
-            return None
-        return answer.text if answer.status_code == 200 else None
+            self.relayed.update(None)
+            return
+        self.relayed.update(answer.text if answer.status_code == 200 else None)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry
 from passerelle.api.metrics import Metrics
 from passerelle.delivery.deadline import DeadlineJob
 from passerelle.delivery.dispatcher import Dispatcher
-from passerelle.delivery.metrics import DeliveryMetrics, Relayed
+from passerelle.delivery.metrics import DeliveryMetrics
 from passerelle.delivery.receipts import ReceiptHandler
 from passerelle.delivery.supervisor import Supervisor
 from passerelle.mail.sender import MailSender
@@ -82,7 +82,6 @@ class Parts:
     mails: MailSender
     retention: RetentionJob
     peer: Peer | None = None  # the delivery process of this one (`sidecar.py`)
-    relayed: Relayed | None = None  # its delivery metrics, shown by this one
 
     async def start(self) -> None:
         """Open the store, then start the roles of this process."""
@@ -138,8 +137,8 @@ class Parts:
 
     async def refresh_metrics(self) -> None:
         """Before a scrape: read the delivery process's figures (when there is one)."""
-        if self.peer is not None and self.relayed is not None:
-            self.relayed.update(await self.peer.metrics())
+        if self.peer is not None:
+            await self.peer.refresh_metrics()
 
 
 IDLE_POLL_NOTIFIED_S = 1.0
@@ -167,11 +166,11 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
         lambda: gateway.verifications,
     )
     operations = Operations(store)
-    peer = relayed = None
+    peer = None
     delivery_registry = metrics.registry
     if settings.delivery_peer:  # delivery runs in a child: show its figures, not ours
-        peer, relayed = Peer(settings.delivery_peer), Relayed()
-        metrics.registry.register(relayed)
+        peer = Peer(settings.delivery_peer)
+        metrics.registry.register(peer.relayed)
         delivery_registry = CollectorRegistry()
     delivery_metrics = DeliveryMetrics(delivery_registry)
     receipts = ReceiptHandler(operations, delivery_metrics)
@@ -205,7 +204,6 @@ def build(settings: Settings, store: Store | None = None) -> Parts:
         mails=MailSender(operations, settings),
         retention=RetentionJob(operations, settings.retention_days),
         peer=peer,
-        relayed=relayed,
     )
 
 
