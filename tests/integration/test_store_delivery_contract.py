@@ -270,6 +270,32 @@ async def test_a_run_of_submits_with_one_kept_receipt(store: Store) -> None:
     assert states == [S.SUBMITTED, S.SUBMITTED, S.DELIVERED]
 
 
+async def test_a_run_of_receipts_each_matched_as_alone(store: Store) -> None:
+    """Receipts recorded together: each matches (or is kept) as it would alone, in
+    arrival order, one for another connector's id is kept, and a second receipt for a
+    recipient already final in the same run is ignored."""
+    account_id = await queued(store, ("33612345671", "33612345672"))
+    first, second = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_submitted(first.id, "op1", "a", now=101.0)
+    await store.mark_submitted(second.id, "op1", "b", now=101.0)
+    matches = await asyncio.gather(
+        store.record_receipt("op1", "a", S.SUBMITTED, "ENROUTE", None, 102.0),
+        store.record_receipt("op1", "a", S.DELIVERED, "DELIVRD", None, 102.0),
+        store.record_receipt("op1", "a", S.UNDELIVERED, "UNDELIV", "001", 102.0),
+        store.record_receipt("op2", "b", S.DELIVERED, "DELIVRD", None, 102.0),
+        store.record_receipt("op1", "zz", S.DELIVERED, "DELIVRD", None, 102.0),
+    )
+    assert matches == [
+        ReceiptMatch.APPLIED,
+        ReceiptMatch.APPLIED,
+        ReceiptMatch.IGNORED,
+        ReceiptMatch.PENDING,
+        ReceiptMatch.PENDING,
+    ]
+    states = {s.dest: s.state for s in await store.message_states(account_id, first.msgid)}
+    assert states == {"33612345671": S.DELIVERED, "33612345672": S.SUBMITTED}
+
+
 async def test_an_accepted_message_wakes_the_waiting_worker(store: Store) -> None:
     """wait_for_work returns True soon after an accept commits, False after its time."""
     account = await store.create_account(NewAccount("waker", "w@x.fr", "h", "s", 1.0, credits=10))

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from passerelle.core.transitions import Change, Finish, Requeue, Submit, Write
-from passerelle.store.sqlite_changes import PENDING_EVENT, QUEUED, SUBMITTED, Row, row_of
+from passerelle.store.sqlite_changes import (
+    IS_QUEUED,
+    PENDING_EVENT,
+    QUEUED,
+    SUBMITTED,
+    Row,
+    row_of,
+)
 
 if TYPE_CHECKING:
     from passerelle.store.postgres_base import Conn
@@ -62,7 +69,7 @@ _EVENT = (
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, 0, $7)"
 )
 
-__all__ = ["QUEUED", "SUBMIT", "SUBMITTED", "Row"]
+__all__ = ["IS_QUEUED", "QUEUED", "SUBMIT", "SUBMITTED", "Row"]
 
 
 async def lock_ids(conn: Conn, pairs: Sequence[tuple[str, str]]) -> None:

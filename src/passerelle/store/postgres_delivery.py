@@ -27,18 +27,18 @@ from passerelle.core.values import DueRecipient, ReceiptMatch
 from passerelle.exceptions import StoreError
 from passerelle.store.postgres_base import PgRole
 from passerelle.store.postgres_batch import RunBatcher
-from passerelle.store.postgres_changes import QUEUED, load, persist
+from passerelle.store.postgres_changes import IS_QUEUED, QUEUED, load, persist
 from passerelle.store.postgres_runs import Receipt, Submitted
 
 if TYPE_CHECKING:
     pass
 
 _CLAIM = (
-    "WITH due AS (SELECT id, claimed_until IS NOT NULL AS reclaimed FROM recipients"
-    " WHERE state = $1 AND next_attempt_at <= $2"
-    " AND (claimed_until IS NULL OR claimed_until <= $2)"
-    " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
-    " UPDATE recipients r SET reclaims = r.reclaims + due.reclaimed::int, claimed_until = $3"
+    "WITH due AS (SELECT id, claimed_until IS NOT NULL AS reclaimed FROM recipients"  # noqa: S608
+    f" WHERE {IS_QUEUED} AND next_attempt_at <= $1"
+    " AND (claimed_until IS NULL OR claimed_until <= $1)"
+    " ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
+    " UPDATE recipients r SET reclaims = r.reclaims + due.reclaimed::int, claimed_until = $2"
     " FROM due, messages m WHERE r.id = due.id AND m.msgid = r.msgid"
     " RETURNING r.id, r.msgid, r.dest, m.sender, m.sender_type, m.text, m.flash,"
     " r.attempts, m.created_at, due.reclaimed, r.next_attempt_at"
@@ -50,7 +50,7 @@ _RELEASE = (
     " AND ($4::float8 IS NULL OR claimed_until = $4)"
 )
 _CLAIM_OF = "SELECT claimed_until FROM recipients WHERE id = $1"
-_MATCHES = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(dest, p))"
+_MATCHES = "EXISTS (SELECT 1 FROM unnest($1::text[]) AS p WHERE starts_with(dest, p))"
 
 
 class PgDelivery(PgRole):
@@ -58,7 +58,7 @@ class PgDelivery(PgRole):
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
         until = now + lease
-        rows = await self._pool.fetch(_CLAIM, QUEUED, now, until, limit)
+        rows = await self._pool.fetch(_CLAIM, now, until, limit)
         rows = sorted(rows, key=lambda r: (r[10], r[0]))  # the oldest due first
         return [
             DueRecipient(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], until)
@@ -121,18 +121,16 @@ class PgDelivery(PgRole):
         return await self._runs()[1].submit((connector, smsc_id, state, stat, err, now))
 
     async def queue_depth(self) -> int:
-        count = await self._pool.fetchval(
-            "SELECT count(*) FROM recipients WHERE state = $1", QUEUED
-        )
+        count = await self._pool.fetchval(f"SELECT count(*) FROM recipients WHERE {IS_QUEUED}")  # noqa: S608
         return int(count)
 
     async def count_queued(self, starting: Sequence[str], not_starting: Sequence[str]) -> int:
         if not starting or "" in not_starting:
             return 0
-        sql = f"SELECT count(*) FROM recipients WHERE state = $1 AND {_MATCHES}"  # noqa: S608
-        args: list[object] = [QUEUED, list(starting)]
+        sql = f"SELECT count(*) FROM recipients WHERE {IS_QUEUED} AND {_MATCHES}"  # noqa: S608
+        args: list[object] = [list(starting)]
         if not_starting:
-            sql += " AND NOT " + _MATCHES.replace("$2", "$3")
+            sql += " AND NOT " + _MATCHES.replace("$1", "$2")
             args.append(list(not_starting))
         count = await self._pool.fetchval(sql, *args)
         return int(count)

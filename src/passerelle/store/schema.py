@@ -98,8 +98,20 @@ recipients = Table(
     Column("err", String(16), nullable=True),
     Column("reclaims", Integer, nullable=False, server_default="0"),
     UniqueConstraint("msgid", "dest", name="recipients_msgid_dest"),
-    Index("recipients_due", "state", "next_attempt_at"),
-    Index("recipients_smsc_id", "smsc_id"),
+    # partial (0016): the claim's index holds queued recipients only (queries must write
+    # `state = 0` out for SQLite to use it), the receipts' only those with an operator id
+    Index(
+        "recipients_queued",
+        "next_attempt_at",
+        sqlite_where=text("state = 0"),
+        postgresql_where=text("state = 0"),
+    ),
+    Index(
+        "recipients_smsc_id",
+        "smsc_id",
+        sqlite_where=text("smsc_id IS NOT NULL"),
+        postgresql_where=text("smsc_id IS NOT NULL"),
+    ),
     # the receipt deadline's: submitted recipients only (state 1), by submit time
     Index(
         "recipients_awaiting_receipt",

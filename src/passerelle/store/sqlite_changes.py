@@ -24,7 +24,6 @@ _COLUMNS = (
 BY_ID = _COLUMNS + " WHERE r.id = ?"
 BY_IDS = _COLUMNS + " WHERE r.id IN (SELECT value FROM json_each(?))"  # noqa: S608
 STATES = "SELECT id, state FROM recipients WHERE id IN (SELECT value FROM json_each(?))"
-BY_SMSC_ID = _COLUMNS + " WHERE r.smsc_id = ? AND r.connector = ? ORDER BY r.id DESC LIMIT 1"
 
 SUBMIT = (
     "UPDATE recipients SET state = ?, connector = ?, smsc_id = ?, submitted_at = ?,"
@@ -50,6 +49,9 @@ _EVENT = (
 )
 PENDING_EVENT = int(CallbackState.PENDING)
 QUEUED = int(RecipientState.QUEUED)
+# the condition of the partial index `recipients_queued`, written out in the queries
+# that should use it (SQLite, and PostgreSQL's generic plans, match a literal only)
+IS_QUEUED = f"state = {QUEUED}"
 SUBMITTED = int(RecipientState.SUBMITTED)
 
 
@@ -87,12 +89,6 @@ def load_many(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[in
 def load_states(conn: sqlite3.Connection, recipient_ids: Sequence[int]) -> dict[int, int]:
     """The states of the recipients with these ids (one statement), by id."""
     return dict(conn.execute(STATES, (json.dumps(list(recipient_ids)),)).fetchall())
-
-
-def load_by_smsc_id(conn: sqlite3.Connection, connector: str, smsc_id: str) -> Row | None:
-    """The newest recipient that `connector` accepted with `smsc_id`, or None."""
-    r = conn.execute(BY_SMSC_ID, (smsc_id, connector)).fetchone()
-    return None if r is None else row_of(r)
 
 
 def persist(conn: sqlite3.Connection, row: Row, change: Change) -> None:

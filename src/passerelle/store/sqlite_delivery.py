@@ -1,94 +1,33 @@
 """SQLite delivery operations: the outbox of recipients and receipts.
 
 A mixin of `SqliteStore`: it uses the store's group-commit writer for every change
-and its reader connection for reads.
+and its reader connection for reads. Submit results and receipts are written in runs
+(`sqlite_runs`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from passerelle.core.states import RecipientState
-from passerelle.core.transitions import (
-    Event,
-    Failed,
-    Ignored,
-    ReceiptArrived,
-    SubmitAccepted,
-    SubmitRefused,
-    apply,
-    bare,
-)
+from passerelle.core.transitions import Event, Failed, Ignored, SubmitRefused, apply
 from passerelle.core.values import DueRecipient, ReceiptMatch
-from passerelle.store.sqlite_changes import SUBMIT, load, load_by_smsc_id, load_states, persist
+from passerelle.store.sqlite_changes import IS_QUEUED, load, persist
+from passerelle.store.sqlite_runs import receipt_one, receipts_many, submitted_many, submitted_one
 from passerelle.store.writer import Writer
 
 QUEUED = int(RecipientState.QUEUED)
-SUBMITTED = int(RecipientState.SUBMITTED)
-_EARLY = (
-    "SELECT state, stat, err FROM pending_receipts"
-    " WHERE connector = ? AND smsc_id = ? ORDER BY id DESC LIMIT 1"
+# the due recipients no claim holds, oldest first, on the partial index of queued ones
+CLAIM = (
+    "SELECT r.id, r.msgid, r.dest, m.sender, m.sender_type, m.text, m.flash,"  # noqa: S608
+    " r.attempts, m.created_at, r.claimed_until IS NOT NULL"
+    " FROM recipients r JOIN messages m ON m.msgid = r.msgid"
+    f" WHERE r.{IS_QUEUED} AND r.next_attempt_at <= ?"
+    " AND (r.claimed_until IS NULL OR r.claimed_until <= ?)"
+    " ORDER BY r.next_attempt_at LIMIT ?"
 )
-
-
-def _early(
-    conn: sqlite3.Connection, connector: str, smsc_id: str, now: float
-) -> ReceiptArrived | None:
-    """The receipt kept for (`connector`, `smsc_id`) before its submit was recorded."""
-    r = conn.execute(_EARLY, (connector, smsc_id)).fetchone()
-    return None if r is None else ReceiptArrived(RecipientState(r[0]), r[1], r[2], now)
-
-
-def _submitted_many(
-    conn: sqlite3.Connection, items: list[tuple[int, str, str, float]]
-) -> list[tuple[bool, Any]]:
-    """Record a run of submit_sm_resp: the states read in one statement, the plain
-    submits written in one; those with a receipt kept early one by one (rare)."""
-    kept = conn.execute("SELECT 1 FROM pending_receipts LIMIT 1").fetchone() is not None
-    states = load_states(conn, [item[0] for item in items])
-    plain: list[tuple[int, str, str, float, int]] = []
-    for rid, connector, smsc_id, now in items:
-        state = states.get(rid)
-        if state is None:
-            continue
-        early = _early(conn, connector, smsc_id, now) if kept else None
-        if early is not None:
-            event = SubmitAccepted(connector, smsc_id, now, early)
-            after = _submitted_early(conn, rid, RecipientState(state), event)
-            if after is not None:
-                states[rid] = after
-            continue
-        # no receipt kept: the outcome depends on the state alone (`reads_message`)
-        change = apply(bare(state), SubmitAccepted(connector, smsc_id, now))
-        if isinstance(change, Ignored):
-            continue
-        states[rid] = change.new  # a second submit of it in this run sees that
-        plain.append((SUBMITTED, connector, smsc_id, now, rid))
-    conn.executemany(SUBMIT, plain)
-    return [(True, None)] * len(items)
-
-
-def _submitted_early(
-    conn: sqlite3.Connection, rid: int, state: RecipientState, event: SubmitAccepted
-) -> int | None:
-    """Record one submit_sm_resp with the receipt kept for its id, the recipient being in
-    `state` (an earlier submit of the run may not be written yet); the state after it,
-    None when nothing changed."""
-    row = load(conn, rid)
-    if row is None:
-        return None
-    change = apply(replace(row.recipient, state=state), event)
-    if isinstance(change, Ignored):
-        return None
-    persist(conn, row, change)
-    conn.execute(
-        "DELETE FROM pending_receipts WHERE connector = ? AND smsc_id = ?",
-        (event.connector, event.smsc_id),
-    )
-    return change.new
 
 
 def _holds(conn: sqlite3.Connection, recipient_id: int, claim: float) -> bool:
@@ -120,15 +59,7 @@ class DeliveryOps:
 
     async def claim_due(self, now: float, lease: float, limit: int) -> list[DueRecipient]:
         def op(conn: sqlite3.Connection) -> list[DueRecipient]:
-            rows = conn.execute(
-                "SELECT r.id, r.msgid, r.dest, m.sender, m.sender_type, m.text, m.flash,"
-                " r.attempts, m.created_at, r.claimed_until IS NOT NULL"
-                " FROM recipients r JOIN messages m ON m.msgid = r.msgid"
-                " WHERE r.state = ? AND r.next_attempt_at <= ?"
-                " AND (r.claimed_until IS NULL OR r.claimed_until <= ?)"
-                " ORDER BY r.next_attempt_at LIMIT ?",
-                (QUEUED, now, now, limit),
-            ).fetchall()
+            rows = conn.execute(CLAIM, (now, now, limit)).fetchall()
             until = now + lease
             if rows:
                 conn.executemany(
@@ -152,7 +83,7 @@ class DeliveryOps:
     ) -> None:
         item = (recipient_id, connector, smsc_id, now)
         await self._writer.submit_batched(
-            _submitted_many, item, lambda conn: _submitted_many(conn, [item])[0][1]
+            submitted_many, item, lambda conn: submitted_one(conn, item)
         )
 
     async def _transition(
@@ -205,35 +136,22 @@ class DeliveryOps:
         err: str | None,
         now: float,
     ) -> ReceiptMatch:
-        receipt = ReceiptArrived(state, stat, err, now)
-
-        def op(conn: sqlite3.Connection) -> ReceiptMatch:
-            row = load_by_smsc_id(conn, connector, smsc_id)
-            if row is None:
-                conn.execute(
-                    "INSERT INTO pending_receipts (connector, smsc_id, state, stat, err,"
-                    " received_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (connector, smsc_id, int(state), stat, err, now),
-                )
-                return ReceiptMatch.PENDING
-            change = apply(row.recipient, receipt)
-            if isinstance(change, Ignored):
-                return ReceiptMatch.IGNORED
-            persist(conn, row, change)
-            return ReceiptMatch.APPLIED
-
-        match: ReceiptMatch = await self._writer.submit(op)
+        item = (connector, smsc_id, state, stat, err, now)
+        match: ReceiptMatch = await self._writer.submit_batched(
+            receipts_many, item, lambda conn: receipt_one(conn, item)
+        )
         return match
 
     async def queue_depth(self) -> int:
-        (count,) = await self._measure("SELECT count(*) FROM recipients WHERE state = ?", (QUEUED,))
+        sql = f"SELECT count(*) FROM recipients WHERE {IS_QUEUED}"  # noqa: S608
+        (count,) = await self._measure(sql, ())
         return int(count)
 
     async def count_queued(self, starting: Sequence[str], not_starting: Sequence[str]) -> int:
         if not starting or "" in not_starting:
             return 0
-        sql = "SELECT count(*) FROM recipients WHERE state = ? AND " + _any_prefix(starting)  # noqa: S608
-        args: list[object] = [QUEUED, *_prefix_args(starting)]
+        sql = f"SELECT count(*) FROM recipients WHERE {IS_QUEUED} AND " + _any_prefix(starting)  # noqa: S608
+        args: list[object] = [*_prefix_args(starting)]
         if not_starting:
             sql += " AND NOT " + _any_prefix(not_starting)
             args += _prefix_args(not_starting)

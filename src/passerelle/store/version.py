@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from passerelle.store.location import database_file, is_postgres
 
 # the newest migration (store/migrations/versions/); a test checks it is Alembic's head
-HEAD = "0015"
+HEAD = "0016"
 _QUERY = "SELECT version_num FROM alembic_version"
 
 
