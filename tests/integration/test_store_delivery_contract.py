@@ -296,6 +296,20 @@ async def test_a_run_of_receipts_each_matched_as_alone(store: Store) -> None:
     assert states == {"33612345671": S.DELIVERED, "33612345672": S.SUBMITTED}
 
 
+async def test_two_notes_for_one_recipient_in_a_run_keep_the_later(store: Store) -> None:
+    """Two intermediate receipts for one recipient recorded together: the later one's
+    stat is kept (a run writes a recipient once per statement, in arrival order)."""
+    account_id = await queued(store)
+    (due,) = await store.claim_due(100.0, 30.0, 10)
+    await store.mark_submitted(due.id, "op1", "a", now=101.0)
+    await asyncio.gather(
+        store.record_receipt("op1", "a", S.SUBMITTED, "ENROUTE", None, 102.0),
+        store.record_receipt("op1", "a", S.SUBMITTED, "ACCEPTD", None, 102.5),
+    )
+    (status,) = await store.message_states(account_id, due.msgid)
+    assert (status.state, status.stat) == (S.SUBMITTED, "ACCEPTD")
+
+
 async def test_an_accepted_message_wakes_the_waiting_worker(store: Store) -> None:
     """wait_for_work returns True soon after an accept commits, False after its time."""
     account = await store.create_account(NewAccount("waker", "w@x.fr", "h", "s", 1.0, credits=10))
