@@ -54,7 +54,12 @@ def writer(path, loop):
         conn.executemany("INSERT INTO accepted (query) VALUES (?)", [(q,) for q, _ in batch])
         conn.execute("COMMIT")
         for _, done in batch:
-            loop.call_soon_threadsafe(done.set_result, None)
+            loop.call_soon_threadsafe(_answer, done)
+
+
+def _answer(done):
+    if not done.done():  # its client may have left
+        done.set_result(None)
 
 
 async def app_committed(scope, receive, send):

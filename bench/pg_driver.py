@@ -39,7 +39,7 @@ CREATE TABLE messages (msgid bigint PRIMARY KEY, account_id int NOT NULL, create
   sender text, text text, cost int);
 CREATE TABLE recipients (id bigserial PRIMARY KEY, msgid bigint NOT NULL, dest text,
   state smallint, next_attempt_at float8, claimed_until float8, smsc_id text);
-CREATE INDEX recipients_due ON recipients (state, next_attempt_at);
+CREATE INDEX recipients_queued ON recipients (next_attempt_at) WHERE state = 0;
 CREATE INDEX recipients_msgid ON recipients (msgid);
 CREATE TABLE ledger (id bigserial PRIMARY KEY, account_id int, at float8, delta bigint,
   msgid bigint);

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -47,6 +48,7 @@ async def bench(n: int, c: int, full: bool) -> dict[str, float]:
     folder = tempfile.mkdtemp(prefix="passerelle-store-bench-")
     path = f"{folder}/bench.db"
     try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # as `serve` makes it
         upgrade(f"sqlite:///{path}")
         if full:
             conn = sqlite3.connect(path)

@@ -216,7 +216,7 @@ async def test_sqlite_finds_candidates_by_msgid_not_by_state(tmp_path: Path) -> 
     assert "SEARCH m USING INDEX messages_account_created" in plan
     assert "SEARCH r USING INDEX sqlite_autoindex_recipients_1 (msgid=?)" in plan
     assert "SEARCH e USING INDEX callback_events_msgid (msgid=?)" in plan
-    assert "recipients_due" not in plan and "callback_events_due" not in plan
+    assert "recipients_queued" not in plan and "callback_events_due" not in plan
 
 
 async def test_late_writes_for_purged_rows_do_nothing(store: Store) -> None:

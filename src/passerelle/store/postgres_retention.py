@@ -31,8 +31,9 @@ QUEUED, PENDING = int(RecipientState.QUEUED), int(CallbackState.PENDING)
 
 # Old enough and done, account by account (on the (account_id, created_at) index),
 # oldest first. The "done" checks look recipients and events up by msgid: `+ 0` keeps
-# the planner off the (state, next_attempt_at) indexes, which with a queue backlog
-# would scan every queued recipient for each candidate (as `sqlite_retention` found).
+# the planner off the queue indexes (`recipients_queued`, `callback_events_due`),
+# which with a queue backlog would scan every queued recipient for each candidate (as
+# `sqlite_retention` found).
 CANDIDATES = (
     "SELECT m.msgid, m.recipient_count FROM accounts a CROSS JOIN LATERAL"
     " (SELECT m.msgid, m.recipient_count, m.created_at FROM messages m"

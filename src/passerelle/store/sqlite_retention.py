@@ -24,10 +24,11 @@ from passerelle.store.writer import Writer
 
 RECIPIENT_BUDGET = 10_000  # recipients deleted per transaction (~15 ms of writer time)
 _IDS = "(SELECT value FROM json_each(?))"
-# Old enough and done. The unary `+` keeps SQLite off the (state, next_attempt_at)
-# indexes in the subqueries: left to itself it scanned every queued recipient for each
-# candidate message (seconds per batch with a queue backlog), where the msgid indexes
-# answer at once (test_store_retention_contract checks the plan).
+# Old enough and done. The unary `+` keeps SQLite off the queue indexes
+# (`recipients_queued`, `callback_events_due`) in the subqueries: left to itself it
+# scanned every queued recipient for each candidate message (seconds per batch with a
+# queue backlog), where the msgid indexes answer at once (test_store_retention_contract
+# checks the plan).
 CANDIDATES = (
     "SELECT m.msgid, m.recipient_count FROM messages m"
     " WHERE m.account_id = ? AND m.created_at < ?"

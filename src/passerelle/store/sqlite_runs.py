@@ -41,11 +41,14 @@ _KEEP_EARLY = (
     "INSERT INTO pending_receipts (connector, smsc_id, state, stat, err, received_at)"
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
-# the newest recipient each (connector, operator id) was accepted for: one statement
-# for a run, through the index on `smsc_id`
+# the newest recipient each (connector, operator id) of a run was accepted for, in one
+# statement: per pair, the index on `smsc_id` walked from the newest row to the first of
+# that connector (an operator that reuses ids costs no more than one that does not)
 _IDS_BY_SMSC_ID = (
-    "SELECT connector, smsc_id, max(id) FROM recipients"
-    " WHERE smsc_id IN (SELECT value FROM json_each(?)) GROUP BY connector, smsc_id"
+    "SELECT json_extract(k.value, '$[0]'), json_extract(k.value, '$[1]'), (SELECT r.id"
+    " FROM recipients r WHERE r.smsc_id = json_extract(k.value, '$[1]')"
+    " AND r.connector = json_extract(k.value, '$[0]') ORDER BY r.id DESC LIMIT 1)"
+    " FROM json_each(?) AS k"
 )
 
 
@@ -110,8 +113,12 @@ def receipts_many(conn: sqlite3.Connection, items: list[Receipt]) -> list[tuple[
     """Record a run of receipts: the recipients they match read in two statements for
     the run; a matched receipt changes its recipient, an unmatched one is kept for its
     submit result (it may come before the submit_sm_resp)."""
-    wanted = sorted({item[1] for item in items})
-    found = {(c, s): rid for c, s, rid in conn.execute(_IDS_BY_SMSC_ID, (json.dumps(wanted),))}
+    pairs = sorted({(item[0], item[1]) for item in items})
+    found = {
+        (c, s): rid
+        for c, s, rid in conn.execute(_IDS_BY_SMSC_ID, (json.dumps(pairs),))
+        if rid is not None
+    }
     ids = {found[(c, s)] for c, s, *_ in items if (c, s) in found}
     rows = load_many(conn, sorted(ids)) if ids else {}
     states: dict[int, RecipientState] = {}  # moved by an earlier receipt of this run

@@ -14,9 +14,9 @@ Hot operations (message accepts) can be submitted *batched* (`submit_batched`): 
 item of data plus a function `apply_many(conn, items)` that writes a whole run of
 consecutive items with a few statements (one per table instead of one per item),
 and the item's one-operation form. If `apply_many` raises `sqlite3.IntegrityError`
-(a random key collided), the transaction is rolled back and the batch is redone once,
-in one transaction, with every item in its one-operation form; any other exception
-takes the path above.
+(a random key collided, or a row broke a constraint), the transaction is rolled back
+and the batch is redone once, in one transaction, with every item in its one-operation
+form; any other exception takes the path above.
 """
 
 from __future__ import annotations

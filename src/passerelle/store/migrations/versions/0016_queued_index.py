@@ -1,8 +1,8 @@
 """The outbox's indexes hold only what is looked up: the claim's index only queued
-recipients (``state = 0``), the receipts' index only recipients that have an operator
-id. A recipient then leaves the claim's index when it is submitted and never enters
-the receipts' index before it is, so a delivered message writes two index entries
-fewer on each backend, and the claim scans an index as small as the queue.
+recipients (``state = 0``), the receipts' index only recipients whose operator id is
+set. A recipient then leaves the claim's index when it is submitted and never enters
+the receipts' index before it is, so a delivered message writes fewer index entries on
+each backend, and the claim scans an index as small as the queue.
 
 Revision ID: 0016
 Revises: 0015
