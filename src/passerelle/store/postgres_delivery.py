@@ -28,7 +28,8 @@ from passerelle.exceptions import StoreError
 from passerelle.store.postgres_base import PgRole
 from passerelle.store.postgres_batch import RunBatcher
 from passerelle.store.postgres_changes import IS_QUEUED, QUEUED, load, persist
-from passerelle.store.postgres_runs import Receipt, Submitted
+from passerelle.store.postgres_runs import Submitted
+from passerelle.store.receipt_runs import Receipt
 
 if TYPE_CHECKING:
     pass

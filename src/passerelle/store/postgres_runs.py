@@ -26,6 +26,7 @@ from passerelle.store.postgres_changes import (
     lock_ids,
     persist_many,
 )
+from passerelle.store.receipt_runs import Receipt, match_receipts
 
 if TYPE_CHECKING:
     from passerelle.store.postgres_base import Conn
@@ -51,7 +52,6 @@ _KEEP_EARLY = (
 # --- the runs ---------------------------------------------------------------------------
 
 Submitted = tuple[int, str, str, float]  # recipient id, connector, operator id, at
-Receipt = tuple[str, str, RecipientState, str, str | None, float]
 
 
 async def _early(conn: Conn, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
@@ -102,31 +102,10 @@ async def receipts_run(conn: Conn, items: list[Receipt]) -> list[ReceiptMatch | 
     await lock_ids(conn, pairs)
     ids = await load_ids_by_smsc_id(conn, pairs)
     rows = await load_many(conn, sorted(set(ids.values())))
-    outcomes: list[ReceiptMatch | Exception] = []
-    changes: list[tuple[Row, Change]] = []
-    states: dict[int, RecipientState] = {}
-    keep: list[Receipt] = []
-    for item in items:
-        connector, smsc_id, state, stat, err, now = item
-        rid = ids.get((connector, smsc_id))
-        row = rows.get(rid) if rid is not None else None
-        if row is None:
-            keep.append(item)
-            outcomes.append(ReceiptMatch.PENDING)
-            continue
-        recipient = row.recipient
-        if row.id in states:  # an earlier receipt of this run moved it
-            recipient = replace(recipient, state=states[row.id])
-        change = apply(recipient, ReceiptArrived(state, stat, err, now))
-        if isinstance(change, Ignored):
-            outcomes.append(ReceiptMatch.IGNORED)
-            continue
-        states[row.id] = change.new
-        changes.append((row, change))
-        outcomes.append(ReceiptMatch.APPLIED)
-    await persist_many(conn, changes)
-    if keep:
-        columns = list(zip(*keep, strict=True))
+    run = match_receipts(items, ids, rows)
+    await persist_many(conn, run.changes)
+    if run.keep:
+        columns = list(zip(*run.keep, strict=True))
         await conn.execute(
             _KEEP_EARLY,
             list(columns[0]),
@@ -136,4 +115,4 @@ async def receipts_run(conn: Conn, items: list[Receipt]) -> list[ReceiptMatch | 
             list(columns[4]),
             list(columns[5]),
         )
-    return outcomes
+    return list(run.outcomes)

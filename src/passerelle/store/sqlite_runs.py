@@ -25,12 +25,12 @@ from passerelle.core.transitions import (
     bare,
 )
 from passerelle.core.values import ReceiptMatch
+from passerelle.store.receipt_runs import Receipt, match_receipts
 from passerelle.store.sqlite_changes import SUBMIT, load, load_many, load_states, persist
 
 SUBMITTED = int(RecipientState.SUBMITTED)
 
 Submitted = tuple[int, str, str, float]  # recipient id, connector, operator id, at
-Receipt = tuple[str, str, RecipientState, str, str | None, float]  # connector, id, ...
 
 _EARLY = (
     "SELECT state, stat, err FROM pending_receipts"
@@ -119,28 +119,12 @@ def receipts_many(conn: sqlite3.Connection, items: list[Receipt]) -> list[tuple[
         for c, s, rid in conn.execute(_IDS_BY_SMSC_ID, (json.dumps(pairs),))
         if rid is not None
     }
-    ids = {found[(c, s)] for c, s, *_ in items if (c, s) in found}
-    rows = load_many(conn, sorted(ids)) if ids else {}
-    states: dict[int, RecipientState] = {}  # moved by an earlier receipt of this run
-    outcomes: list[tuple[bool, Any]] = []
-    for connector, smsc_id, state, stat, err, now in items:
-        rid = found.get((connector, smsc_id))
-        row = rows.get(rid) if rid is not None else None
-        if row is None:
-            conn.execute(_KEEP_EARLY, (connector, smsc_id, int(state), stat, err, now))
-            outcomes.append((True, ReceiptMatch.PENDING))
-            continue
-        recipient = row.recipient
-        if row.id in states:
-            recipient = replace(recipient, state=states[row.id])
-        change = apply(recipient, ReceiptArrived(state, stat, err, now))
-        if isinstance(change, Ignored):
-            outcomes.append((True, ReceiptMatch.IGNORED))
-            continue
-        states[row.id] = change.new
+    ids = sorted(set(found.values()))
+    run = match_receipts(items, found, load_many(conn, ids) if ids else {})
+    for row, change in run.changes:
         persist(conn, row, change)
-        outcomes.append((True, ReceiptMatch.APPLIED))
-    return outcomes
+    conn.executemany(_KEEP_EARLY, [(c, s, int(st), t, e, at) for c, s, st, t, e, at in run.keep])
+    return [(True, outcome) for outcome in run.outcomes]
 
 
 def receipt_one(conn: sqlite3.Connection, item: Receipt) -> ReceiptMatch:
